@@ -1,0 +1,278 @@
+"""The export job: create, wait, download (streamed), delete."""
+
+from __future__ import annotations
+
+import enum
+import io
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, cast
+
+import backoff
+import requests
+import urllib3
+
+from tap_voucherify_exports.client import (
+    VoucherifyAPIError,
+    VoucherifyClient,
+    VoucherifyError,
+    redact_tokens,
+)
+from tap_voucherify_exports.records import CsvRecordReader, TruncatedCsvError
+from tap_voucherify_exports.settings import Settings, origin_of
+from tap_voucherify_exports.windows import Window
+
+LOGGER = logging.getLogger("tap_voucherify_exports")
+
+POLL_INTERVAL_MIN_SECONDS = 1.0
+POLL_INTERVAL_GROWTH = 1.5
+DOWNLOAD_MAX_TRIES = 5
+RESULT_PREVIEW_CHARS = 500
+# A 401/403 on the download means the short-lived `token` in result.url expired (Voucherify docs:
+# "call Get Export again to obtain a fresh result.url").
+TOKEN_EXPIRED_STATUSES = frozenset({401, 403})
+
+
+class ExportStatus(str, enum.Enum):
+    """Export job statuses (`status` of the export object)."""
+
+    SCHEDULED = "SCHEDULED"
+    IN_PROGRESS = "IN_PROGRESS"
+    DONE = "DONE"
+    ERROR = "ERROR"
+
+
+# What each status means to the tap.
+PENDING_STATUSES = frozenset({ExportStatus.SCHEDULED, ExportStatus.IN_PROGRESS})
+
+
+class ExportFailedError(VoucherifyError):
+    """The export ended in `ERROR`; a smaller window may succeed."""
+
+
+class ExportTimeoutError(VoucherifyError):
+    """The export did not reach `DONE` within `export_timeout`."""
+
+
+class ExportResultError(VoucherifyError):
+    """A `DONE` export whose `result` cannot be downloaded (no URL, or an untrusted host)."""
+
+
+class ExportCancelledError(VoucherifyError):
+    """The sync stopped while this export was still being waited for."""
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What one export job is asked for: the object, fields, order and window."""
+
+    stream_name: str
+    exported_object: str
+    fields: tuple[str, ...]
+    window: Window | None = None
+    filter_key: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        """The `POST /v1/exports` body."""
+        parameters: dict[str, Any] = {"fields": list(self.fields)}
+        if self.window is not None and self.filter_key:
+            parameters["order"] = self.filter_key  # ascending: oldest first
+            parameters["filters"] = self.window.filters(self.filter_key)
+        return {"exported_object": self.exported_object, "parameters": parameters}
+
+    def split(self) -> tuple[ExportRequest, ExportRequest]:
+        """The same request over each half of the window."""
+        assert self.window is not None
+        first, second = self.window.halves()
+        return (
+            ExportRequest(
+                self.stream_name, self.exported_object, self.fields, first, self.filter_key
+            ),
+            ExportRequest(
+                self.stream_name, self.exported_object, self.fields, second, self.filter_key
+            ),
+        )
+
+    def __str__(self) -> str:
+        scope = f"window {self.window}" if self.window else "all rows"
+        return f"{self.exported_object} export ({scope})"
+
+
+@dataclass(frozen=True)
+class Export:
+    """An export object as `GET /v1/exports/{id}` returns it."""
+
+    id: str
+    status: str
+    result: Any
+
+    @classmethod
+    def from_json(cls, body: Any) -> Export:
+        """Build from a response body; tolerate missing or extra keys."""
+        if not isinstance(body, dict) or not body.get("id"):
+            raise VoucherifyError(f"Unexpected export object from Voucherify: {str(body)[:200]}")
+        return cls(
+            id=str(body["id"]), status=str(body.get("status", "")), result=body.get("result")
+        )
+
+    @property
+    def is_pending(self) -> bool:
+        """Whether the job is still being generated (or in a status this tap does not know)."""
+        return self.status not in {ExportStatus.DONE, ExportStatus.ERROR}
+
+
+def result_urls(result: Any) -> list[str]:
+    """Every download URL in `result`, in order.
+
+    The documented shape is `{"url": "..."}`. Voucherify says a large export may be split into
+    chunks but documents no shape for it, so lists of URLs (under `url`, `urls`, `parts`, `files`
+    or `chunks`, as strings or objects with a `url`) are read too: inferred, not documented.
+    """
+    if isinstance(result, str):
+        return [result] if result.strip() else []
+    if isinstance(result, list):
+        return [url for item in result for url in result_urls(item)]
+    if isinstance(result, dict):
+        for key in ("url", "urls", "parts", "files", "chunks"):
+            urls = result_urls(result.get(key))
+            if urls:
+                return urls
+    return []
+
+
+def _text_lines(response: requests.Response) -> io.TextIOWrapper:
+    """The body as text lines, decoded while it streams; a BOM is dropped."""
+    raw = response.raw
+    raw.decode_content = True
+    return io.TextIOWrapper(cast("Any", raw), encoding="utf-8-sig", newline="")
+
+
+class ExportsAPI:
+    """The verbs of an export job against one Voucherify project."""
+
+    def __init__(self, client: VoucherifyClient, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self.cancelled = threading.Event()
+        self._exports_url = f"{settings.api_origin}/v1/exports"
+
+    def create_export(self, request: ExportRequest) -> Export:
+        """`POST /v1/exports`."""
+        response = self.client.request("POST", self._exports_url, json_body=request.body())
+        export = Export.from_json(response.json())
+        LOGGER.info("%s: created %s for %s", request.stream_name, export.id, request)
+        return export
+
+    def get_export(self, export_id: str) -> Export:
+        """`GET /v1/exports/{id}`."""
+        response = self.client.request("GET", f"{self._exports_url}/{export_id}")
+        return Export.from_json(response.json())
+
+    def delete_export(self, export_id: str) -> None:
+        """`DELETE /v1/exports/{id}`; a failure is only a warning, the data is already synced."""
+        try:
+            self.client.request("DELETE", f"{self._exports_url}/{export_id}")
+        except VoucherifyError as exc:
+            LOGGER.warning("Could not delete export %s: %s", export_id, exc)
+        else:
+            LOGGER.info("Deleted export %s", export_id)
+
+    def wait_for_export(self, export: Export, request: ExportRequest) -> Export:
+        """Poll until `DONE` (1 s apart, growing to `poll_interval_max`); raise on ERROR or timeout."""
+        started = time.monotonic()
+        intervals = backoff.expo(
+            base=POLL_INTERVAL_GROWTH,
+            factor=POLL_INTERVAL_MIN_SECONDS,
+            max_value=self.settings.poll_interval_max_seconds,
+        )
+        timeout = self.settings.export_timeout_seconds
+        while export.is_pending:
+            remaining = timeout - (time.monotonic() - started)
+            if remaining <= 0:
+                raise ExportTimeoutError(
+                    f"{request.stream_name}: {export.id} ({request}) did not finish within "
+                    f"{timeout:g} s (export_timeout); last status {export.status or 'unknown'}."
+                )
+            if self.cancelled.wait(min(next(intervals), remaining)):
+                raise ExportCancelledError(f"{export.id} abandoned: the sync is stopping.")
+            export = self.get_export(export.id)
+            LOGGER.debug("%s is %s", export.id, export.status)
+        if export.status == ExportStatus.ERROR:
+            raise ExportFailedError(
+                f"{request.stream_name}: {export.id} ({request}) ended in ERROR; "
+                f"result: {json.dumps(export.result)[:RESULT_PREVIEW_CHARS]}"
+            )
+        LOGGER.info(
+            "%s: %s is DONE after %.1f s",
+            request.stream_name,
+            export.id,
+            time.monotonic() - started,
+        )
+        return export
+
+    def run(self, request: ExportRequest) -> Export:
+        """Create an export and wait until its file is ready."""
+        return self.wait_for_export(self.create_export(request), request)
+
+    def download_urls(self, export: Export) -> list[str]:
+        """The file URLs of a DONE export, refusing any host that may not receive credentials."""
+        urls = result_urls(export.result)
+        if not urls:
+            raise ExportResultError(
+                f"Export {export.id} is DONE but its result has no download URL: "
+                f"{json.dumps(export.result)[:RESULT_PREVIEW_CHARS]}"
+            )
+        for url in urls:
+            if not self.client.is_trusted(url):
+                raise ExportResultError(
+                    f"Export {export.id}: result.url is on {origin_of(url)}, which is neither "
+                    f"api_url ({self.settings.api_origin}) nor download_url "
+                    f"({self.settings.download_origin}). Refusing to send credentials there; "
+                    "set download_url if this host is genuinely Voucherify's."
+                )
+        return urls
+
+    def read_records(
+        self, export: Export, request: ExportRequest, reader: CsvRecordReader
+    ) -> Iterator[dict[str, Any]]:
+        """Stream every file of a DONE export through `reader`, restarting a broken download.
+
+        A restart skips the rows already yielded, so no row is emitted twice; an expired token
+        gets a fresh `result.url` from Get Export.
+        """
+        part = 0
+        while part < len(urls := self.download_urls(export)):
+            emitted = 0
+            for attempt in range(1, DOWNLOAD_MAX_TRIES + 1):
+                url = urls[part]
+                try:
+                    with self.client.request("GET", url, stream=True) as response:
+                        for record in reader.records(_text_lines(response), skip_rows=emitted):
+                            emitted += 1
+                            yield record
+                    break
+                except VoucherifyAPIError as exc:
+                    if exc.status not in TOKEN_EXPIRED_STATUSES or attempt == DOWNLOAD_MAX_TRIES:
+                        raise
+                    LOGGER.warning(
+                        "%s: download token rejected (%s); refreshing", export.id, exc.status
+                    )
+                    export = self.get_export(export.id)
+                    urls = self.download_urls(export)
+                except (TruncatedCsvError, urllib3.exceptions.HTTPError, requests.RequestException,
+                        OSError) as exc:  # fmt: skip
+                    if attempt == DOWNLOAD_MAX_TRIES:
+                        raise VoucherifyError(
+                            f"{request.stream_name}: download of {export.id} failed "
+                            f"{DOWNLOAD_MAX_TRIES} times; last error: {redact_tokens(str(exc))}"
+                        ) from None
+                    LOGGER.warning(
+                        "%s: download of %s broke after %d rows (%s: %s); restarting it",
+                        request.stream_name, export.id, emitted, type(exc).__name__,
+                        redact_tokens(str(exc)),
+                    )  # fmt: skip
+            part += 1

@@ -1,0 +1,90 @@
+"""Overlapping export jobs: upcoming windows are generated on Voucherify while one downloads.
+
+Voucherify builds export files on its own servers, so waiting for jobs one after another wastes
+wall time. The pipeline knows every export the sync will need, in output order, and keeps up to
+`max_concurrent_exports` of them in flight (created and polled in worker threads). Streams still
+download and emit one export at a time, in order, so records and STATE keep the sequential
+guarantees; only the waiting overlaps.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from tap_voucherify_exports.exports import Export, ExportRequest, ExportsAPI
+
+LOGGER = logging.getLogger("tap_voucherify_exports")
+
+
+class ExportPipeline:
+    """Runs planned export requests ahead of the stream that will download them."""
+
+    def __init__(self, api: ExportsAPI, max_in_flight: int, *, delete_exports: bool) -> None:
+        self.api = api
+        self.max_in_flight = max_in_flight
+        self.delete_exports = delete_exports
+        self._executor = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="export")
+        self._planned: deque[ExportRequest] = deque()
+        self._started: deque[tuple[ExportRequest, Future[Export]]] = deque()
+        self._downloading = False
+        self._lock = threading.Lock()
+        self._created: set[str] = set()  # export ids not yet handed to a stream
+
+    def plan(self, requests: Iterable[ExportRequest]) -> None:
+        """Queue the requests the sync will ask for, in the order it will ask."""
+        self._planned.extend(requests)
+        self._top_up()
+
+    def _top_up(self) -> None:
+        limit = self.max_in_flight - (1 if self._downloading else 0)
+        while self._planned and len(self._started) < limit:
+            request = self._planned.popleft()
+            self._started.append((request, self._executor.submit(self._run, request)))
+
+    def _run(self, request: ExportRequest) -> Export:
+        export = self.api.create_export(request)
+        with self._lock:
+            self._created.add(export.id)
+        return self.api.wait_for_export(export, request)
+
+    def export_for(self, request: ExportRequest) -> Export:
+        """The DONE export for `request`: prefetched if it was planned next, else run now."""
+        self._downloading = True
+        if self._started and self._started[0][0] == request:
+            _, future = self._started.popleft()
+            self._top_up()
+            export = future.result()
+        else:
+            self._top_up()
+            export = self._run(request)
+        with self._lock:
+            self._created.discard(export.id)
+        return export
+
+    def done_downloading(self, export: Export) -> None:
+        """Called once an export's rows are all emitted: free its slot, delete it if asked."""
+        self._downloading = False
+        self._top_up()
+        if self.delete_exports:
+            self.api.delete_export(export.id)
+
+    def close(self) -> None:
+        """Stop waiting for jobs nobody will download; delete them when `delete_exports` is on."""
+        self.api.cancelled.set()
+        self._planned.clear()
+        for _, future in self._started:
+            future.cancel()
+        self._executor.shutdown(wait=True)
+        self._started.clear()
+        if self.delete_exports:
+            for export_id in sorted(self._created):
+                self.api.delete_export(export_id)
+        elif self._created:
+            LOGGER.info(
+                "Abandoned exports left on Voucherify: %s", ", ".join(sorted(self._created))
+            )
+        self._created.clear()

@@ -1,0 +1,210 @@
+"""CSV text + field table → typed records, one converter per column chosen once per export."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from tap_voucherify_exports.client import VoucherifyError
+from tap_voucherify_exports.fields import ExportedObjectTable, FieldType
+
+# A `metadata` cell that is not a JSON object is kept, verbatim, under this key (see README).
+RAW_TEXT_KEY = "_raw_text"
+CELL_PREVIEW_CHARS = 80
+_UTC = dt.timezone.utc
+_BOOLEANS = {"true": True, "false": False, "t": True, "f": False, "yes": True, "no": False,
+             "1": True, "0": False}  # fmt: skip
+
+
+class CsvFormatError(VoucherifyError):
+    """The export file does not match what was requested; names stream, line, column and value."""
+
+
+class TruncatedCsvError(CsvFormatError):
+    """The body ended in the middle of a row: the download was cut short and should be retried."""
+
+
+def _integer(cell: str) -> int:
+    try:
+        return int(cell)
+    except ValueError:
+        number = _number(cell)  # "12.00" is an integer written as an amount
+        if number != number.to_integral_value():
+            raise ValueError("not a whole number") from None
+        return int(number)
+
+
+def _number(cell: str) -> Decimal:
+    # Decimal keeps "2000.00" and minor-unit "200000" exactly as exported: never rescaled.
+    try:
+        number = Decimal(cell.strip())
+    except InvalidOperation:
+        raise ValueError("not a number") from None
+    if not number.is_finite():
+        raise ValueError("not a finite number")
+    return number
+
+
+def _boolean(cell: str) -> bool:
+    try:
+        return _BOOLEANS[cell.strip().lower()]
+    except KeyError:
+        raise ValueError("not a boolean") from None
+
+
+def _date_time(cell: str) -> str:
+    parsed = dt.datetime.fromisoformat(cell.strip())
+    # Voucherify: "exported date and times are always provided in the UTC time zone".
+    if parsed.tzinfo is None:
+        return parsed.isoformat() + "+00:00"
+    return parsed.astimezone(_UTC).isoformat()
+
+
+def _date(cell: str) -> str:
+    text = cell.strip()
+    if len(text) == len("2022-06-30"):
+        return dt.date.fromisoformat(text).isoformat()
+    return _date_time(text)[:10]
+
+
+def _object(cell: str) -> dict[str, Any]:
+    try:
+        value = json.loads(cell)
+    except ValueError:
+        value = None
+    return value if isinstance(value, dict) else {RAW_TEXT_KEY: cell}
+
+
+def _integer_list(cell: str) -> list[int]:
+    text = cell.strip().strip("[]")
+    return [int(part) for part in text.replace(";", ",").split(",") if part.strip()]
+
+
+CONVERTERS: dict[FieldType, Callable[[str], Any]] = {
+    FieldType.STRING: str,
+    FieldType.INTEGER: _integer,
+    FieldType.NUMBER: _number,
+    FieldType.BOOLEAN: _boolean,
+    FieldType.DATE: _date,
+    FieldType.DATE_TIME: _date_time,
+    FieldType.OBJECT: _object,
+    FieldType.INTEGER_LIST: _integer_list,
+}
+
+
+def _preview(cell: str) -> str:
+    return repr(cell if len(cell) <= CELL_PREVIEW_CHARS else cell[:CELL_PREVIEW_CHARS] + "…")
+
+
+class _LineTracker:
+    """Iterates text lines while remembering the last one, to spot a body cut mid-row."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._lines = lines
+        self.last = "\n"
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self._lines:
+            self.last = line
+            yield line
+
+
+class CsvRecordReader:
+    """Reads one export's CSV into typed records for the requested fields."""
+
+    def __init__(self, stream_name: str, table: ExportedObjectTable, fields: Sequence[str]) -> None:
+        self.stream_name = stream_name
+        self.table = table
+        self.fields = tuple(fields)
+        self.rows_read = 0
+
+    def _columns(self, header: list[str]) -> tuple[str, ...]:
+        """Map header positions to field keys.
+
+        Voucherify writes human-readable labels ("Voucher Type"), so columns are matched to the
+        requested `fields` by position; a header of field keys may come in any order.
+        """
+        cleaned = [cell.lstrip("\ufeff").strip() for cell in header]
+        if sorted(cleaned) == sorted(self.fields):
+            return tuple(cleaned)
+        if len(cleaned) != len(self.fields):
+            raise CsvFormatError(
+                f"{self.stream_name}: the export has {len(cleaned)} columns but "
+                f"{len(self.fields)} fields were requested. Expected fields: "
+                f"{', '.join(self.fields)}. Header seen: {', '.join(cleaned)}."
+            )
+        return self.fields
+
+    def records(self, lines: Iterable[str], *, skip_rows: int = 0) -> Iterator[dict[str, Any]]:
+        """Yield typed records from CSV text lines (newline='' text); skip rows already emitted."""
+        tracker = _LineTracker(lines)
+        reader = csv.reader(tracker, strict=True)
+        self.rows_read = 0
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise TruncatedCsvError(
+                    f"{self.stream_name}: the export body is empty (no header)."
+                )
+            columns = self._columns(header)
+            converters = tuple(CONVERTERS[self.table.field(key).type] for key in columns)
+            width = len(columns)
+            for row in reader:
+                if len(row) != width:
+                    if not row:
+                        continue
+                    self._wrong_width(row, width, reader.line_num, tracker.last)
+                self.rows_read += 1
+                if self.rows_read <= skip_rows:
+                    continue
+                try:
+                    yield {
+                        key: convert(cell) if cell else None
+                        for key, convert, cell in zip(columns, converters, row, strict=False)
+                    }
+                except (ValueError, TypeError):
+                    self._bad_cell(row, columns, converters, reader.line_num)
+        except csv.Error as exc:
+            error = CsvFormatError if tracker.last.endswith(("\n", "\r")) else TruncatedCsvError
+            raise error(
+                f"{self.stream_name}: malformed CSV at line {reader.line_num}: {exc}"
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise CsvFormatError(
+                f"{self.stream_name}: the export is not valid UTF-8 near line "
+                f"{reader.line_num + 1}: {exc.reason}"
+            ) from None
+
+    def _wrong_width(self, row: list[str], width: int, line: int, last_line: str) -> None:
+        message = (
+            f"{self.stream_name}: line {line} has {len(row)} cells but the header has {width} "
+            f"columns ({', '.join(self.fields)})."
+        )
+        if not last_line.endswith(("\n", "\r")):
+            raise TruncatedCsvError(
+                message + " The body ended mid-row: the download was cut short."
+            )
+        raise CsvFormatError(message)
+
+    def _bad_cell(
+        self,
+        row: list[str],
+        columns: Sequence[str],
+        converters: Sequence[Callable[[str], Any]],
+        line: int,
+    ) -> None:
+        for key, convert, cell in zip(columns, converters, row, strict=True):
+            try:
+                if cell:
+                    convert(cell)
+            except (ValueError, TypeError) as exc:
+                field_type = self.table.field(key).type.value
+                raise CsvFormatError(
+                    f"{self.stream_name}: line {line}, column `{key}`: cannot read "
+                    f"{_preview(cell)} as {field_type} ({exc})."
+                ) from None
+        raise CsvFormatError(f"{self.stream_name}: line {line}: unreadable row.")  # unreachable

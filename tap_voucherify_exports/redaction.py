@@ -1,0 +1,50 @@
+"""A last line of defence: no log line leaves the process carrying a secret or a download token."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from tap_voucherify_exports.client import redact_tokens
+
+REDACTED = "***"
+
+
+class SecretRedactingFilter(logging.Filter):
+    """Rewrites any log record that contains a secret value or a `token=` query value."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = tuple(secret for secret in secrets if secret)
+
+    def _clean(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return redact_tokens(text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the message (and any traceback) in place; never drop the record."""
+        message = record.getMessage()
+        cleaned = self._clean(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._clean(record.exc_text)
+        return True
+
+
+def redact_secrets_in_logs(secrets: Iterable[str]) -> None:
+    """Attach the filter to every handler that exists now (root and named loggers)."""
+    redactor = SecretRedactingFilter(secrets)
+    loggers = [logging.getLogger()] + [
+        logger for logger in logging.root.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    ]  # fmt: skip
+    for logger in loggers:
+        for handler in logger.handlers:
+            handler.filters = [
+                f for f in handler.filters if not isinstance(f, SecretRedactingFilter)
+            ]
+            handler.addFilter(redactor)

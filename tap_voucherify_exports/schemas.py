@@ -1,0 +1,27 @@
+"""Field table → JSON schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from singer_sdk import typing as th
+
+from tap_voucherify_exports.fields import ExportedObjectTable, FieldType
+
+JSON_TYPES: dict[FieldType, th.JSONTypeHelper] = {
+    FieldType.STRING: th.StringType(),
+    FieldType.INTEGER: th.IntegerType(),
+    FieldType.NUMBER: th.NumberType(),
+    FieldType.BOOLEAN: th.BooleanType(),
+    FieldType.DATE: th.DateType(),
+    FieldType.DATE_TIME: th.DateTimeType(),
+    # Metadata keys are user-defined, so the object is open.
+    FieldType.OBJECT: th.ObjectType(additional_properties=True),
+    FieldType.INTEGER_LIST: th.ArrayType(th.IntegerType()),
+}
+
+
+def schema_for(table: ExportedObjectTable) -> dict[str, Any]:
+    """The stream schema: every field nullable, since any CSV cell may be empty."""
+    properties = [th.Property(field.key, JSON_TYPES[field.type]) for field in table.fields]
+    return th.PropertiesList(*properties).to_dict()

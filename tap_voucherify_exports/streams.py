@@ -1,0 +1,188 @@
+"""Streams: for each window, create → wait → download → typed records, then STATE."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from singer_sdk import Stream
+from singer_sdk.helpers.types import Context, Record
+
+from tap_voucherify_exports.exports import ExportFailedError, ExportRequest
+from tap_voucherify_exports.fields import TABLES, ExportedObjectTable
+from tap_voucherify_exports.records import CsvRecordReader
+from tap_voucherify_exports.schemas import schema_for
+from tap_voucherify_exports.windows import plan_windows
+
+if TYPE_CHECKING:
+    from tap_voucherify_exports.tap import TapVoucherifyExports
+
+try:
+    from typing import override  # type: ignore[attr-defined]
+except ImportError:  # Python < 3.12
+    from typing_extensions import override
+
+
+class VoucherifyExportStream(Stream):
+    """One exported object, synced window by window through export jobs."""
+
+    exported_object: ClassVar[str]
+    # The export filter that selects a window; None means one full export per run.
+    filter_key: ClassVar[str | None] = "created_at"
+
+    # Bookmarks are set by this class at window ends (see `_advance_bookmark`), never from record
+    # values, so the SDK may treat the stream as sorted: state is resumable and values are real.
+    is_sorted = True
+    check_sorted = False
+
+    def __init__(self, tap: TapVoucherifyExports) -> None:
+        super().__init__(tap, schema=schema_for(self.table))
+        self._voucherify_tap = tap
+
+    @property
+    def table(self) -> ExportedObjectTable:
+        """The field table of this stream's exported object."""
+        return TABLES[self.exported_object]
+
+    @property
+    def requested_fields(self) -> tuple[str, ...]:
+        """Selected fields in table order; keys are always selected (`inclusion: automatic`)."""
+        mask = self.mask
+        return tuple(key for key in self.table.keys if mask.get(("properties", key), False))
+
+    def export_requests(self) -> list[ExportRequest]:
+        """Every export this sync needs, oldest window first."""
+        fields = self.requested_fields
+        if not self.filter_key:
+            return [ExportRequest(self.name, self.exported_object, fields)]
+        settings = self._voucherify_tap.settings
+        start = self.get_starting_timestamp(None) or settings.start_date
+        start = max(start.astimezone(dt.timezone.utc), settings.start_date)
+        windows = plan_windows(start, self._voucherify_tap.sync_end, settings.window)
+        return [
+            ExportRequest(self.name, self.exported_object, fields, window, self.filter_key)
+            for window in windows
+        ]
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[Record]:
+        try:
+            for request in self.export_requests():
+                yield from self._sync_export(request)
+        except BaseException:
+            # A failed or interrupted run must not leave worker threads polling jobs for up to
+            # export_timeout; abandoned jobs are deleted when delete_exports is on.
+            self._voucherify_tap.close_runtime()
+            raise
+        if self is self._last_selected_stream():
+            self._voucherify_tap.close_runtime()
+
+    def _last_selected_stream(self) -> Stream | None:
+        selected = [stream for stream in self._tap.streams.values() if stream.selected]
+        return selected[-1] if selected else None
+
+    def _sync_export(self, request: ExportRequest) -> Iterable[Record]:
+        runtime = self._voucherify_tap.runtime
+        try:
+            export = runtime.pipeline.export_for(request)
+        except ExportFailedError as exc:
+            window = request.window
+            if window is None or window.span / 2 < self._voucherify_tap.settings.min_window:
+                raise
+            self.logger.warning("%s Splitting %s in half and retrying.", exc, window)
+            for half in request.split():
+                yield from self._sync_export(half)
+            return
+        reader = CsvRecordReader(self.name, self.table, request.fields)
+        yield from runtime.api.read_records(export, request, reader)
+        runtime.pipeline.done_downloading(export)
+        self.logger.info("%s: %s: %d rows from %s", self.name, request, reader.rows_read, export.id)
+        if request.window is not None:
+            self._advance_bookmark(request.window.end)
+
+    def _advance_bookmark(self, window_end: dt.datetime) -> None:
+        """Every row before `window_end` has been written: move the bookmark there, emit STATE."""
+        assert self.replication_key
+        self.state_manager.increment_state(
+            {self.replication_key: window_end.isoformat()}, replication_key=self.replication_key
+        )
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    @override
+    def _increment_stream_state(
+        self, latest_record: Record, *, context: Context | None = None
+    ) -> None:
+        # Record values never move the bookmark: Voucherify documents no sort guarantee and a
+        # killed run must resume at the window it was in. `_advance_bookmark` does it instead.
+        return
+
+    @override
+    def get_replication_key_signpost(self, context: Context | None) -> Any:
+        return None
+
+
+class VouchersStream(VoucherifyExportStream):
+    """Vouchers of every campaign, and standalone vouchers."""
+
+    name = "vouchers"
+    exported_object = "voucher"
+    primary_keys = ("id",)
+    replication_key = "created_at"
+
+
+class RedemptionsStream(VoucherifyExportStream):
+    """Redemptions and rollbacks; `date` is their creation time (filtered as `created_at`)."""
+
+    name = "redemptions"
+    exported_object = "redemption"
+    primary_keys = ("id",)
+    replication_key = "date"
+
+
+class PublicationsStream(VoucherifyExportStream):
+    """Vouchers published to customers. Publications have no `id` column in exports."""
+
+    name = "publications"
+    exported_object = "publication"
+    primary_keys = ("voucher_code", "customer_id", "date")
+    replication_key = "date"
+
+
+class CustomersStream(VoucherifyExportStream):
+    """Customers with their redemption, order and loyalty summaries."""
+
+    name = "customers"
+    exported_object = "customer"
+    primary_keys = ("id",)
+    replication_key = "created_at"
+
+
+class OrdersStream(VoucherifyExportStream):
+    """Orders."""
+
+    name = "orders"
+    exported_object = "order"
+    primary_keys = ("id",)
+    replication_key = "created_at"
+
+
+class PointsExpirationsStream(VoucherifyExportStream):
+    """Loyalty points expirations. The API has no created_at filter for them: full table."""
+
+    name = "points_expirations"
+    exported_object = "points_expiration"
+    primary_keys = ("id",)
+    replication_key = None
+    filter_key = None
+
+
+STREAM_TYPES: tuple[type[VoucherifyExportStream], ...] = (
+    VouchersStream,
+    RedemptionsStream,
+    PublicationsStream,
+    CustomersStream,
+    OrdersStream,
+    PointsExpirationsStream,
+)
