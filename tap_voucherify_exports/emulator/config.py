@@ -1,0 +1,31 @@
+"""Emulator settings shared by the Python API and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+EDGES = ("exclusive", "inclusive")
+
+
+@dataclass
+class Config:
+    """Everything that shapes the emulator's behaviour (faults aside)."""
+
+    seed: int = 7
+    rows: dict[str, int] = field(default_factory=dict)  # per object; 200 when absent
+    job_latency_seconds: float = 0.1
+    edges: str = "exclusive"  # whether a row exactly at $after/$before is included
+    bom: bool = False
+    crlf: bool = True
+    token_ttl_seconds: int = 900
+    max_rows_per_export: int | None = None
+    app_id: str = "emulator-app-id"
+    app_token: str = "emulator-app-token"
+    tenant: str = "emulator@example.com"  # the JWT `tenant` claim (a user e-mail in real tokens)
+    rate_limit_per_minute: int = 2000  # only reported in X-Rate-Limit-* headers, never enforced
+
+    def __post_init__(self) -> None:
+        if self.edges not in EDGES:
+            raise ValueError(f"edges must be one of {EDGES}")
+        if self.job_latency_seconds < 0:
+            raise ValueError("job_latency_seconds must be >= 0")

@@ -1,0 +1,232 @@
+"""`Emulator`: the Python API tests use; it owns the dataset, the jobs and the three servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import asdict
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from tap_voucherify_exports.emulator import control
+from tap_voucherify_exports.emulator.config import Config
+from tap_voucherify_exports.emulator.data import Dataset
+from tap_voucherify_exports.emulator.faults import FaultRegistry, make_fault
+from tap_voucherify_exports.emulator.jobs import ExportJob, JobStore
+from tap_voucherify_exports.emulator.recording import RateCounter, RecordedRequest, Recorder
+from tap_voucherify_exports.emulator.server import Backend, Server, make_handler
+from tap_voucherify_exports.emulator.timeline import parse_iso
+from tap_voucherify_exports.fields import TABLES
+
+
+class Emulator:
+    """A local Voucherify Exports API: API origin, download origin and a foreign origin."""
+
+    def __init__(
+        self,
+        seed: int = 7,
+        rows: dict[str, int] | None = None,
+        job_latency_seconds: float = 0.1,
+        edges: str = "exclusive",
+        bom: bool = False,
+        crlf: bool = True,
+        token_ttl_seconds: int = 900,
+        max_rows_per_export: int | None = None,
+        app_id: str = "emulator-app-id",
+        app_token: str = "emulator-app-token",
+        api_port: int = 0,
+        download_port: int = 0,
+        foreign_port: int = 0,
+        state_file: str | None = None,
+    ) -> None:
+        self.config = Config(
+            seed=seed, rows=dict(rows or {}), job_latency_seconds=job_latency_seconds,
+            edges=edges, bom=bom, crlf=crlf, token_ttl_seconds=token_ttl_seconds,
+            max_rows_per_export=max_rows_per_export, app_id=app_id, app_token=app_token,
+        )
+        self._ports = {"api": api_port, "download": download_port, "foreign": foreign_port}
+        self._state_file = state_file
+        self._state_lock = threading.Lock()
+        self.dataset = Dataset(seed, self.config.rows)
+        self._load_state()
+        self.faults = FaultRegistry()
+        self.recorder = Recorder()
+        self.jobs: JobStore | None = None
+        self._servers: dict[str, Server] = {}
+        self._threads: list[threading.Thread] = []
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> Emulator:
+        """Bind the three origins on 127.0.0.1 and serve them in background threads."""
+        if self._servers:
+            return self
+        self.jobs = JobStore(self.config, self.dataset, self.faults)
+        backend = Backend(
+            self.config, self.jobs, self.faults, self.recorder,
+            RateCounter(self.config.rate_limit_per_minute),
+            lambda method, path, query, body: control.handle(self, method, path, query, body),
+        )
+        for origin, port in self._ports.items():
+            server = Server(port, make_handler(origin, backend))
+            self._servers[origin] = server
+            thread = threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                name=f"emulator-{origin}",
+            )
+            thread.start()
+            self._threads.append(thread)
+        self.jobs.download_url = self.download_url
+        self.jobs.foreign_url = self.foreign_url
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, end open connections, join threads, delete every export file."""
+        for server in self._servers.values():
+            server.shutdown()
+        for server in self._servers.values():
+            server.close_connections()
+            server.server_close()  # joins the handler threads
+        for thread in self._threads:
+            thread.join()
+        self._servers.clear()
+        self._threads.clear()
+        if self.jobs is not None:
+            self.jobs.close()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- addresses and credentials --------------------------------------------------------------
+    def _url(self, origin: str) -> str:
+        if origin not in self._servers:
+            raise RuntimeError("the emulator is not started")
+        return f"http://127.0.0.1:{self._servers[origin].server_address[1]}"
+
+    @property
+    def api_url(self) -> str:
+        """`http://127.0.0.1:PORT` of the API origin."""
+        return self._url("api")
+
+    @property
+    def download_url(self) -> str:
+        """Origin that `result.url` points at."""
+        return self._url("download")
+
+    @property
+    def foreign_url(self) -> str:
+        """Origin used by the `foreign_download_host` fault."""
+        return self._url("foreign")
+
+    @property
+    def app_id(self) -> str:
+        """The accepted X-App-Id."""
+        return self.config.app_id
+
+    @property
+    def app_token(self) -> str:
+        """The accepted X-App-Token."""
+        return self.config.app_token
+
+    # --- data -----------------------------------------------------------------------------------
+    def ground_truth(
+        self, exported_object: str, after: datetime | str | None = None,
+        before: datetime | str | None = None,
+    ) -> list[dict[str, str]]:
+        """Every row in the (after, before) window, all fields keyed by field key, as CSV cell
+        strings, in created_at order; edges as configured."""
+        if exported_object not in TABLES:
+            raise ValueError(f"unknown exported_object {exported_object!r}")
+        timeline = self.dataset.timelines[exported_object]
+        window = timeline.window(
+            None if after is None else parse_iso(after),
+            None if before is None else parse_iso(before),
+            self.config.edges == "inclusive",
+        )
+        keys = self.dataset.keys(exported_object)
+        rows = self.dataset.rows(exported_object, keys, timeline.snapshot(), window)
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def add_rows(self, exported_object: str, count: int) -> int:
+        """Append `count` rows dated after every existing row and not after now; return total."""
+        if exported_object not in TABLES:
+            raise ValueError(f"unknown exported_object {exported_object!r}")
+        timeline = self.dataset.timelines[exported_object]
+        timeline.add(count)
+        self._save_state()
+        return timeline.count
+
+    def row_count(self, exported_object: str) -> int:
+        """Current number of rows of an object."""
+        return self.dataset.timelines[exported_object].count
+
+    def _load_state(self) -> None:
+        # Persisted segments keep rows added by add_rows across restarts (demo runs twice).
+        if not self._state_file or not os.path.exists(self._state_file):
+            return
+        with open(self._state_file, encoding="utf-8") as handle:
+            state = json.load(handle)
+        if state.get("seed") != self.config.seed or state.get("rows") != self.config.rows:
+            return  # a different dataset: the saved additions do not apply
+        for obj, segments in state.get("added", {}).items():
+            for count, start_ms, end_ms in segments:
+                self.dataset.timelines[obj].add(count, start_ms, end_ms)
+
+    def _save_state(self) -> None:
+        if not self._state_file:
+            return
+        added = {o: t.added_segments for o, t in self.dataset.timelines.items() if t.added_segments}
+        state = {"seed": self.config.seed, "rows": self.config.rows, "added": added}
+        with self._state_lock:
+            tmp = f"{self._state_file}.tmp"
+            with open(tmp, "w", encoding="utf-8") as handle:
+                json.dump(state, handle)
+            os.replace(tmp, self._state_file)
+
+    # --- faults and observations ----------------------------------------------------------------
+    def inject(
+        self, fault: str, phase: str | None = None, times: int | None = 1,
+        exported_object: str | None = None, **params: Any,
+    ) -> None:
+        """Arm a fault (see faults.DEFAULT_PARAMS for names and parameters)."""
+        if exported_object is not None and exported_object not in TABLES:
+            raise ValueError(f"unknown exported_object {exported_object!r}")
+        self.faults.add(make_fault(fault, phase, times, exported_object, **params))
+
+    def clear_faults(self) -> None:
+        """Disarm every fault."""
+        self.faults.clear()
+
+    def faults_summary(self) -> list[dict[str, Any]]:
+        """Armed faults as JSON-ready dicts."""
+        return [asdict(f) for f in self.faults.armed]
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received on every origin (control endpoint excluded), in order."""
+        return self.recorder.all()
+
+    def clear_requests(self) -> None:
+        """Forget the recorded requests."""
+        self.recorder.clear()
+
+    @property
+    def exports(self) -> list[ExportJob]:
+        """Export jobs not deleted, oldest first (status is computed on access)."""
+        return self.jobs.all() if self.jobs else []
+
+    def exports_summary(self) -> list[dict[str, Any]]:
+        """Jobs as JSON-ready dicts (for GET /_emulator/exports)."""
+        return [
+            {"id": j.id, "exported_object": j.exported_object, "parameters": j.parameters,
+             "status": j.status, "rows": len(j.rows), "row_count": j.row_count, "size": j.size,
+             "foreign": j.foreign, "malformed": j.malformed}
+            for j in self.exports
+        ]

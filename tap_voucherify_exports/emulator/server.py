@@ -1,0 +1,296 @@
+"""HTTP handlers for the three origins: `api`, `download` and `foreign`.
+
+stdlib ThreadingHTTPServer speaking HTTP/1.1 with keep-alive (every answer has a
+Content-Length). The API origin serves the export JSON endpoints and `/_emulator/...`; the
+download origin serves `GET /v1/exports/{id}?token=` from the file on disk with sendfile; the
+foreign origin does the same for `foreign_download_host`, without asking for app keys, so a test
+can show that a tap never went there (or at least never sent its credentials there).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+from tap_voucherify_exports.emulator import tokens
+from tap_voucherify_exports.emulator.config import Config
+from tap_voucherify_exports.emulator.csvfile import clean_cut_offset
+from tap_voucherify_exports.emulator.faults import Fault, FaultRegistry
+from tap_voucherify_exports.emulator.jobs import ExportJob, JobStore
+from tap_voucherify_exports.emulator.recording import RateCounter, RecordedRequest, Recorder
+from tap_voucherify_exports.emulator.validation import (
+    ApiError,
+    invalid_payload,
+    request_id,
+    unauthorized,
+)
+
+_PREFIX = "/v1/exports"
+_LIST_ORDERS = ("created_at", "-created_at", "status", "-status")
+ControlFn = Callable[[str, str, dict[str, list[str]], Any], tuple[int, Any]]
+
+
+@dataclass
+class Backend:
+    """State shared by every handler of one emulator."""
+
+    config: Config
+    jobs: JobStore
+    faults: FaultRegistry
+    recorder: Recorder
+    rates: RateCounter
+    control: ControlFn
+
+
+class Server(ThreadingHTTPServer):
+    """Non-daemon handler threads, joined on close; open connections are tracked so that
+    `close_connections` can end idle keep-alive connections and shutdown never hangs."""
+
+    daemon_threads = False
+    block_on_close = True
+
+    def __init__(self, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(("127.0.0.1", port), handler)
+
+    def close_connections(self) -> None:
+        """Shut down every open connection (handlers then see EOF and exit)."""
+        with self.connections_lock:
+            connections = list(self.connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients dropping connections mid-download is normal here; stay quiet."""
+
+
+def make_handler(origin: str, backend: Backend) -> type[BaseHTTPRequestHandler]:
+    """A handler class bound to one origin."""
+    return type(f"{origin.title()}Handler", (_Handler,), {"origin": origin, "backend": backend})
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    origin: ClassVar[str]
+    backend: ClassVar[Backend]
+    server: Server
+
+    # --- plumbing -------------------------------------------------------------------------------
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Silence the per-request stderr log."""
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        self._handle("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._handle("POST")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._handle("DELETE")
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self._handle("PUT")
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        self._handle("PATCH")
+
+    def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        for name, value in {**self.backend.rates.hit(), **(headers or {})}.items():
+            self.send_header(name, value)
+        if body is not None:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+
+    def _handle(self, method: str) -> None:
+        url = urlsplit(self.path)
+        query = parse_qs(url.query, keep_blank_values=True)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        body: Any = None
+        bad_json = False
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                bad_json = True
+        if self.origin == "api" and url.path.startswith("/_emulator/"):
+            status, payload = self.backend.control(method, url.path, query, body)
+            self._send_json(status, payload)
+            return
+        self.backend.recorder.add(RecordedRequest(
+            self.origin, method, url.path, query, dict(self.headers.items()), body
+        ))
+        try:
+            if bad_json:
+                raise invalid_payload("Payload should be valid JSON")
+            if self.origin == "api":
+                self._api(method, url.path, query, body)
+            else:
+                self._download(method, url.path, query)
+        except ApiError as exc:
+            self._send_json(exc.status, exc.body, exc.headers)
+
+    def _check_auth(self) -> None:
+        config = self.backend.config
+        if (self.headers.get("X-App-Id") != config.app_id
+                or self.headers.get("X-App-Token") != config.app_token):
+            raise unauthorized()
+
+    def _request_faults(self, phase: str, exported_object: str | None) -> None:
+        fault = self.backend.faults.take(("rate_limit", "server_error"), phase, exported_object)
+        if fault is None:
+            return
+        if fault.name == "server_error":
+            status = int(fault.param("status"))
+            phrase = HTTPStatus(status).phrase
+            raise ApiError(status, {"code": status, "message": phrase, "key": "server_error",
+                                    "details": "Injected by the emulator",
+                                    "request_id": request_id()})
+        retry_after = fault.param("retry_after")
+        retry_in = fault.param("retry_in")
+        wait = float(retry_in if retry_in is not None else (retry_after or 1))
+        headers = {"X-Rate-Limit-Remaining": "0",
+                   "X-Rate-Limit-Retry": str(int(time.time() + wait + 0.999))}
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+        raise ApiError(429, {"code": 429, "message": "Too many requests hit the API too quickly."},
+                       headers)
+
+    # --- API origin -----------------------------------------------------------------------------
+    def _api(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> None:
+        jobs = self.backend.jobs
+        self._check_auth()
+        export_id = path[len(_PREFIX) + 1:] if path.startswith(_PREFIX + "/") else None
+        if path.rstrip("/") == _PREFIX and method == "POST":
+            obj = body.get("exported_object") if isinstance(body, dict) else None
+            self._request_faults("create", obj if isinstance(obj, str) else None)
+            job = jobs.create(body)
+            self._send_json(200, jobs.body(job, mint=False))
+        elif path.rstrip("/") == _PREFIX and method == "GET":
+            self._request_faults("poll", None)
+            self._send_json(200, self._list(query))
+        elif export_id and "/" not in export_id and method in ("GET", "DELETE"):
+            known = {j.id: j.exported_object for j in jobs.all()}
+            phase = "poll" if method == "GET" else "delete"
+            self._request_faults(phase, known.get(export_id))
+            if method == "GET":
+                self._send_json(200, jobs.body(jobs.get(export_id)))
+            else:
+                jobs.delete(export_id)
+                self._send_json(204, None)
+        else:
+            self._send_json(404, {"code": 404, "key": "not_found", "message": "Resource not found",
+                                  "details": f"Cannot {method} {path}",
+                                  "request_id": request_id()})
+
+    def _list(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        def number(key: str, default: int, low: int, high: int) -> int:
+            raw = query.get(key, [str(default)])[0]
+            if not raw.isdigit() or not low <= int(raw) <= high:
+                raise ApiError(400, {"code": 400, "key": "invalid_query_params",
+                                     "message": "Invalid query params",
+                                     "details": f"Property {key} should be between {low} and {high}",
+                                     "request_id": request_id()})
+            return int(raw)
+
+        limit = number("limit", 10, 1, 100)
+        page = number("page", 1, 1, 100)
+        order = query.get("order", ["-created_at"])[0]
+        if order not in _LIST_ORDERS:
+            raise ApiError(400, {"code": 400, "key": "invalid_query_params",
+                                 "message": "Invalid query params",
+                                 "details": "Property order should be equal to one of the allowed "
+                                 f"values [ {', '.join(_LIST_ORDERS)} ]",
+                                 "request_id": request_id()})
+        jobs = self.backend.jobs
+        items = jobs.all()
+        if order.lstrip("-") == "status":
+            items.sort(key=lambda j: j.status)
+        else:
+            items.sort(key=lambda j: j.created_mono)
+        if order.startswith("-"):
+            items.reverse()
+        chosen = items[(page - 1) * limit : page * limit]
+        return {"object": "list", "data_ref": "exports",
+                "exports": [jobs.body(j) for j in chosen], "total": len(items)}
+
+    # --- download and foreign origins -----------------------------------------------------------
+    def _download(self, method: str, path: str, query: dict[str, list[str]]) -> None:
+        jobs = self.backend.jobs
+        if self.origin == "download":
+            self._check_auth()
+        export_id = path[len(_PREFIX) + 1:] if path.startswith(_PREFIX + "/") else ""
+        known = {j.id: j.exported_object for j in jobs.all()}
+        if method != "GET" or not export_id:
+            raise ApiError(404, {"code": 404, "key": "not_found", "message": "Resource not found"})
+        self._request_faults("download", known.get(export_id))
+        token = query.get("token", [""])[0]
+        try:
+            tokens.verify(jobs.secret, token, export_id)
+        except tokens.TokenError:
+            raise unauthorized() from None
+        job = jobs.get(export_id)
+        if job.status != "DONE" or (self.origin == "foreign") != job.foreign:
+            raise unauthorized()
+        fault = self.backend.faults.take(
+            ("reset_download", "truncate_download"), "download", job.exported_object
+        )
+        self._stream(job, fault)
+
+    def _stream(self, job: ExportJob, fault: Fault | None) -> None:
+        size = job.size or 0
+        announced, send = size, size
+        if fault is not None and fault.name == "truncate_download" and fault.param("mode") == "clean":
+            announced = send = clean_cut_offset(job.path, size)
+        elif fault is not None:
+            after = fault.param("after_bytes")
+            # Always stop short of the announced length, even for a tiny file.
+            send = max(0, min(size - 1, int(after) if after is not None else size // 2))
+        self.send_response(200)
+        for name, value in self.backend.rates.hit().items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(announced))
+        self.end_headers()
+        with open(job.path, "rb") as handle:
+            # sendfile: the kernel copies file -> socket; no Python loop, far beyond 100 MB/s.
+            if send:
+                self.connection.sendfile(handle, 0, send)
+        if send < announced:
+            self.close_connection = True
+            if fault is not None and fault.name == "reset_download":
+                # SO_LINGER 0: closing sends RST, an abrupt reset rather than a clean FIN.
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )

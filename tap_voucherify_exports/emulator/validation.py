@@ -1,0 +1,176 @@
+"""Validate a create-export body the way Voucherify does, and the error bodies it answers with.
+
+Error bodies follow the research digest section 5 verbatim (`invalid_payload`,
+`invalid_export_fields`, `not_found`, `unauthorized`, 429). What the emulator does not support
+(other `order` values, filters other than `created_at`) is rejected loudly rather than ignored,
+so a tap never believes a filter was applied when it was not.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from tap_voucherify_exports.emulator.timeline import parse_iso
+from tap_voucherify_exports.fields import TABLES
+
+# The order of the documented 400 example (research digest section 5).
+ALLOWED_OBJECTS = ("voucher", "redemption", "customer", "publication", "order", "points_expiration")
+
+# Digest section 2.1; keys missing from the field table (publication `code`) are dropped.
+_DEFAULTS = {
+    "order": ["id", "source_id", "status"],
+    "voucher": ["code", "voucher_type", "value", "discount_type"],
+    "publication": ["code", "customer_id", "date", "channel"],
+    "redemption": ["id", "object", "voucher_code", "customer_id", "date", "result"],
+    "customer": ["name", "source_id"],
+    "points_expiration": ["id", "campaign_id", "voucher_id", "status", "expires_at", "points"],
+}
+# Inference: the default when `order` is omitted is not documented; oldest first is chosen.
+DEFAULT_ORDER = {"points_expiration": "expires_at"}
+
+
+class ApiError(Exception):
+    """An HTTP error answer: status code and JSON body."""
+
+    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
+        super().__init__(f"{status} {body}")
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+def request_id() -> str:
+    """A Voucherify-looking request id, e.g. `v-0afdb603910a1a14e0`."""
+    return "v-" + secrets.token_hex(9)
+
+
+def invalid_payload(details: str) -> ApiError:
+    """400 invalid_payload."""
+    body = {"code": 400, "key": "invalid_payload", "message": "Invalid payload",
+            "details": details, "request_id": request_id()}
+    return ApiError(400, body)
+
+
+def invalid_params(details: str) -> ApiError:
+    """400 invalid_export_params ("export object was specified incorrectly")."""
+    body = {"code": 400, "key": "invalid_export_params", "message": "Invalid Export Params",
+            "details": details, "request_id": request_id()}
+    return ApiError(400, body)
+
+
+def not_found(export_id: str) -> ApiError:
+    """404 for an unknown export id."""
+    body = {"code": 404, "key": "not_found", "message": "Resource not found",
+            "details": f"Cannot find export with id {export_id}", "request_id": request_id(),
+            "resource_id": export_id, "resource_type": "export"}
+    return ApiError(404, body)
+
+
+def unauthorized() -> ApiError:
+    """401 as the download host answers it."""
+    return ApiError(401, {"code": 401, "message": "Unauthorized", "key": "unauthorized"})
+
+
+def default_fields(exported_object: str) -> list[str]:
+    """Documented default fields that exist in the field table."""
+    keys = TABLES[exported_object].keys
+    return [key for key in _DEFAULTS[exported_object] if key in keys]
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """A validated export request."""
+
+    exported_object: str
+    fields: list[str]
+    descending: bool
+    after_ms: int | None
+    before_ms: int | None
+
+
+def _condition_time(value: Any, where: str) -> int:
+    # Condition values are scalars (OLD23) or one-element arrays (EXP, GUIDE): accept both.
+    if isinstance(value, list):
+        if len(value) != 1:
+            raise invalid_payload(f"Property {where} should contain exactly one item")
+        value = value[0]
+    if not isinstance(value, str):
+        raise invalid_payload(f"Property {where} should be an ISO 8601 date-time string")
+    try:
+        return parse_iso(value)
+    except ValueError:
+        raise invalid_payload(f"Property {where} should be an ISO 8601 date-time string") from None
+
+
+def _filters(exported_object: str, filters: Any) -> tuple[int | None, int | None]:
+    if filters is None:
+        return None, None
+    if not isinstance(filters, dict):
+        raise invalid_payload("Property .parameters.filters should be object")
+    after = before = None
+    for key, spec in filters.items():
+        if key == "junction":
+            if not isinstance(spec, str) or spec.lower() not in ("and", "or"):
+                raise invalid_payload(
+                    "Property .parameters.filters.junction should be equal to one of the "
+                    "allowed values [ and, or ]"
+                )
+            continue
+        conditions = spec.get("conditions") if isinstance(spec, dict) else None
+        if not isinstance(conditions, dict):
+            raise invalid_payload(f"Property .parameters.filters.{key}.conditions should be object")
+        if exported_object == "points_expiration":
+            if key not in ("campaign_id", "voucher_id"):
+                raise invalid_params(f"Filter {key} is not supported for points_expiration export")
+            continue  # accepted, not applied (see the emulator README)
+        if key != "created_at":
+            raise invalid_params(f"Filter {key} is not supported by the emulator")
+        for op, value in conditions.items():
+            where = f".parameters.filters.created_at.conditions.{op}"
+            if op == "$after":
+                after = _condition_time(value, where)
+            elif op == "$before":
+                before = _condition_time(value, where)
+            else:
+                raise invalid_params(f"Operator {op} is not supported for created_at")
+    return after, before
+
+
+def validate_create(body: Any) -> ExportSpec:
+    """Validate a POST /v1/exports body; raise ApiError like Voucherify would."""
+    if not isinstance(body, dict):
+        raise invalid_payload("Payload should be object")
+    exported_object = body.get("exported_object")
+    if exported_object not in TABLES:
+        raise invalid_payload(
+            "Property .exported_object should be equal to one of the allowed values "
+            f"[ {', '.join(ALLOWED_OBJECTS)} ]"
+        )
+    parameters = body.get("parameters", {})
+    if parameters is None:
+        parameters = {}
+    if not isinstance(parameters, dict):
+        raise invalid_payload("Property .parameters should be object")
+    table = TABLES[exported_object]
+    fields = parameters.get("fields")
+    if fields is None or fields == []:
+        fields = default_fields(exported_object)
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        raise invalid_payload("Property .parameters.fields should be array of strings")
+    if any(f not in table.keys for f in fields):
+        raise ApiError(400, {
+            "code": 400, "key": "invalid_export_fields", "message": "Invalid Export",
+            "details": f"Unsupported field used. Allowed fields: {', '.join(table.keys)}",
+            "request_id": request_id(),
+        })
+    order_key = "expires_at" if exported_object == "points_expiration" else "created_at"
+    order = parameters.get("order") or DEFAULT_ORDER.get(exported_object, "created_at")
+    if order not in (order_key, f"-{order_key}"):
+        raise invalid_payload(
+            "Property .parameters.order should be equal to one of the allowed values "
+            f"[ {order_key}, -{order_key} ] (emulator subset)"
+        )
+    after, before = _filters(exported_object, parameters.get("filters"))
+    return ExportSpec(exported_object, list(fields), order.startswith("-"), after, before)
