@@ -182,7 +182,7 @@ class ExportsAPI:
             LOGGER.info("Deleted export %s", export_id)
 
     def wait_for_export(self, export: Export, request: ExportRequest) -> Export:
-        """Poll until `DONE` (1 s apart, growing to `poll_interval_max`); raise on ERROR or timeout."""
+        """Poll until `DONE`, pausing 1 s growing to `poll_interval_max`; raise on ERROR/timeout."""
         started = time.monotonic()
         intervals = backoff.expo(
             base=POLL_INTERVAL_GROWTH,
