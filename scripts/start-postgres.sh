@@ -5,8 +5,8 @@
 #     eval "$(scripts/start-postgres.sh)"
 #
 # Idempotent: a server this script already started (same data directory) is reused, and the test
-# database is created only when missing. Installs Debian's `postgresql` with apt-get when no server
-# binaries are found and we are root. Progress goes to stderr; only `export` lines go to stdout.
+# database is created only when missing. Installs Debian's `postgresql` through
+# scripts/install-system-deps.sh when no server binaries are found. Progress goes to stderr; only `export` lines go to stdout.
 #
 # Inputs (all optional):
 #   PGPORT                 port to listen on (default 5432)
@@ -39,19 +39,8 @@ find_bindir() {
 
 BINDIR="$(find_bindir)"
 if [[ -z "$BINDIR" ]]; then
-    if [[ "$(id -u)" -ne 0 ]]; then
-        log "no PostgreSQL server binaries found; install Debian's 'postgresql' package"
-        exit 1
-    fi
-    log "installing PostgreSQL with apt-get"
-    # Don't let the package create and start its own 'main' cluster on 5432: we run our own.
-    mkdir -p /etc/postgresql-common
-    if [[ ! -e /etc/postgresql-common/createcluster.conf ]]; then
-        echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.conf
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2
-    apt-get install -y -qq --no-install-recommends postgresql postgresql-client >&2
+    log "no PostgreSQL server binaries found; installing them"
+    bash "$(dirname "$0")/install-system-deps.sh" >&2
     BINDIR="$(find_bindir)"
 fi
 

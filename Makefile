@@ -1,0 +1,43 @@
+# Developer entry points. `.ci/run` installs system packages, starts PostgreSQL, then runs
+# `make install test`, so `make test` here is exactly what CI checks.
+
+PYTHON ?= python3
+VENV ?= .venv
+# Newest meltano that installs beside singer-sdk 0.54 on Python 3.11 (checked 2026-11).
+MELTANO_VERSION ?= 4.4.1
+# Same DuckDB major as the target-duckdb plugin (meltano.yml) so the report reads its file.
+DUCKDB_REQUIREMENT ?= duckdb>=1.4,<2
+
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install plugins demo test
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall when the project's dependencies or the pins above change.
+$(INSTALLED): pyproject.toml Makefile | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,typing]' \
+		'meltano==$(MELTANO_VERSION)' '$(DUCKDB_REQUIREMENT)'
+	touch $@
+
+## install: the project with its test and typing extras, meltano and duckdb, into $(VENV)
+install: $(INSTALLED)
+
+## plugins: the meltano plugins the demo needs, each in its own venv under .meltano/
+plugins: $(INSTALLED)
+	$(BIN)/meltano install tap-voucherify-exports target-duckdb
+
+## demo: emulator on 8765/8766 → meltano run → output/demo.duckdb; run again for an increment
+demo: plugins
+	VENV=$(VENV) scripts/demo.sh
+
+## test: lint, type-check, and the test suite (pytest's "no tests collected" counts as success)
+test: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/mypy tap_voucherify_exports
+	$(BIN)/pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest: no tests collected"; status=0; fi; \
+	exit $$status

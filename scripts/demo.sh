@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The body of `make demo`: emulator up → `meltano run tap-voucherify-exports target-duckdb` →
+# report from output/demo.duckdb → emulator down (always, by trap).
+#
+# The emulator keeps its data in output/emulator-state.json and grows it while it runs
+# (--grow-every), so a second `make demo` finds new rows, and the tap's meltano state (in the
+# system database, .meltano/meltano.db) makes that run move only those.
+#
+# Inputs (all optional; the Makefile passes them through):
+#   VENV             virtualenv with the project, meltano and duckdb (default .venv)
+#   EMULATOR_ROWS    initial rows per exported object
+#   EMULATOR_GROW    SECONDS:COUNT, rows the emulator adds every SECONDS seconds
+set -euo pipefail
+
+VENV="${VENV:-.venv}"
+EMULATOR_ROWS="${EMULATOR_ROWS:-voucher=1000,redemption=500,publication=300,customer=400,points_expiration=100,order=600}"
+EMULATOR_GROW="${EMULATOR_GROW:-2:10}"
+readonly DUCKDB_FILE=output/demo.duckdb
+readonly STATE_FILE=output/emulator-state.json
+
+export PYTHON="$VENV/bin/python"
+mkdir -p output
+
+trap 'scripts/stop-emulator.sh' EXIT
+scripts/start-emulator.sh --seed 7 --rows "$EMULATOR_ROWS" --state-file "$STATE_FILE" \
+    --grow-every "$EMULATOR_GROW"
+
+before="$(mktemp)"
+trap 'scripts/stop-emulator.sh; rm -f "$before"' EXIT
+"$PYTHON" scripts/duckdb_report.py counts "$DUCKDB_FILE" >"$before"
+
+"$VENV/bin/meltano" run tap-voucherify-exports target-duckdb
+
+echo
+"$PYTHON" scripts/duckdb_report.py report "$DUCKDB_FILE" --before "$before"
