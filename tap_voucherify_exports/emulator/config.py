@@ -20,7 +20,7 @@ class Config:
     token_ttl_seconds: int = 900
     max_rows_per_export: int | None = None
     app_id: str = "emulator-app-id"
-    app_token: str = "emulator-app-token"
+    app_token: str = "emulator-app-token"  # noqa: S105 - a fake, local credential
     tenant: str = "emulator@example.com"  # the JWT `tenant` claim (a user e-mail in real tokens)
     rate_limit_per_minute: int = 2000  # only reported in X-Rate-Limit-* headers, never enforced
 

@@ -6,9 +6,13 @@ driven the same way a pytest test drives `Emulator`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from tap_voucherify_exports.emulator.recording import RecordedRequest
+
+Query = dict[str, list[str]]
+Answer = tuple[int, Any]
 
 
 class Controls(Protocol):
@@ -17,66 +21,81 @@ class Controls(Protocol):
     def inject(
         self, fault: str, phase: str | None = None, times: int | None = 1,
         exported_object: str | None = None, **params: Any,
-    ) -> None: ...  # noqa: D102
+    ) -> None: ...
 
-    def clear_faults(self) -> None: ...  # noqa: D102
+    def clear_faults(self) -> None: ...
 
-    def add_rows(self, exported_object: str, count: int) -> int: ...  # noqa: D102
+    def add_rows(self, exported_object: str, count: int) -> int: ...
 
     def ground_truth(
         self, exported_object: str, after: Any = None, before: Any = None
-    ) -> list[dict[str, str]]: ...  # noqa: D102
+    ) -> list[dict[str, str]]: ...
 
     @property
-    def requests(self) -> list[RecordedRequest]: ...  # noqa: D102
+    def requests(self) -> list[RecordedRequest]: ...
 
-    def clear_requests(self) -> None: ...  # noqa: D102
+    def clear_requests(self) -> None: ...
 
-    def exports_summary(self) -> list[dict[str, Any]]: ...  # noqa: D102
+    def exports_summary(self) -> list[dict[str, Any]]: ...
 
-    def faults_summary(self) -> list[dict[str, Any]]: ...  # noqa: D102
+    def faults_summary(self) -> list[dict[str, Any]]: ...
 
 
-def _first(query: dict[str, list[str]], key: str) -> str | None:
+def _first(query: Query, key: str) -> str | None:
     values = query.get(key)
     return values[0] if values else None
 
 
-def handle(
-    controls: Controls, method: str, path: str, query: dict[str, list[str]], body: Any
-) -> tuple[int, Any]:
-    """Serve one control request; return (status, JSON payload or None for 204)."""
-    route = (method, path.rstrip("/"))
+def _inject(c: Controls, query: Query, body: Any) -> Answer:
+    if not isinstance(body, dict) or "fault" not in body:
+        return 400, {"error": 'expected {"fault": name, ...params}'}
+    params = dict(body)
+    c.inject(params.pop("fault"), **params)
+    return 200, {"armed": c.faults_summary()}
+
+
+def _clear_faults(c: Controls, query: Query, body: Any) -> Answer:
+    c.clear_faults()
+    return 204, None
+
+
+def _add_rows(c: Controls, query: Query, body: Any) -> Answer:
+    if not isinstance(body, dict):
+        return 400, {"error": 'expected {"exported_object": ..., "count": n}'}
+    total = c.add_rows(str(body.get("exported_object")), int(body.get("count", 0)))
+    return 200, {"exported_object": body.get("exported_object"), "total": total}
+
+
+def _ground_truth(c: Controls, query: Query, body: Any) -> Answer:
+    obj = _first(query, "exported_object")
+    if obj is None:
+        return 400, {"error": "exported_object is required"}
+    return 200, c.ground_truth(obj, _first(query, "after"), _first(query, "before"))
+
+
+def _clear_requests(c: Controls, query: Query, body: Any) -> Answer:
+    c.clear_requests()
+    return 204, None
+
+
+_ROUTES: dict[tuple[str, str], Callable[[Controls, Query, Any], Answer]] = {
+    ("POST", "/_emulator/faults"): _inject,
+    ("GET", "/_emulator/faults"): lambda c, q, b: (200, {"armed": c.faults_summary()}),
+    ("DELETE", "/_emulator/faults"): _clear_faults,
+    ("POST", "/_emulator/rows"): _add_rows,
+    ("GET", "/_emulator/ground-truth"): _ground_truth,
+    ("GET", "/_emulator/requests"): lambda c, q, b: (200, [r.to_json() for r in c.requests]),
+    ("DELETE", "/_emulator/requests"): _clear_requests,
+    ("GET", "/_emulator/exports"): lambda c, q, b: (200, c.exports_summary()),
+}
+
+
+def handle(controls: Controls, method: str, path: str, query: Query, body: Any) -> Answer:
+    """Serve one control request; return (status, JSON payload, or None for 204)."""
+    route = _ROUTES.get((method, path.rstrip("/")))
+    if route is None:
+        return 404, {"error": f"no control route {method} {path}"}
     try:
-        if route == ("POST", "/_emulator/faults"):
-            if not isinstance(body, dict) or "fault" not in body:
-                return 400, {"error": 'expected {"fault": name, ...params}'}
-            params = dict(body)
-            controls.inject(params.pop("fault"), **params)
-            return 200, {"armed": controls.faults_summary()}
-        if route == ("GET", "/_emulator/faults"):
-            return 200, {"armed": controls.faults_summary()}
-        if route == ("DELETE", "/_emulator/faults"):
-            controls.clear_faults()
-            return 204, None
-        if route == ("POST", "/_emulator/rows"):
-            if not isinstance(body, dict):
-                return 400, {"error": 'expected {"exported_object": ..., "count": n}'}
-            total = controls.add_rows(str(body.get("exported_object")), int(body.get("count", 0)))
-            return 200, {"exported_object": body.get("exported_object"), "total": total}
-        if route == ("GET", "/_emulator/ground-truth"):
-            obj = _first(query, "exported_object")
-            if obj is None:
-                return 400, {"error": "exported_object is required"}
-            rows = controls.ground_truth(obj, _first(query, "after"), _first(query, "before"))
-            return 200, rows
-        if route == ("GET", "/_emulator/requests"):
-            return 200, [r.to_json() for r in controls.requests]
-        if route == ("DELETE", "/_emulator/requests"):
-            controls.clear_requests()
-            return 204, None
-        if route == ("GET", "/_emulator/exports"):
-            return 200, controls.exports_summary()
+        return route(controls, query, body)
     except (ValueError, TypeError, KeyError) as exc:
         return 400, {"error": str(exc)}
-    return 404, {"error": f"no control route {method} {path}"}

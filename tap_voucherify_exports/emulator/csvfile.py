@@ -19,7 +19,7 @@ _DATES = (FieldType.DATE, FieldType.DATE_TIME)
 MALFORMED_KINDS = ("cell_count", "bad_number", "bad_date")
 
 
-class Cancelled(Exception):
+class Cancelled(Exception):  # noqa: N818 - a signal, not an error
     """The emulator is shutting down; the partial file is discarded."""
 
 

@@ -148,7 +148,8 @@ class Dataset:
         ch = self.customer_hash(k)
         if ch % 23 == 0:
             return ""
-        return f"{P.FIRST_NAMES[(ch >> 3) % len(P.FIRST_NAMES)]} {P.LAST_NAMES[(ch >> 9) % len(P.LAST_NAMES)]}"
+        first = P.FIRST_NAMES[(ch >> 3) % len(P.FIRST_NAMES)]
+        return f"{first} {P.LAST_NAMES[(ch >> 9) % len(P.LAST_NAMES)]}"
 
     def _redemption_cells(self) -> dict[str, Cell]:
         rid = self._hex_id("redemption", "r_")
@@ -212,7 +213,9 @@ class Dataset:
             "name": lambda i, h, ms: self._customer_name(i),
             "description": _pick(P.DESCRIPTIONS, 3),
             "email": lambda i, h, ms: "" if h % 11 == 0 else f"customer{i}@example.com",
-            "phone": lambda i, h, ms: "" if (h >> 5) % 3 == 0 else f"+48 600 {(h >> 6) % 1000:03d} {i % 1000:03d}",
+            "phone": lambda i, h, ms: (
+                "" if (h >> 5) % 3 == 0 else f"+48 600 {(h >> 6) % 1000:03d} {i % 1000:03d}"
+            ),
             "source_id": lambda i, h, ms: f"src-{i}",
             "created_at": lambda i, h, ms: iso_ms(ms),
             "updated_at": lambda i, h, ms: "" if h % 3 == 0 else iso_ms(ms + (h >> 9) % 9_000_000),
@@ -234,7 +237,9 @@ class Dataset:
             "orders_total_count": _int(51, 30),
             "orders_average_amount": money(25),
             "orders_last_order_amount": money(30),
-            "orders_last_order_date": lambda i, h, ms: "" if h % 5 == 0 else iso_ms(ms + (h >> 7) % 99_000_000),
+            "orders_last_order_date": lambda i, h, ms: (
+                "" if h % 5 == 0 else iso_ms(ms + (h >> 7) % 99_000_000)
+            ),
             "loyalty_points": _int(53, 5000, blank_one_in=4),
             "loyalty_referred_customers": _int(55, 10),
             "metadata": _pick(P.METADATA, 57),

@@ -26,6 +26,7 @@ class Emulator:
 
     def __init__(
         self,
+        *,
         seed: int = 7,
         rows: dict[str, int] | None = None,
         job_latency_seconds: float = 0.1,
@@ -35,7 +36,7 @@ class Emulator:
         token_ttl_seconds: int = 900,
         max_rows_per_export: int | None = None,
         app_id: str = "emulator-app-id",
-        app_token: str = "emulator-app-token",
+        app_token: str = "emulator-app-token",  # noqa: S107 - a fake, local credential
         api_port: int = 0,
         download_port: int = 0,
         foreign_port: int = 0,

@@ -9,6 +9,7 @@ can show that a tap never went there (or at least never sent its credentials the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import struct
@@ -68,10 +69,8 @@ class Server(ThreadingHTTPServer):
         with self.connections_lock:
             connections = list(self.connections)
         for conn in connections:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Clients dropping connections mid-download is normal here; stay quiet."""
@@ -97,27 +96,25 @@ class _Handler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         with self.server.connections_lock:
             self.server.connections.discard(self.connection)
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Silence the per-request stderr log."""
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         self._handle("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._handle("POST")
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._handle("DELETE")
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self._handle("PUT")
 
-    def do_PATCH(self) -> None:  # noqa: N802
+    def do_PATCH(self) -> None:
         self._handle("PATCH")
 
     def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
@@ -220,7 +217,8 @@ class _Handler(BaseHTTPRequestHandler):
             if not raw.isdigit() or not low <= int(raw) <= high:
                 raise ApiError(400, {"code": 400, "key": "invalid_query_params",
                                      "message": "Invalid query params",
-                                     "details": f"Property {key} should be between {low} and {high}",
+                                     "details": f"Property {key} should be between {low} "
+                                     f"and {high}",
                                      "request_id": request_id()})
             return int(raw)
 
@@ -271,7 +269,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self, job: ExportJob, fault: Fault | None) -> None:
         size = job.size or 0
         announced, send = size, size
-        if fault is not None and fault.name == "truncate_download" and fault.param("mode") == "clean":
+        clean = fault is not None and fault.param("mode") == "clean"
+        if fault is not None and fault.name == "truncate_download" and clean:
             announced = send = clean_cut_offset(job.path, size)
         elif fault is not None:
             after = fault.param("after_bytes")

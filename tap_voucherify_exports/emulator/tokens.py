@@ -34,7 +34,9 @@ def _compact(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode("utf-8")
 
 
-def mint(secret: bytes, tenant: str, export_id: str, ttl_seconds: int, now: float | None = None) -> str:
+def mint(
+    secret: bytes, tenant: str, export_id: str, ttl_seconds: int, now: float | None = None
+) -> str:
     """Return a signed token for one export, valid for `ttl_seconds` from now."""
     iat = int(time.time() if now is None else now)
     payload = {"tenant": tenant, "exportId": export_id, "iat": iat, "exp": iat + int(ttl_seconds)}

@@ -34,7 +34,9 @@ DEFAULT_ORDER = {"points_expiration": "expires_at"}
 class ApiError(Exception):
     """An HTTP error answer: status code and JSON body."""
 
-    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
+    def __init__(
+        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(f"{status} {body}")
         self.status = status
         self.body = body
@@ -109,7 +111,8 @@ def _filters(exported_object: str, filters: Any) -> tuple[int | None, int | None
         return None, None
     if not isinstance(filters, dict):
         raise invalid_payload("Property .parameters.filters should be object")
-    after = before = None
+    after: int | None = None
+    before: int | None = None
     for key, spec in filters.items():
         if key == "junction":
             if not isinstance(spec, str) or spec.lower() not in ("and", "or"):
@@ -127,15 +130,17 @@ def _filters(exported_object: str, filters: Any) -> tuple[int | None, int | None
             continue  # accepted, not applied (see the emulator README)
         if key != "created_at":
             raise invalid_params(f"Filter {key} is not supported by the emulator")
-        for op, value in conditions.items():
-            where = f".parameters.filters.created_at.conditions.{op}"
-            if op == "$after":
-                after = _condition_time(value, where)
-            elif op == "$before":
-                before = _condition_time(value, where)
-            else:
-                raise invalid_params(f"Operator {op} is not supported for created_at")
+        after, before = _created_at(conditions)
     return after, before
+
+
+def _created_at(conditions: dict[str, Any]) -> tuple[int | None, int | None]:
+    bounds: dict[str, int | None] = {"$after": None, "$before": None}
+    for op, value in conditions.items():
+        if op not in bounds:
+            raise invalid_params(f"Operator {op} is not supported for created_at")
+        bounds[op] = _condition_time(value, f".parameters.filters.created_at.conditions.{op}")
+    return bounds["$after"], bounds["$before"]
 
 
 def validate_create(body: Any) -> ExportSpec:
