@@ -212,3 +212,9 @@ class VoucherifyClient:
     def close(self) -> None:
         """Release pooled connections."""
         self.session.close()
+
+    def __enter__(self) -> VoucherifyClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

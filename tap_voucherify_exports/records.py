@@ -73,7 +73,8 @@ def _date(cell: str) -> str:
 
 def _object(cell: str) -> dict[str, Any]:
     try:
-        value = json.loads(cell)
+        # strict=False: a raw newline inside a JSON string is still the text the user stored.
+        value = json.loads(cell, strict=False)
     except ValueError:
         value = None
     return value if isinstance(value, dict) else {RAW_TEXT_KEY: cell}
@@ -101,14 +102,18 @@ def _preview(cell: str) -> str:
 
 
 class _LineTracker:
-    """Iterates text lines while remembering the last one, to spot a body cut mid-row."""
+    """Iterates text lines, remembering the last one (to spot a body cut mid-row) and refusing
+    NUL bytes, which no database text column accepts."""
 
-    def __init__(self, lines: Iterable[str]) -> None:
+    def __init__(self, stream_name: str, lines: Iterable[str]) -> None:
+        self._stream_name = stream_name
         self._lines = lines
         self.last = "\n"
 
     def __iter__(self) -> Iterator[str]:
-        for line in self._lines:
+        for number, line in enumerate(self._lines, start=1):
+            if "\x00" in line:
+                raise CsvFormatError(f"{self._stream_name}: line {number} contains a NUL byte.")
             self.last = line
             yield line
 
@@ -141,7 +146,7 @@ class CsvRecordReader:
 
     def records(self, lines: Iterable[str], *, skip_rows: int = 0) -> Iterator[dict[str, Any]]:
         """Yield typed records from CSV text lines (newline='' text); skip rows already emitted."""
-        tracker = _LineTracker(lines)
+        tracker = _LineTracker(self.stream_name, lines)
         reader = csv.reader(tracker, strict=True)
         self.rows_read = 0
         try:

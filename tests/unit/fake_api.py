@@ -1,0 +1,112 @@
+"""A requests-mock stand-in for Voucherify's Exports API, for unit tests.
+
+It holds rows per exported object, honours `$after`/`$before` with inclusive or exclusive edges
+and renders CSV with human-readable labels, so tests can check what a sync requests and emits.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests_mock
+
+from tap_voucherify_exports.fields import TABLES
+
+API = "https://api.voucherify.io"
+DOWNLOAD = "https://download.voucherify.io"
+FILTER_COLUMN = {"redemption": "date", "publication": "date"}
+
+
+def parse(ts: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(ts)
+
+
+@dataclass
+class FakeVoucherify:
+    mocker: requests_mock.Mocker
+    rows: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    inclusive: bool = False
+    polls_before_done: int = 1
+    final_status: str = "DONE"
+    exports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _ids: itertools.count = field(default_factory=itertools.count)
+
+    def install(self) -> FakeVoucherify:
+        self.mocker.post(f"{API}/v1/exports", json=self._create)
+        self.mocker.get(
+            requests_mock.ANY,
+            additional_matcher=lambda r: r.url.startswith(f"{API}/v1/exports/"),
+            json=self._get,
+        )
+        self.mocker.get(
+            requests_mock.ANY,
+            additional_matcher=lambda r: r.url.startswith(f"{DOWNLOAD}/v1/exports/"),
+            text=self._download,
+        )
+        self.mocker.delete(requests_mock.ANY, status_code=204)
+        return self
+
+    @property
+    def created(self) -> list[dict[str, Any]]:
+        return [export["body"] for export in self.exports.values()]
+
+    def _create(self, request: Any, context: Any) -> dict[str, Any]:
+        export_id = f"exp_{next(self._ids):024d}"
+        self.exports[export_id] = {"body": request.json(), "polls": 0}
+        return {"id": export_id, "object": "export", "status": "SCHEDULED", "result": None}
+
+    def _get(self, request: Any, context: Any) -> dict[str, Any]:
+        export_id = request.path.rsplit("/", 1)[-1]
+        export = self.exports[export_id]
+        export["polls"] += 1
+        if export["polls"] <= self.polls_before_done:
+            return {"id": export_id, "status": "IN_PROGRESS", "result": None}
+        if self.final_status != "DONE":
+            return {"id": export_id, "status": self.final_status, "result": None}
+        url = f"{DOWNLOAD}/v1/exports/{export_id}?token=tok{export['polls']}"
+        return {"id": export_id, "status": "DONE", "result": {"url": url}}
+
+    def matching_rows(self, body: dict[str, Any]) -> list[dict[str, str]]:
+        exported_object = body["exported_object"]
+        rows = self.rows.get(exported_object, [])
+        conditions = (
+            body.get("parameters", {}).get("filters", {}).get("created_at", {}).get("conditions")
+        )
+        if not conditions:
+            return rows
+        after = parse(conditions["$after"][0])
+        before = parse(conditions["$before"][0])
+        column = FILTER_COLUMN.get(exported_object, "created_at")
+        selected = []
+        for row in rows:
+            at = parse(row[column])
+            inside = (after <= at <= before) if self.inclusive else (after < at < before)
+            if inside:
+                selected.append(row)
+        return selected
+
+    def _download(self, request: Any, context: Any) -> str:
+        export_id = request.path.rsplit("/", 1)[-1]
+        body = self.exports[export_id]["body"]
+        return render_csv(body["exported_object"], body["parameters"]["fields"],
+                          self.matching_rows(body))
+
+
+def render_csv(exported_object: str, fields: list[str], rows: list[dict[str, str]]) -> str:
+    table = TABLES[exported_object]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([table.field(key).label for key in fields])
+    for row in rows:
+        writer.writerow([row.get(key, "") for key in fields])
+    return out.getvalue()
+
+
+def voucher(n: int, created_at: str) -> dict[str, str]:
+    return {"id": f"v_{n}", "code": f"CODE{n}", "created_at": created_at, "value": "2000.00",
+            "active": "true", "metadata": '{"n": %d}' % n}

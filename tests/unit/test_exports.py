@@ -1,0 +1,166 @@
+import io
+
+import pytest
+import requests
+import requests_mock as rm
+
+from tap_voucherify_exports.client import VoucherifyAPIError, VoucherifyClient, VoucherifyError
+from tap_voucherify_exports.exports import (
+    Export,
+    ExportFailedError,
+    ExportRequest,
+    ExportResultError,
+    ExportsAPI,
+    ExportTimeoutError,
+    result_urls,
+)
+from tap_voucherify_exports.fields import TABLES
+from tap_voucherify_exports.records import CsvRecordReader
+from tap_voucherify_exports.settings import parse_settings
+
+API = "https://api.voucherify.io/v1/exports"
+DOWNLOAD = "https://download.voucherify.io/v1/exports"
+REQUEST = ExportRequest("vouchers", "voucher", ("id", "code"))
+CSV = "ID,Code\r\nv1,A\r\nv2,B\r\nv3,C\r\n"
+
+
+@pytest.fixture
+def api():
+    settings = parse_settings({"app_id": "id", "app_token": "tok", "start_date": "2024-01-01",
+                               "poll_interval_max": 0.01, "export_timeout": 0.3})
+    with VoucherifyClient(settings) as client:
+        yield ExportsAPI(client, settings)
+
+
+def done(export_id: str = "exp_1", token: str = "t1") -> dict:
+    return {"id": export_id, "status": "DONE", "result": {"url": f"{DOWNLOAD}/{export_id}?token={token}"}}
+
+
+def reader() -> CsvRecordReader:
+    return CsvRecordReader("vouchers", TABLES["voucher"], ("id", "code"))
+
+
+def test_wait_polls_through_scheduled_and_in_progress_until_done(api, requests_mock):
+    requests_mock.get(f"{API}/exp_1", [
+        {"json": {"id": "exp_1", "status": "SCHEDULED", "result": None}},
+        {"json": {"id": "exp_1", "status": "IN_PROGRESS", "result": None}},
+        {"json": done()},
+    ])
+    export = api.wait_for_export(Export("exp_1", "SCHEDULED", None), REQUEST)
+    assert export.status == "DONE"
+    assert requests_mock.call_count == 3
+
+
+def test_error_status_is_a_clear_failure_naming_export_object_and_window(api, requests_mock):
+    requests_mock.get(f"{API}/exp_1", json={"id": "exp_1", "status": "ERROR", "result": None})
+    with pytest.raises(ExportFailedError, match=r"vouchers: exp_1 \(voucher export"):
+        api.wait_for_export(Export("exp_1", "SCHEDULED", None), REQUEST)
+
+
+def test_a_job_that_never_finishes_times_out_with_a_clear_error(api, requests_mock):
+    requests_mock.get(f"{API}/exp_1", json={"id": "exp_1", "status": "IN_PROGRESS"})
+    with pytest.raises(ExportTimeoutError, match=r"exp_1 .* did not finish within 0.3 s"):
+        api.wait_for_export(Export("exp_1", "SCHEDULED", None), REQUEST)
+
+
+def test_create_sends_fields_order_and_window_filters(api, requests_mock):
+    requests_mock.post(API, json={"id": "exp_1", "status": "SCHEDULED", "result": None})
+    api.create_export(REQUEST)
+    assert requests_mock.last_request.json() == {
+        "exported_object": "voucher", "parameters": {"fields": ["id", "code"]}}
+
+
+def test_download_streams_typed_records(api, requests_mock):
+    requests_mock.get(f"{DOWNLOAD}/exp_1", text=CSV)
+    records = list(api.read_records(Export.from_json(done()), REQUEST, reader()))
+    assert [r["id"] for r in records] == ["v1", "v2", "v3"]
+    assert requests_mock.last_request.headers["X-App-Token"] == "tok"
+    assert requests_mock.last_request.qs["token"] == ["t1"]
+
+
+def test_download_refreshes_token_after_401(api, requests_mock):
+    requests_mock.get(f"{DOWNLOAD}/exp_1?token=t1", status_code=401,
+                      json={"code": 401, "key": "unauthorized", "message": "Unauthorized"})
+    requests_mock.get(f"{DOWNLOAD}/exp_1?token=t2", text=CSV)
+    requests_mock.get(f"{API}/exp_1", json=done(token="t2"))
+    records = list(api.read_records(Export.from_json(done()), REQUEST, reader()))
+    assert len(records) == 3
+
+
+def test_token_refresh_is_bounded(api, requests_mock):
+    requests_mock.get(rm.ANY, additional_matcher=lambda r: "download" in r.netloc, status_code=401)
+    requests_mock.get(f"{API}/exp_1", json=done())
+    with pytest.raises(VoucherifyAPIError, match="401"):
+        list(api.read_records(Export.from_json(done()), REQUEST, reader()))
+
+
+class _Broken(io.RawIOBase):
+    """A body that fails after its first bytes, like a reset connection."""
+
+    def __init__(self, data: bytes):
+        self._data = io.BytesIO(data)
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        chunk = self._data.read(len(buffer))
+        if not chunk:
+            raise requests.exceptions.ChunkedEncodingError("connection reset")
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def test_a_broken_download_restarts_without_emitting_rows_twice(api, requests_mock):
+    requests_mock.get(f"{DOWNLOAD}/exp_1", [
+        {"body": io.BufferedReader(_Broken(b"ID,Code\r\nv1,A\r\nv2,B\r\n"))},
+        {"text": CSV},
+    ])
+    records = list(api.read_records(Export.from_json(done()), REQUEST, reader()))
+    assert [r["id"] for r in records] == ["v1", "v2", "v3"]
+
+
+def test_a_truncated_last_row_is_detected_and_the_download_retried(api, requests_mock):
+    requests_mock.get(f"{DOWNLOAD}/exp_1", [{"text": "ID,Code\r\nv1,A\r\nv2"}, {"text": CSV}])
+    records = list(api.read_records(Export.from_json(done()), REQUEST, reader()))
+    assert [r["id"] for r in records] == ["v1", "v2", "v3"]
+
+
+def test_repeated_download_failures_end_in_a_clear_error(api, requests_mock):
+    requests_mock.get(f"{DOWNLOAD}/exp_1", text="ID,Code\r\nv1,A\r\nv2")
+    with pytest.raises(VoucherifyError, match="download of exp_1 failed 5 times"):
+        list(api.read_records(Export.from_json(done()), REQUEST, reader()))
+
+
+def test_every_chunk_of_a_split_result_is_downloaded_in_order(api, requests_mock):
+    requests_mock.get(f"{DOWNLOAD}/exp_1/1", text="ID,Code\nv1,A\n")
+    requests_mock.get(f"{DOWNLOAD}/exp_1/2", text="ID,Code\nv2,B\n")
+    export = Export("exp_1", "DONE", {"url": [f"{DOWNLOAD}/exp_1/1", f"{DOWNLOAD}/exp_1/2"]})
+    assert [r["id"] for r in api.read_records(export, REQUEST, reader())] == ["v1", "v2"]
+
+
+@pytest.mark.parametrize(
+    ("result", "urls"),
+    [
+        ({"url": "https://d/1"}, ["https://d/1"]),
+        ({"urls": ["https://d/1", "https://d/2"]}, ["https://d/1", "https://d/2"]),
+        ({"parts": [{"url": "https://d/1"}, {"url": "https://d/2"}]}, ["https://d/1", "https://d/2"]),
+        (["https://d/1"], ["https://d/1"]),
+        ({"url": ""}, []),
+        (None, []),
+    ],
+)
+def test_result_urls_reads_every_plausible_shape(result, urls):
+    assert result_urls(result) == urls
+
+
+def test_a_done_export_without_a_url_fails_showing_id_and_result(api):
+    with pytest.raises(ExportResultError, match=r'exp_1 .* no download URL: \{"bin": 1\}'):
+        list(api.read_records(Export("exp_1", "DONE", {"bin": 1}), REQUEST, reader()))
+
+
+def test_result_url_on_an_untrusted_host_is_refused_and_gets_no_request(api, requests_mock):
+    export = Export("exp_1", "DONE", {"url": "https://attacker.example/v1/exports/exp_1?token=t"})
+    with pytest.raises(ExportResultError, match="attacker.example.*Refusing"):
+        list(api.read_records(export, REQUEST, reader()))
+    assert requests_mock.call_count == 0

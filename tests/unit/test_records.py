@@ -1,0 +1,141 @@
+import io
+from decimal import Decimal
+
+import pytest
+
+from tap_voucherify_exports.fields import TABLES, FieldType
+from tap_voucherify_exports.records import (
+    CONVERTERS,
+    RAW_TEXT_KEY,
+    CsvFormatError,
+    CsvRecordReader,
+    TruncatedCsvError,
+)
+
+FIELDS = ("id", "code", "value", "active", "metadata", "created_at")
+
+
+def read(text: str, fields=FIELDS, skip_rows: int = 0):
+    reader = CsvRecordReader("vouchers", TABLES["voucher"], fields)
+    return list(reader.records(io.StringIO(text, newline=""), skip_rows=skip_rows))
+
+
+@pytest.mark.parametrize(
+    ("field_type", "cell", "expected"),
+    [
+        (FieldType.STRING, "Zoë 🎉", "Zoë 🎉"),
+        (FieldType.INTEGER, "42", 42),
+        (FieldType.INTEGER, "42.00", 42),
+        (FieldType.INTEGER, "-3", -3),
+        (FieldType.NUMBER, "2000.00", Decimal("2000.00")),
+        (FieldType.NUMBER, "200000", Decimal("200000")),
+        (FieldType.BOOLEAN, "true", True),
+        (FieldType.BOOLEAN, "FALSE", False),
+        (FieldType.BOOLEAN, "True", True),
+        (FieldType.DATE, "2022-06-30", "2022-06-30"),
+        (FieldType.DATE, "2022-06-30T00:00:00.000Z", "2022-06-30"),
+        (FieldType.DATE_TIME, "2022-03-09T09:16:32.521Z", "2022-03-09T09:16:32.521000+00:00"),
+        (FieldType.DATE_TIME, "2022-03-09T10:16:32+01:00", "2022-03-09T09:16:32+00:00"),
+        (FieldType.DATE_TIME, "2022-03-09 09:16:32", "2022-03-09T09:16:32+00:00"),
+        (FieldType.OBJECT, '{"a": "x,\\"y\\"\\n"}', {"a": 'x,"y"\n'}),
+        (FieldType.OBJECT, "not json, really", {RAW_TEXT_KEY: "not json, really"}),
+        (FieldType.OBJECT, "[1, 2]", {RAW_TEXT_KEY: "[1, 2]"}),
+        (FieldType.INTEGER_LIST, "1,2,3", [1, 2, 3]),
+        (FieldType.INTEGER_LIST, "[0, 6]", [0, 6]),
+    ],
+)
+def test_each_converter_types_its_cell(field_type, cell, expected):
+    assert CONVERTERS[field_type](cell) == expected
+
+
+@pytest.mark.parametrize(
+    ("field_type", "cell"),
+    [
+        (FieldType.INTEGER, "4.5"),
+        (FieldType.INTEGER, "x"),
+        (FieldType.NUMBER, "NaN"),
+        (FieldType.NUMBER, "12,5"),
+        (FieldType.BOOLEAN, "maybe"),
+        (FieldType.DATE, "2022-13-01"),
+        (FieldType.DATE_TIME, "yesterday"),
+        (FieldType.INTEGER_LIST, "1,a"),
+    ],
+)
+def test_each_converter_rejects_what_it_cannot_type(field_type, cell):
+    with pytest.raises(ValueError):  # noqa: PT011 - any ValueError is the contract
+        CONVERTERS[field_type](cell)
+
+
+def test_header_of_labels_is_mapped_to_requested_fields_by_position():
+    rows = read("ID,Code,Value,Active,Metadata,Creation Date\nv1,C,1.5,true,,2024-01-01T00:00:00Z\n")
+    assert rows == [{"id": "v1", "code": "C", "value": Decimal("1.5"), "active": True,
+                     "metadata": None, "created_at": "2024-01-01T00:00:00+00:00"}]
+
+
+def test_header_of_field_keys_is_mapped_by_name_in_any_order():
+    rows = read("code,id,value,active,metadata,created_at\nC,v1,1,false,{},2024-01-01T00:00:00Z\n")
+    assert rows[0]["id"] == "v1"
+    assert rows[0]["code"] == "C"
+
+
+def test_empty_cells_are_null():
+    rows = read("a,b,c,d,e,f\nv1,,,,,\n")
+    assert rows == [{"id": "v1", "code": None, "value": None, "active": None, "metadata": None,
+                     "created_at": None}]
+
+
+def test_bom_crlf_and_quoted_newlines_commas_and_quotes_are_read():
+    text = ('\ufeffID,Code,Value,Active,Metadata,Creation Date\r\n'
+            'v1,"a,b",1,true,"{""note"": ""line1\r\nline2, \\""q\\""""}",2024-01-01T00:00:00Z\r\n'
+            'v2,plain,2,false,,2024-01-02T00:00:00Z\r\n')
+    rows = read(text)
+    assert [row["id"] for row in rows] == ["v1", "v2"]
+    assert rows[0]["code"] == "a,b"
+    assert rows[0]["metadata"] == {"note": 'line1\r\nline2, "q"'}
+
+
+def test_column_count_differing_from_requested_fields_names_both():
+    with pytest.raises(CsvFormatError, match=r"3 columns but 6 fields.*Expected fields: id, code"):
+        read("ID,Code,Value\nv1,C,1\n")
+
+
+def test_row_with_wrong_cell_count_names_stream_and_line():
+    text = "ID,Code,Value,Active,Metadata,Creation Date\nv1,C,1,true,,2024-01-01T00:00:00Z\nv2,C\n"
+    with pytest.raises(CsvFormatError, match=r"vouchers: line 3 has 2 cells"):
+        read(text)
+
+
+def test_bad_cell_names_stream_line_column_and_value():
+    text = "ID,Code,Value,Active,Metadata,Creation Date\nv1,C,abc,true,,2024-01-01T00:00:00Z\n"
+    with pytest.raises(CsvFormatError, match=r"vouchers: line 2, column `value`: cannot read 'abc'"):
+        read(text)
+
+
+def test_row_cut_mid_way_at_end_of_body_is_a_truncation():
+    with pytest.raises(TruncatedCsvError):
+        read("ID,Code,Value,Active,Metadata,Creation Date\nv1,C,1,tr")
+
+
+def test_quoted_cell_cut_at_end_of_body_is_a_truncation():
+    with pytest.raises(TruncatedCsvError):
+        read('ID,Code,Value,Active,Metadata,Creation Date\nv1,C,1,true,"{""a')
+
+
+def test_empty_body_is_a_truncation():
+    with pytest.raises(TruncatedCsvError):
+        read("")
+
+
+def test_skip_rows_resumes_after_rows_already_emitted():
+    text = "a,b,c,d,e,f\nv1,,,,,\nv2,,,,,\nv3,,,,,\n"
+    assert [row["id"] for row in read(text, skip_rows=2)] == ["v3"]
+
+
+def test_nul_byte_gives_a_clear_error():
+    with pytest.raises(CsvFormatError, match="line"):
+        read("a,b,c,d,e,f\nv1,\x00,,,,\n")
+
+
+def test_huge_cell_gives_a_clear_error_instead_of_exhausting_memory():
+    with pytest.raises(CsvFormatError, match="field larger than field limit"):
+        read("a,b,c,d,e,f\nv1," + "x" * 200_000 + ",,,,\n")

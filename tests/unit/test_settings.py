@@ -1,0 +1,72 @@
+import datetime as dt
+
+import pytest
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_voucherify_exports.settings import parse_settings
+
+BASE = {"app_id": "id", "app_token": "token", "start_date": "2024-01-01"}
+
+
+def settings(**overrides):
+    return parse_settings({**BASE, **overrides})
+
+
+def test_defaults_point_at_the_european_cluster():
+    parsed = settings()
+    assert parsed.api_origin == "https://api.voucherify.io"
+    assert parsed.download_origin == "https://download.voucherify.io"
+    assert parsed.window == dt.timedelta(days=30)
+    assert parsed.start_date == dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("api_url", "api_origin", "download_origin"),
+    [
+        ("us1", "https://us1.api.voucherify.io", "https://us1.download.voucherify.io"),
+        ("AS1", "https://as1.api.voucherify.io", "https://as1.download.voucherify.io"),
+        ("eu", "https://api.voucherify.io", "https://download.voucherify.io"),
+        ("https://us1.api.voucherify.io/", "https://us1.api.voucherify.io",
+         "https://us1.download.voucherify.io"),
+        ("https://acme.api.voucherify.io", "https://acme.api.voucherify.io",
+         "https://acme.download.voucherify.io"),
+        ("http://127.0.0.1:8765", "http://127.0.0.1:8765", "http://127.0.0.1:8765"),
+    ],
+)
+def test_regions_and_urls_pair_api_and_download_origins(api_url, api_origin, download_origin):
+    parsed = settings(api_url=api_url)
+    assert (parsed.api_origin, parsed.download_origin) == (api_origin, download_origin)
+
+
+def test_download_url_overrides_the_paired_host():
+    parsed = settings(api_url="http://localhost:1", download_url="http://localhost:2")
+    assert parsed.trusted_origins == {"http://localhost:1", "http://localhost:2"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "setting"),
+    [
+        ({"app_id": ""}, "app_id"),
+        ({"app_token": None}, "app_token"),
+        ({"start_date": None}, "start_date"),
+        ({"start_date": "last tuesday"}, "start_date"),
+        ({"end_date": "2023-01-01"}, "end_date"),
+        ({"api_url": "ftp://x"}, "api_url"),
+        ({"api_url": "http://api.example.com"}, "api_url"),  # plain http off loopback
+        ({"api_url": "https://api.example.com/v1"}, "api_url"),
+        ({"download_url": "nonsense"}, "download_url"),
+        ({"window_days": 0}, "window_days"),
+        ({"window_days": "many"}, "window_days"),
+        ({"max_concurrent_exports": 0}, "max_concurrent_exports"),
+        ({"max_concurrent_exports": 1.5}, "max_concurrent_exports"),
+        ({"export_timeout": -1}, "export_timeout"),
+    ],
+)
+def test_bad_config_fails_with_the_setting_named(overrides, setting):
+    with pytest.raises(ConfigValidationError, match=f"`{setting}`"):
+        settings(**overrides)
+
+
+def test_the_token_never_appears_in_the_settings_repr():
+    assert "token" not in repr(settings(app_token="s3cr3t")).replace("app_token", "")
+    assert "s3cr3t" not in repr(settings(app_token="s3cr3t"))
