@@ -93,8 +93,9 @@ class FakeVoucherify:
     def _download(self, request: Any, context: Any) -> str:
         export_id = request.path.rsplit("/", 1)[-1]
         body = self.exports[export_id]["body"]
-        return render_csv(body["exported_object"], body["parameters"]["fields"],
-                          self.matching_rows(body))
+        return render_csv(
+            body["exported_object"], body["parameters"]["fields"], self.matching_rows(body)
+        )
 
 
 def render_csv(exported_object: str, fields: list[str], rows: list[dict[str, str]]) -> str:
@@ -108,5 +109,11 @@ def render_csv(exported_object: str, fields: list[str], rows: list[dict[str, str
 
 
 def voucher(n: int, created_at: str) -> dict[str, str]:
-    return {"id": f"v_{n}", "code": f"CODE{n}", "created_at": created_at, "value": "2000.00",
-            "active": "true", "metadata": '{"n": %d}' % n}
+    return {
+        "id": f"v_{n}",
+        "code": f"CODE{n}",
+        "created_at": created_at,
+        "value": "2000.00",
+        "active": "true",
+        "metadata": '{"n": %d}' % n,
+    }

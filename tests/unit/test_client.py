@@ -31,20 +31,26 @@ def sleeps(monkeypatch):
 
 
 def test_429_waits_for_retry_after_then_succeeds(client, requests_mock, sleeps):
-    requests_mock.get(f"{API}/v1/exports/x", [
-        {"status_code": 429, "headers": {"Retry-After": "7"}, "json": {"code": 429}},
-        {"json": {"id": "x"}},
-    ])
+    requests_mock.get(
+        f"{API}/v1/exports/x",
+        [
+            {"status_code": 429, "headers": {"Retry-After": "7"}, "json": {"code": 429}},
+            {"json": {"id": "x"}},
+        ],
+    )
     assert client.request("GET", f"{API}/v1/exports/x").json() == {"id": "x"}
     assert sleeps == [7.0]
 
 
 def test_429_without_retry_after_waits_until_x_rate_limit_retry(client, requests_mock, sleeps):
     retry_at = str(int(time.time()) + 30)
-    requests_mock.get(f"{API}/v1/exports/x", [
-        {"status_code": 429, "headers": {"X-Rate-Limit-Retry": retry_at}},
-        {"json": {"id": "x"}},
-    ])
+    requests_mock.get(
+        f"{API}/v1/exports/x",
+        [
+            {"status_code": 429, "headers": {"X-Rate-Limit-Retry": retry_at}},
+            {"json": {"id": "x"}},
+        ],
+    )
     client.request("GET", f"{API}/v1/exports/x")
     assert 28 <= sleeps[0] <= 31
 
@@ -59,10 +65,13 @@ def test_5xx_is_retried_with_growing_backoff_and_bounded(client, requests_mock, 
 
 
 def test_connection_errors_are_retried(client, requests_mock, sleeps):
-    requests_mock.get(f"{API}/v1/exports/x", [
-        {"exc": requests.ConnectionError("reset")},
-        {"json": {"id": "x"}},
-    ])
+    requests_mock.get(
+        f"{API}/v1/exports/x",
+        [
+            {"exc": requests.ConnectionError("reset")},
+            {"json": {"id": "x"}},
+        ],
+    )
     assert client.request("GET", f"{API}/v1/exports/x").json() == {"id": "x"}
     assert len(sleeps) == 1
 
@@ -70,9 +79,13 @@ def test_connection_errors_are_retried(client, requests_mock, sleeps):
 def test_other_4xx_raises_with_voucherify_key_message_details_and_request_id(
     client, requests_mock, sleeps
 ):
-    body = {"code": 400, "key": "invalid_export_fields", "message": "Invalid Export",
-            "details": "Unsupported field used. Allowed fields: id, object",
-            "request_id": "v-0afdb603910a1a14e0"}
+    body = {
+        "code": 400,
+        "key": "invalid_export_fields",
+        "message": "Invalid Export",
+        "details": "Unsupported field used. Allowed fields: id, object",
+        "request_id": "v-0afdb603910a1a14e0",
+    }
     requests_mock.post(f"{API}/v1/exports", status_code=400, json=body)
     with pytest.raises(VoucherifyAPIError) as error:
         client.request("POST", f"{API}/v1/exports", json_body={})
@@ -85,8 +98,11 @@ def test_other_4xx_raises_with_voucherify_key_message_details_and_request_id(
 
 
 def test_401_on_the_api_is_not_retried(client, requests_mock, sleeps):
-    requests_mock.get(f"{API}/v1/exports/x", status_code=401,
-                      json={"code": 401, "key": "unauthorized", "message": "Unauthorized"})
+    requests_mock.get(
+        f"{API}/v1/exports/x",
+        status_code=401,
+        json={"code": 401, "key": "unauthorized", "message": "Unauthorized"},
+    )
     with pytest.raises(VoucherifyAPIError, match="401"):
         client.request("GET", f"{API}/v1/exports/x")
     assert requests_mock.call_count == 1
@@ -98,13 +114,19 @@ def test_credentials_go_only_to_trusted_origins(client, requests_mock):
     client.request("GET", "https://download.voucherify.io/v1/exports/x?token=t")
     client.request("GET", "https://evil.example.com/v1/exports/x")
     sent = [(r.netloc, r.headers.get("X-App-Token")) for r in requests_mock.request_history]
-    assert sent == [("api.voucherify.io", SECRET), ("download.voucherify.io", SECRET),
-                    ("evil.example.com", None)]
+    assert sent == [
+        ("api.voucherify.io", SECRET),
+        ("download.voucherify.io", SECRET),
+        ("evil.example.com", None),
+    ]
 
 
 def test_redirect_to_a_foreign_host_drops_the_credentials(client, requests_mock):
-    requests_mock.get("https://download.voucherify.io/v1/exports/x", status_code=302,
-                      headers={"Location": "https://s3.amazonaws.com/bucket/file.csv"})
+    requests_mock.get(
+        "https://download.voucherify.io/v1/exports/x",
+        status_code=302,
+        headers={"Location": "https://s3.amazonaws.com/bucket/file.csv"},
+    )
     requests_mock.get("https://s3.amazonaws.com/bucket/file.csv", text="ID\n")
     client.request("GET", "https://download.voucherify.io/v1/exports/x")
     final = requests_mock.request_history[-1]

@@ -26,14 +26,25 @@ CSV = "ID,Code\r\nv1,A\r\nv2,B\r\nv3,C\r\n"
 
 @pytest.fixture
 def api():
-    settings = parse_settings({"app_id": "id", "app_token": "tok", "start_date": "2024-01-01",
-                               "poll_interval_max": 0.01, "export_timeout": 0.3})
+    settings = parse_settings(
+        {
+            "app_id": "id",
+            "app_token": "tok",
+            "start_date": "2024-01-01",
+            "poll_interval_max": 0.01,
+            "export_timeout": 0.3,
+        }
+    )
     with VoucherifyClient(settings) as client:
         yield ExportsAPI(client, settings)
 
 
 def done(export_id: str = "exp_1", token: str = "t1") -> dict:
-    return {"id": export_id, "status": "DONE", "result": {"url": f"{DOWNLOAD}/{export_id}?token={token}"}}
+    return {
+        "id": export_id,
+        "status": "DONE",
+        "result": {"url": f"{DOWNLOAD}/{export_id}?token={token}"},
+    }
 
 
 def reader() -> CsvRecordReader:
@@ -41,11 +52,14 @@ def reader() -> CsvRecordReader:
 
 
 def test_wait_polls_through_scheduled_and_in_progress_until_done(api, requests_mock):
-    requests_mock.get(f"{API}/exp_1", [
-        {"json": {"id": "exp_1", "status": "SCHEDULED", "result": None}},
-        {"json": {"id": "exp_1", "status": "IN_PROGRESS", "result": None}},
-        {"json": done()},
-    ])
+    requests_mock.get(
+        f"{API}/exp_1",
+        [
+            {"json": {"id": "exp_1", "status": "SCHEDULED", "result": None}},
+            {"json": {"id": "exp_1", "status": "IN_PROGRESS", "result": None}},
+            {"json": done()},
+        ],
+    )
     export = api.wait_for_export(Export("exp_1", "SCHEDULED", None), REQUEST)
     assert export.status == "DONE"
     assert requests_mock.call_count == 3
@@ -67,7 +81,9 @@ def test_create_sends_fields_order_and_window_filters(api, requests_mock):
     requests_mock.post(API, json={"id": "exp_1", "status": "SCHEDULED", "result": None})
     api.create_export(REQUEST)
     assert requests_mock.last_request.json() == {
-        "exported_object": "voucher", "parameters": {"fields": ["id", "code"]}}
+        "exported_object": "voucher",
+        "parameters": {"fields": ["id", "code"]},
+    }
 
 
 def test_download_streams_typed_records(api, requests_mock):
@@ -79,8 +95,11 @@ def test_download_streams_typed_records(api, requests_mock):
 
 
 def test_download_refreshes_token_after_401(api, requests_mock):
-    requests_mock.get(f"{DOWNLOAD}/exp_1?token=t1", status_code=401,
-                      json={"code": 401, "key": "unauthorized", "message": "Unauthorized"})
+    requests_mock.get(
+        f"{DOWNLOAD}/exp_1?token=t1",
+        status_code=401,
+        json={"code": 401, "key": "unauthorized", "message": "Unauthorized"},
+    )
     requests_mock.get(f"{DOWNLOAD}/exp_1?token=t2", text=CSV)
     requests_mock.get(f"{API}/exp_1", json=done(token="t2"))
     records = list(api.read_records(Export.from_json(done()), REQUEST, reader()))
@@ -112,10 +131,13 @@ class _Broken(io.RawIOBase):
 
 
 def test_a_broken_download_restarts_without_emitting_rows_twice(api, requests_mock):
-    requests_mock.get(f"{DOWNLOAD}/exp_1", [
-        {"body": io.BufferedReader(_Broken(b"ID,Code\r\nv1,A\r\nv2,B\r\n"))},
-        {"text": CSV},
-    ])
+    requests_mock.get(
+        f"{DOWNLOAD}/exp_1",
+        [
+            {"body": io.BufferedReader(_Broken(b"ID,Code\r\nv1,A\r\nv2,B\r\n"))},
+            {"text": CSV},
+        ],
+    )
     records = list(api.read_records(Export.from_json(done()), REQUEST, reader()))
     assert [r["id"] for r in records] == ["v1", "v2", "v3"]
 
@@ -144,7 +166,10 @@ def test_every_chunk_of_a_split_result_is_downloaded_in_order(api, requests_mock
     [
         ({"url": "https://d/1"}, ["https://d/1"]),
         ({"urls": ["https://d/1", "https://d/2"]}, ["https://d/1", "https://d/2"]),
-        ({"parts": [{"url": "https://d/1"}, {"url": "https://d/2"}]}, ["https://d/1", "https://d/2"]),
+        (
+            {"parts": [{"url": "https://d/1"}, {"url": "https://d/2"}]},
+            ["https://d/1", "https://d/2"],
+        ),
         (["https://d/1"], ["https://d/1"]),
         ({"url": ""}, []),
         (None, []),

@@ -67,9 +67,19 @@ def test_each_converter_rejects_what_it_cannot_type(field_type, cell):
 
 
 def test_header_of_labels_is_mapped_to_requested_fields_by_position():
-    rows = read("ID,Code,Value,Active,Metadata,Creation Date\nv1,C,1.5,true,,2024-01-01T00:00:00Z\n")
-    assert rows == [{"id": "v1", "code": "C", "value": Decimal("1.5"), "active": True,
-                     "metadata": None, "created_at": "2024-01-01T00:00:00+00:00"}]
+    rows = read(
+        "ID,Code,Value,Active,Metadata,Creation Date\nv1,C,1.5,true,,2024-01-01T00:00:00Z\n"
+    )
+    assert rows == [
+        {
+            "id": "v1",
+            "code": "C",
+            "value": Decimal("1.5"),
+            "active": True,
+            "metadata": None,
+            "created_at": "2024-01-01T00:00:00+00:00",
+        }
+    ]
 
 
 def test_header_of_field_keys_is_mapped_by_name_in_any_order():
@@ -80,14 +90,24 @@ def test_header_of_field_keys_is_mapped_by_name_in_any_order():
 
 def test_empty_cells_are_null():
     rows = read("a,b,c,d,e,f\nv1,,,,,\n")
-    assert rows == [{"id": "v1", "code": None, "value": None, "active": None, "metadata": None,
-                     "created_at": None}]
+    assert rows == [
+        {
+            "id": "v1",
+            "code": None,
+            "value": None,
+            "active": None,
+            "metadata": None,
+            "created_at": None,
+        }
+    ]
 
 
 def test_bom_crlf_and_quoted_newlines_commas_and_quotes_are_read():
-    text = ('\ufeffID,Code,Value,Active,Metadata,Creation Date\r\n'
-            'v1,"a,b",1,true,"{""note"": ""line1\r\nline2, \\""q\\""""}",2024-01-01T00:00:00Z\r\n'
-            'v2,plain,2,false,,2024-01-02T00:00:00Z\r\n')
+    text = (
+        "\ufeffID,Code,Value,Active,Metadata,Creation Date\r\n"
+        'v1,"a,b",1,true,"{""note"": ""line1\r\nline2, \\""q\\""""}",2024-01-01T00:00:00Z\r\n'
+        "v2,plain,2,false,,2024-01-02T00:00:00Z\r\n"
+    )
     rows = read(text)
     assert [row["id"] for row in rows] == ["v1", "v2"]
     assert rows[0]["code"] == "a,b"
@@ -107,7 +127,9 @@ def test_row_with_wrong_cell_count_names_stream_and_line():
 
 def test_bad_cell_names_stream_line_column_and_value():
     text = "ID,Code,Value,Active,Metadata,Creation Date\nv1,C,abc,true,,2024-01-01T00:00:00Z\n"
-    with pytest.raises(CsvFormatError, match=r"vouchers: line 2, column `value`: cannot read 'abc'"):
+    with pytest.raises(
+        CsvFormatError, match=r"vouchers: line 2, column `value`: cannot read 'abc'"
+    ):
         read(text)
 
 

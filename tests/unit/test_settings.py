@@ -26,10 +26,16 @@ def test_defaults_point_at_the_european_cluster():
         ("us1", "https://us1.api.voucherify.io", "https://us1.download.voucherify.io"),
         ("AS1", "https://as1.api.voucherify.io", "https://as1.download.voucherify.io"),
         ("eu", "https://api.voucherify.io", "https://download.voucherify.io"),
-        ("https://us1.api.voucherify.io/", "https://us1.api.voucherify.io",
-         "https://us1.download.voucherify.io"),
-        ("https://acme.api.voucherify.io", "https://acme.api.voucherify.io",
-         "https://acme.download.voucherify.io"),
+        (
+            "https://us1.api.voucherify.io/",
+            "https://us1.api.voucherify.io",
+            "https://us1.download.voucherify.io",
+        ),
+        (
+            "https://acme.api.voucherify.io",
+            "https://acme.api.voucherify.io",
+            "https://acme.download.voucherify.io",
+        ),
         ("http://127.0.0.1:8765", "http://127.0.0.1:8765", "http://127.0.0.1:8765"),
     ],
 )

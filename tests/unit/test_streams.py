@@ -42,8 +42,14 @@ def test_no_row_is_lost_at_window_edges_whatever_the_edge_semantics(config, fake
 def test_resume_from_state_starts_at_the_bookmark_and_loses_nothing(config, fake, inclusive):
     fake.inclusive = inclusive
     fake.rows["voucher"] = EDGE_ROWS
-    state = {"bookmarks": {"vouchers": {"replication_key": "created_at",
-                                        "replication_key_value": "2024-01-31T00:00:00+00:00"}}}
+    state = {
+        "bookmarks": {
+            "vouchers": {
+                "replication_key": "created_at",
+                "replication_key_value": "2024-01-31T00:00:00+00:00",
+            }
+        }
+    }
     ids = {r["id"] for r in records(run_sync(config, state=state))}
     assert {"v_4", "v_5", "v_6"} <= ids
     assert not {"v_1", "v_2"} & ids
@@ -78,7 +84,9 @@ def test_export_request_orders_ascending_by_the_filter_key(config, fake):
 
 
 def test_redemptions_filter_on_created_at_and_bookmark_on_date(config, fake):
-    fake.rows["redemption"] = [{"id": "r1", "date": "2024-02-01T00:00:00.000Z", "result": "SUCCESS"}]
+    fake.rows["redemption"] = [
+        {"id": "r1", "date": "2024-02-01T00:00:00.000Z", "result": "SUCCESS"}
+    ]
     messages = run_sync(config, streams={"redemptions"})
     assert records(messages, "redemptions")[0]["id"] == "r1"
     assert "created_at" in fake.created[0]["parameters"]["filters"]
@@ -91,8 +99,15 @@ def test_points_expirations_are_one_full_export_without_filters(config, fake):
     assert len(fake.created) == 1
     assert "filters" not in fake.created[0]["parameters"]
     assert records(messages, "points_expirations") == [
-        {"id": "pe1", "campaign_id": None, "voucher_id": None, "points": 10, "status": None,
-         "expires_at": "2022-06-30"}]
+        {
+            "id": "pe1",
+            "campaign_id": None,
+            "voucher_id": None,
+            "points": 10,
+            "status": None,
+            "expires_at": "2022-06-30",
+        }
+    ]
 
 
 def test_an_export_ending_in_error_is_split_and_retried(config, fake):
@@ -109,7 +124,9 @@ def test_an_export_ending_in_error_is_split_and_retried(config, fake):
             return {"id": body["id"], "status": "ERROR", "result": None}
         return body
 
-    fake.mocker.get(requests_mock_any(), additional_matcher=lambda r: "api." in r.netloc, json=flaky)
+    fake.mocker.get(
+        requests_mock_any(), additional_matcher=lambda r: "api." in r.netloc, json=flaky
+    )
     ids = {r["id"] for r in records(run_sync(config))}
     assert ids == {f"v_{n}" for n in range(1, 7)}
     assert len(fake.created) == 3
