@@ -115,5 +115,5 @@ def voucher(n: int, created_at: str) -> dict[str, str]:
         "created_at": created_at,
         "value": "2000.00",
         "active": "true",
-        "metadata": '{"n": %d}' % n,
+        "metadata": f'{{"n": {n}}}',
     }
