@@ -148,6 +148,7 @@ def _text_lines(response: requests.Response) -> io.TextIOWrapper:
     """The body as text lines, decoded while it streams; a BOM is dropped."""
     raw = response.raw
     raw.decode_content = True
+    raw.auto_close = False  # urllib3's switch for wrapping a body in io.TextIOWrapper
     return io.TextIOWrapper(cast("Any", raw), encoding="utf-8-sig", newline="")
 
 
