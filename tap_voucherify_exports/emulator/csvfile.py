@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from tap_voucherify_exports.fields import TABLES, FieldType
 
 _BUFFER = 1 << 20
+_BATCH = 4096  # lines joined per write; also how often cancellation is checked
 _NUMERIC = (FieldType.INTEGER, FieldType.NUMBER)
 _DATES = (FieldType.DATE, FieldType.DATE_TIME)
 MALFORMED_KINDS = ("cell_count", "bad_number", "bad_date")
@@ -50,8 +51,9 @@ def write_csv(
     path: str,
     exported_object: str,
     keys: list[str],
-    rows: Iterable[list[str]],
+    rows: Iterable[list[str]] | None,
     *,
+    lines: Iterable[str] | None = None,
     bom: bool,
     crlf: bool,
     malformed: tuple[int, str] | None,
@@ -59,37 +61,40 @@ def write_csv(
 ) -> int:
     """Write header + rows to `path` atomically (tmp + rename); return the data row count.
 
-    `malformed` is (row position, kind) for the malformed_row fault.
+    Either `lines` (finished CSV lines, the fast path) or `rows` (cell lists written with the
+    csv module) is given. `malformed` is (row position, kind) for the malformed_row fault and
+    needs `rows`.
     """
     tmp = f"{path}.part"
+    terminator = "\r\n" if crlf else "\n"
     count = 0
     try:
         with open(tmp, "w", encoding="utf-8", newline="", buffering=_BUFFER) as handle:
             if bom:
                 handle.write("\ufeff")
-            writer = csv.writer(handle, lineterminator="\r\n" if crlf else "\n")
+            writer = csv.writer(handle, lineterminator=terminator)
             writer.writerow(labels(exported_object, keys))
-            if malformed is None:
-                # Fast path: writerows on the generator, checking for cancellation per batch.
-                batch: list[list[str]] = []
-                for row in rows:
-                    batch.append(row)
-                    if len(batch) == 4096:  # noqa: PLR2004 - batch size
-                        writer.writerows(batch)
-                        count += len(batch)
+            if lines is not None:
+                batch: list[str] = []
+                for line in lines:
+                    batch.append(line)
+                    if len(batch) == _BATCH:
+                        handle.write("".join(batch))
+                        count += _BATCH
                         batch.clear()
                         if cancel.is_set():
                             raise Cancelled
-                writer.writerows(batch)
+                handle.write("".join(batch))
                 count += len(batch)
             else:
-                position, kind = malformed
+                assert rows is not None
+                position, kind = malformed if malformed else (-1, "")
                 for row in rows:
                     writer.writerow(
                         corrupt(exported_object, keys, row, kind) if count == position else row
                     )
                     count += 1
-                    if count % 4096 == 0 and cancel.is_set():
+                    if count % _BATCH == 0 and cancel.is_set():
                         raise Cancelled
         os.replace(tmp, path)
     except BaseException:

@@ -145,13 +145,19 @@ class JobStore:
             job.malformed = str(malformed.param("kind"))
 
     def _generate(self, job: ExportJob, segments: list[Segment]) -> None:
-        rows = self.dataset.rows(job.exported_object, job.spec.fields, segments, job.rows)
+        obj, keys = job.exported_object, job.spec.fields
         malformed = (len(job.rows) // 2, job.malformed) if job.malformed else None
+        rows = lines = None
+        if malformed or len(keys) == 1:
+            # The csv module path: corrupting one row needs cells; a lone empty cell is '""'.
+            rows = self.dataset.rows(obj, keys, segments, job.rows)
+        else:
+            terminator = "\r\n" if self.config.crlf else "\n"
+            lines = self.dataset.lines(obj, keys, segments, job.rows, terminator)
         try:
             job.row_count = write_csv(
-                job.path, job.exported_object, job.spec.fields, rows,
-                bom=self.config.bom, crlf=self.config.crlf, malformed=malformed,
-                cancel=job.cancel,
+                job.path, obj, keys, rows, lines=lines, bom=self.config.bom,
+                crlf=self.config.crlf, malformed=malformed, cancel=job.cancel,
             )
         except Cancelled:
             return
