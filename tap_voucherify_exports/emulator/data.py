@@ -333,21 +333,23 @@ class Dataset:
         }
 
     # --- public API -----------------------------------------------------------------------------
-    def _templates(self, exported_object: str, keys: list[str]) -> list[list[str]]:
-        # Cells that depend only on the row hash are drawn from TEMPLATES precomputed rows
-        # (picked by the low hash bits): one list copy per row instead of one call per cell.
+    def _template(self, exported_object: str, keys: list[str]) -> Callable[[int], list[str]]:
+        # Cells that depend only on the row hash are drawn from TEMPLATES template rows (picked
+        # by the low hash bits): one list copy per row instead of one call per cell. Templates
+        # are built on first use, so a 40-row export does not pay for all 4096.
         salt = self._bases[exported_object] ^ 0x5DEECE66D
         per_row = ROW_KEYS[exported_object]
         cells = [(pos, self._cells[exported_object][key]) for pos, key in enumerate(keys)
                  if key not in per_row]
-        templates = []
-        for t in range(TEMPLATES):
+
+        def build(t: int) -> list[str]:
             template = [""] * len(keys)
             ht = mix(salt + t)
             for pos, cell in cells:
                 template[pos] = cell(0, ht, 0)
-            templates.append(template)
-        return templates
+            return template
+
+        return build
 
     def rows(
         self, exported_object: str, keys: list[str], segments: list[Segment], indexes: range
@@ -356,12 +358,16 @@ class Dataset:
         per_row = ROW_KEYS[exported_object]
         row_cells = [(pos, self._cells[exported_object][key]) for pos, key in enumerate(keys)
                      if key in per_row]
-        templates = self._templates(exported_object, keys)
+        build = self._template(exported_object, keys)
+        templates: dict[int, list[str]] = {}
         mask = TEMPLATES - 1
         start = self._bases[exported_object]
         for i, ms in iter_ms(segments, indexes):
             h = mix(start + i)
-            row = templates[h & mask].copy()
+            template = templates.get(h & mask)
+            if template is None:
+                template = templates[h & mask] = build(h & mask)
+            row = template.copy()
             for pos, cell in row_cells:
                 row[pos] = cell(i, h, ms)
             yield row
@@ -380,15 +386,16 @@ class Dataset:
         row_positions = [pos for pos, key in enumerate(keys) if key in per_row]
         row_cells = [self._cells[exported_object][keys[pos]] for pos in row_positions]
         quoting = [keys[pos] in QUOTED_KEYS for pos in row_positions]
-        runs_by_template = [
-            _runs(template, row_positions, terminator)
-            for template in self._templates(exported_object, keys)
-        ]
+        build = self._template(exported_object, keys)
+        runs_by_template: dict[int, list[str]] = {}
         mask = TEMPLATES - 1
         start = self._bases[exported_object]
         for i, ms in iter_ms(segments, indexes):
             h = mix(start + i)
-            runs = runs_by_template[h & mask]
+            t = h & mask
+            runs = runs_by_template.get(t)
+            if runs is None:
+                runs = runs_by_template[t] = _runs(build(t), row_positions, terminator)
             parts = [runs[0]]
             for n, cell in enumerate(row_cells):
                 value = cell(i, h, ms)
