@@ -14,7 +14,7 @@ set -euo pipefail
 
 VENV="${VENV:-.venv}"
 EMULATOR_ROWS="${EMULATOR_ROWS:-voucher=1000,redemption=500,publication=300,customer=400,points_expiration=100,order=600}"
-EMULATOR_GROW="${EMULATOR_GROW:-2:10}"
+EMULATOR_GROW="${EMULATOR_GROW:-5:5}"
 readonly DUCKDB_FILE=output/demo.duckdb
 readonly STATE_FILE=output/emulator-state.json
 
