@@ -3,7 +3,8 @@
 # the PostgreSQL server for the end-to-end tests, make, and venv support for python3.
 set -euo pipefail
 
-packages=(postgresql postgresql-client make)
+# postgresql pulls in the matching client (psql, createdb).
+packages=(postgresql make)
 # Debian's own python3 needs python3-venv for `python3 -m venv`; other Pythons ship it.
 python3 -c 'import ensurepip' 2>/dev/null || packages+=(python3-venv)
 
@@ -29,4 +30,6 @@ mkdir -p /etc/postgresql-common
 echo "install-system-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# confold/confdef: keep the createcluster.conf written above without asking.
+apt-get install -y -qq --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
