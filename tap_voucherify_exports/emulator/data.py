@@ -13,8 +13,15 @@ import io
 from collections.abc import Callable, Iterator
 
 from tap_voucherify_exports.emulator import pools as P  # noqa: N812 - short alias for pools
-from tap_voucherify_exports.emulator.hashing import base, mix, permute32, permute64
-from tap_voucherify_exports.emulator.timeline import Segment, Timeline, iso_date, iso_ms, iter_ms
+from tap_voucherify_exports.emulator.hashing import MASK64, base, mix, permute32, permute64
+from tap_voucherify_exports.emulator.timeline import (
+    Segment,
+    Timeline,
+    iso_date,
+    iso_group,
+    iso_ms,
+    iter_ms,
+)
 from tap_voucherify_exports.fields import TABLES
 
 TEMPLATES = 4096  # distinct combinations of hash-only cells (a power of two)
@@ -44,6 +51,7 @@ ROW_KEYS: dict[str, frozenset[str]] = {
 QUOTED_KEYS = frozenset({"name", "customer_name"})
 Cell = Callable[[int, int, int], str]  # (index, row hash, created_at ms) -> CSV cell
 _DAY = 86_400_000
+_GOLDEN = 0x9E3779B97F4A7C15  # splitmix64 increment (see hashing.mix)
 
 
 def _pick(pool: tuple[str, ...], shift: int) -> Cell:
@@ -69,6 +77,10 @@ def _quote(value: str) -> str:
     if "," in value or '"' in value or "\n" in value or "\r" in value:
         return '"' + value.replace('"', '""') + '"'
     return value
+
+
+def _quoted(cell: Cell) -> Cell:
+    return lambda i, h, ms: _quote(cell(i, h, ms))
 
 
 def _runs(template: list[str], row_positions: list[int], terminator: str) -> list[str]:
@@ -158,7 +170,7 @@ class Dataset:
             "campaign": _pick(P.CAMPAIGNS, 14),
             "campaign_id": lambda i, h, ms: f"camp_{(h >> 14) % len(P.CAMPAIGNS):04d}",
             "category": _pick(P.CATEGORIES, 17),
-            "start_date": lambda i, h, ms: iso_ms(ms) if (h >> 19) % 3 else "",
+            "start_date": lambda i, h, ms: iso_group(ms) if (h >> 19) % 3 else "",
             "expiration_date": expiration,
             "gift_balance": lambda i, h, ms: (
                 str((h >> 8) % 500 * 1000) if vtype(h) == "GIFT_VOUCHER" else ""
@@ -173,7 +185,7 @@ class Dataset:
             "bar_code": lambda i, h, ms: f"https://dl.voucherify.io/api/v1/assets/barcode/{code(i)}",
             "metadata": _pick(P.METADATA, 27),
             "is_referral_code": _flag(30, 4),
-            "created_at": lambda i, h, ms: iso_ms(ms),
+            "created_at": lambda i, h, ms: iso_group(ms),
             "updated_at": lambda i, h, ms: "" if h % 3 == 0 else iso_ms(ms + (h >> 9) % 9_000_000),
             "validity_timeframe_interval": _pick(P.INTERVALS, 31),
             "validity_timeframe_duration": _pick(P.DURATIONS, 31),
@@ -209,7 +221,7 @@ class Dataset:
         return {
             "id": lambda i, h, ms: rid(i),
             "object": lambda i, h, ms: "redemption",
-            "date": lambda i, h, ms: iso_ms(ms),
+            "date": lambda i, h, ms: iso_group(ms),
             "voucher_code": lambda i, h, ms: self.voucher_code((h >> 3) % vouchers),
             "campaign": _pick(P.CAMPAIGNS, 7),
             "promotion_tier_id": lambda i, h, ms: "" if (h >> 11) % 5 else "promo_tier_01",
@@ -235,7 +247,7 @@ class Dataset:
             "voucher_code": lambda i, h, ms: self.voucher_code(i % vouchers),
             "customer_id": lambda i, h, ms: cust((i // vouchers + i) % customers),
             "customer_source_id": lambda i, h, ms: f"src-{(i // vouchers + i) % customers}",
-            "date": lambda i, h, ms: iso_ms(ms),
+            "date": lambda i, h, ms: iso_group(ms),
             "channel": _pick(P.CHANNELS, 5),
             "campaign": _pick(P.CAMPAIGNS, 9),
             "is_winner": lambda i, h, ms: "" if (h >> 12) % 3 else ("true" if h % 2 else "false"),
@@ -263,7 +275,7 @@ class Dataset:
                 "" if (h >> 5) % 3 == 0 else f"+48 600 {(h >> 6) % 1000:03d} {i % 1000:03d}"
             ),
             "source_id": lambda i, h, ms: f"src-{i}",
-            "created_at": lambda i, h, ms: iso_ms(ms),
+            "created_at": lambda i, h, ms: iso_group(ms),
             "updated_at": lambda i, h, ms: "" if h % 3 == 0 else iso_ms(ms + (h >> 9) % 9_000_000),
             "birthdate": birthdate,
             "birthday": birthdate,
@@ -319,7 +331,7 @@ class Dataset:
         return {
             "id": lambda i, h, ms: oid(i),
             "source_id": lambda i, h, ms: "" if h % 9 == 0 else f"order-src-{i}",
-            "created_at": lambda i, h, ms: iso_ms(ms),
+            "created_at": lambda i, h, ms: iso_group(ms),
             "updated_at": lambda i, h, ms: "" if h % 3 == 0 else iso_ms(ms + (h >> 9) % 9_000_000),
             "status": _pick(P.ORDER_STATUSES, 2),
             "amount": lambda i, h, ms: str(amounts(h)[0]),
@@ -384,24 +396,30 @@ class Dataset:
         """
         per_row = ROW_KEYS[exported_object]
         row_positions = [pos for pos, key in enumerate(keys) if key in per_row]
-        row_cells = [self._cells[exported_object][keys[pos]] for pos in row_positions]
-        quoting = [keys[pos] in QUOTED_KEYS for pos in row_positions]
+        row_cells = [
+            _quoted(self._cells[exported_object][keys[pos]])
+            if keys[pos] in QUOTED_KEYS else self._cells[exported_object][keys[pos]]
+            for pos in row_positions
+        ]
         build = self._template(exported_object, keys)
-        runs_by_template: dict[int, list[str]] = {}
+        # Per template, a str.format pattern: template text with a {} per per-row cell.
+        formats: dict[int, str] = {}
         mask = TEMPLATES - 1
-        start = self._bases[exported_object]
+        x0 = self._bases[exported_object] + _GOLDEN
         for i, ms in iter_ms(segments, indexes):
-            h = mix(start + i)
+            # mix() inlined: this loop runs once per row of a million-row file.
+            x = (x0 + i) & MASK64
+            x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+            x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK64
+            h = x ^ (x >> 31)
             t = h & mask
-            runs = runs_by_template.get(t)
-            if runs is None:
-                runs = runs_by_template[t] = _runs(build(t), row_positions, terminator)
-            parts = [runs[0]]
-            for n, cell in enumerate(row_cells):
-                value = cell(i, h, ms)
-                parts.append(_quote(value) if quoting[n] else value)
-                parts.append(runs[n + 1])
-            yield "".join(parts)
+            pattern = formats.get(t)
+            if pattern is None:
+                runs = _runs(build(t), row_positions, terminator)
+                pattern = formats[t] = "{}".join(
+                    run.replace("{", "{{").replace("}", "}}") for run in runs
+                )
+            yield pattern.format(*[cell(i, h, ms) for cell in row_cells])
 
     def keys(self, exported_object: str) -> list[str]:
         """All field keys of an object, in `fields.TABLES` order."""

@@ -220,14 +220,15 @@ class Emulator:
 
     @property
     def exports(self) -> list[ExportJob]:
-        """Export jobs not deleted, oldest first (status is computed on access)."""
-        return self.jobs.all() if self.jobs else []
+        """Every export job created, oldest first, deleted ones included (`deleted` set);
+        `status` is computed on access."""
+        return self.jobs.history() if self.jobs else []
 
     def exports_summary(self) -> list[dict[str, Any]]:
         """Jobs as JSON-ready dicts (for GET /_emulator/exports)."""
         return [
             {"id": j.id, "exported_object": j.exported_object, "parameters": j.parameters,
              "status": j.status, "rows": len(j.rows), "row_count": j.row_count, "size": j.size,
-             "foreign": j.foreign, "malformed": j.malformed}
+             "foreign": j.foreign, "malformed": j.malformed, "deleted": j.deleted}
             for j in self.exports
         ]

@@ -85,6 +85,7 @@ class JobStore:
         self._dir = tempfile.mkdtemp(prefix="voucherify-emulator-")
         self._lock = threading.Lock()
         self._jobs: dict[str, ExportJob] = {}
+        self._history: list[ExportJob] = []  # every job ever created, deleted ones included
         self._threads: list[threading.Thread] = []
 
     # --- creation ---------------------------------------------------------------------------
@@ -113,6 +114,7 @@ class JobStore:
         self._apply_job_faults(job, len(window))
         with self._lock:
             self._jobs[export_id] = job
+            self._history.append(job)
         if job.fail or job.never_finish:
             job.generated.set()  # nothing to generate; the status never reaches DONE
             return job
@@ -180,6 +182,11 @@ class JobStore:
         """Every live job, oldest first."""
         with self._lock:
             return list(self._jobs.values())
+
+    def history(self) -> list[ExportJob]:
+        """Every job created, oldest first, including deleted ones (`deleted` is set)."""
+        with self._lock:
+            return list(self._history)
 
     def mint_url(self, job: ExportJob, fault: Fault | None) -> str:
         """A fresh `result.url` (a new token each call, so an expired url can be refreshed)."""

@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -141,6 +142,7 @@ def test_lifecycle_parameters_echo_list_and_delete():
         assert body["details"] == f"Cannot find export with id {created['id']}"
         assert body["resource_type"] == "export"
         assert s.delete(url).status_code == 404
+        assert [e.deleted for e in emu.exports] == [True, False]  # deleted jobs stay listed
 
 
 def test_token_is_hs256_jwt_and_expiry_gives_401():
@@ -563,6 +565,7 @@ def test_large_export_is_file_backed_and_streamed():
         assert lines == 200_001
         path = export.path
     assert not os.path.exists(path)  # temp files are removed on shutdown
+    assert not [t for t in threading.enumerate() if t.name.startswith("emulator-")]
 
 
 def test_request_recording_and_control_endpoint():
