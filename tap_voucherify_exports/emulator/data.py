@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 
 from tap_voucherify_exports.emulator import pools as P  # noqa: N812 - short alias for pools
 from tap_voucherify_exports.emulator.hashing import MASK64, base, mix, permute32, permute64
@@ -21,6 +23,7 @@ from tap_voucherify_exports.emulator.timeline import (
     iso_group,
     iso_ms,
     iter_ms,
+    parse_iso,
 )
 from tap_voucherify_exports.fields import TABLES
 
@@ -103,6 +106,9 @@ class Dataset:
         if unknown:
             raise ValueError(f"unknown exported objects: {sorted(unknown)}")
         self.seed = seed
+        # Wall-clock ms of the last export creation (or of start-up); rows added later are dated
+        # after it. See Timeline.add.
+        self.watermark_ms = int(time.time() * 1000)
         self.timelines = {
             name: Timeline(rows.get(name, 200), base(seed, f"{name}:time") & 0xFFFF)
             for name in TABLES
@@ -420,6 +426,16 @@ class Dataset:
                     run.replace("{", "{{").replace("}", "}}") for run in runs
                 )
             yield pattern.format(*[cell(i, h, ms) for cell in row_cells])
+
+    def touch(self, moment: datetime | None = None) -> None:
+        """Note that the data was read at `moment` (default now): an export was created."""
+        ms = int(time.time() * 1000) if moment is None else parse_iso(moment)
+        self.watermark_ms = max(self.watermark_ms, ms)
+
+    def add_rows(self, exported_object: str, count: int) -> None:
+        """Append rows dated after every existing row and every earlier read, up to now."""
+        self.timelines[exported_object].add(count, not_before_ms=self.watermark_ms)
+        self.touch()
 
     def keys(self, exported_object: str) -> list[str]:
         """All field keys of an object, in `fields.TABLES` order."""

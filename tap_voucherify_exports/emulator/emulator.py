@@ -159,10 +159,9 @@ class Emulator:
         """Append `count` rows dated after every existing row and not after now; return total."""
         if exported_object not in TABLES:
             raise ValueError(f"unknown exported_object {exported_object!r}")
-        timeline = self.dataset.timelines[exported_object]
-        timeline.add(count)
+        self.dataset.add_rows(exported_object, count)
         self._save_state()
-        return timeline.count
+        return self.dataset.timelines[exported_object].count
 
     def row_count(self, exported_object: str) -> int:
         """Current number of rows of an object."""

@@ -92,6 +92,8 @@ class JobStore:
     def create(self, body: Any) -> ExportJob:
         """Validate, create and start generating an export (raises ApiError)."""
         spec = validate_create(body)
+        now = datetime.now(timezone.utc)
+        self.dataset.touch(now)  # rows added from now on are dated after this export
         obj = spec.exported_object
         timeline = self.dataset.timelines[obj]
         segments = timeline.snapshot()
@@ -100,9 +102,7 @@ class JobStore:
         parameters = body.get("parameters")
         job = ExportJob(
             id=export_id,
-            created_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace(
-                "+00:00", "Z"
-            ),
+            created_at=now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             exported_object=obj,
             # Echo exactly as sent; Voucherify stores `{}` when parameters are omitted.
             parameters=parameters if isinstance(parameters, dict) else {},

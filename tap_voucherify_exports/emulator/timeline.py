@@ -78,15 +78,23 @@ class Timeline:
         with self._lock:
             return [(s.count, s.start_ms, s.end_ms) for s in self._segments[1:]]
 
-    def add(self, count: int, start_ms: int | None = None, end_ms: int | None = None) -> None:
-        """Append `count` rows later than every existing row and not later than now."""
+    def add(
+        self, count: int, start_ms: int | None = None, end_ms: int | None = None,
+        not_before_ms: int = 0,
+    ) -> None:
+        """Append `count` rows later than every existing row and not later than now.
+
+        They are also later than `not_before_ms` (the last time anyone could have read the
+        data), as in the real system: a row created after an export ran is dated after it, so
+        a tap that synced up to then finds it past its bookmark, never behind it.
+        """
         if count <= 0:
             return
         with self._lock:
             first = self._segments[-1].first + self._segments[-1].count if self._segments else 0
             last_ms = self._last_ms_locked()
             if start_ms is None or end_ms is None:
-                start_ms = max(last_ms + 1, INITIAL_START_MS)
+                start_ms = max(last_ms + 1, INITIAL_START_MS, not_before_ms + 1)
                 end_ms = int(time.time() * 1000)
                 while end_ms <= start_ms:  # the previous row is in this very millisecond
                     time.sleep(0.002)

@@ -412,6 +412,10 @@ def test_add_rows_and_state_file(tmp_path):
             )
         )[1:]
         assert rows == [[r["id"], r["created_at"]] for r in new]
+        # Rows added after an export ran are dated after that export (never behind a bookmark).
+        job = create(s, emu, "order")
+        emu.add_rows("order", 3)
+        assert all(r["created_at"] > job["created_at"] for r in emu.ground_truth("order")[-3:])
         before = emu.ground_truth("order")
     with Emulator(rows={"order": 20}, state_file=state) as again:
         assert again.ground_truth("order") == before
