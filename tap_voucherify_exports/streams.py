@@ -83,7 +83,7 @@ class VoucherifyExportStream(Stream):
         return selected[-1] if selected else None
 
     def _sync_export(self, request: ExportRequest) -> Iterable[Record]:
-        runtime = self._voucherify_tap.runtime
+        runtime = self._voucherify_tap.runtime_for(self)
         try:
             export = runtime.pipeline.export_for(request)
         except ExportFailedError as exc:

@@ -81,6 +81,8 @@ class TapVoucherifyExports(Tap):
                     description="Delete each export from Voucherify once its rows are synced."),
     ).to_dict()  # fmt: skip
 
+    _runtime: Runtime | None = None
+
     @override
     def discover_streams(self) -> list[VoucherifyExportStream]:
         return [stream_type(self) for stream_type in STREAM_TYPES]
@@ -97,30 +99,33 @@ class TapVoucherifyExports(Tap):
         """Where the last window of every stream ends: `end_date`, else the time the sync began."""
         return self.settings.end_date or dt.datetime.now(dt.timezone.utc)
 
-    @cached_property
-    def runtime(self) -> Runtime:
-        """Client, export verbs and pipeline, built when the first stream starts syncing.
+    def runtime_for(self, stream: VoucherifyExportStream) -> Runtime:
+        """The run's client, export verbs and pipeline, built when the first stream syncs.
 
-        The pipeline is handed every export of every selected stream, in the order the SDK syncs
-        them, so jobs of later windows and streams are generated while earlier ones download.
+        The pipeline is handed every export of this and every later selected stream, in the
+        order the SDK syncs them, so jobs of later windows and streams are generated on
+        Voucherify while earlier ones download.
         """
-        settings = self.settings
-        client = VoucherifyClient(settings)
-        api = ExportsAPI(client, settings)
-        pipeline = ExportPipeline(
-            api, settings.max_concurrent_exports, delete_exports=settings.delete_exports
-        )
-        pipeline.plan(
-            request
-            for stream in self.streams.values()
-            if isinstance(stream, VoucherifyExportStream) and stream.selected
-            for request in stream.export_requests()
-        )
-        return Runtime(client, api, pipeline)
+        if self._runtime is None:
+            settings = self.settings
+            client = VoucherifyClient(settings)
+            api = ExportsAPI(client, settings)
+            pipeline = ExportPipeline(
+                api, settings.max_concurrent_exports, delete_exports=settings.delete_exports
+            )
+            selected = [
+                candidate
+                for candidate in self.streams.values()
+                if isinstance(candidate, VoucherifyExportStream) and candidate.selected
+            ]
+            upcoming = selected[selected.index(stream) :] if stream in selected else [stream]
+            pipeline.plan(request for each in upcoming for request in each.export_requests())
+            self._runtime = Runtime(client, api, pipeline)
+        return self._runtime
 
     def close_runtime(self) -> None:
         """Abandon jobs nobody will download and release connections; a later sync starts anew."""
-        runtime = self.__dict__.pop("runtime", None)
+        runtime, self._runtime = self._runtime, None
         if runtime is not None:
             runtime.close()
 
