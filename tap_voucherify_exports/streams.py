@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import Stream
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context, Record
 
 from tap_voucherify_exports.exports import ExportFailedError, ExportRequest
@@ -35,6 +36,9 @@ class VoucherifyExportStream(Stream):
     # values, so the SDK may treat the stream as sorted: state is resumable and values are real.
     is_sorted = True
     check_sorted = False
+    # The converters in records.py already produce JSON-ready values of the schema's types
+    # (a test compares this output with the SDK's default RECURSIVE conformance).
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     def __init__(self, tap: TapVoucherifyExports) -> None:
         super().__init__(tap, schema=schema_for(self.table))

@@ -12,6 +12,7 @@ from singer_sdk import typing as th
 from tap_voucherify_exports import settings as defaults
 from tap_voucherify_exports.client import VoucherifyClient
 from tap_voucherify_exports.exports import ExportsAPI
+from tap_voucherify_exports.output import StateFlushingWriter
 from tap_voucherify_exports.pipeline import ExportPipeline
 from tap_voucherify_exports.redaction import redact_secrets_in_logs
 from tap_voucherify_exports.settings import Settings, parse_settings
@@ -41,6 +42,7 @@ class TapVoucherifyExports(Tap):
     """Singer tap for Voucherify, through the asynchronous `/v1/exports` API."""
 
     name = "tap-voucherify-exports"
+    message_writer_class = StateFlushingWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property("app_id", th.StringType(), required=True, title="Application ID",

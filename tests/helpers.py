@@ -33,10 +33,12 @@ def run_sync(
     """Run a full sync in-process and return the Singer messages it wrote."""
     catalog = catalog_for(config, streams or {"vouchers"}, deselected)
     tap = TapVoucherifyExports(config=config, catalog=catalog, state=state)
-    out = io.StringIO()
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # the msgspec writer needs .buffer
     with contextlib.redirect_stdout(out):
         tap.sync_all()
-    return [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
+    out.flush()
+    text = out.buffer.getvalue().decode("utf-8")  # type: ignore[attr-defined]
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def records(messages: list[dict[str, Any]], stream: str = "vouchers") -> list[dict[str, Any]]:

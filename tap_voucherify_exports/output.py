@@ -1,0 +1,24 @@
+"""Singer output: singer-sdk's msgspec writer, flushing at STATE rather than at every RECORD."""
+
+from __future__ import annotations
+
+import sys
+
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.singerlib.messages import Message, RecordMessage
+
+
+class StateFlushingWriter(MsgSpecWriter):
+    """Writes each message with msgspec; flushes stdout at every non-RECORD message.
+
+    The SDK's writers flush after every message, one system call per record. Records only need
+    to reach the target before the STATE that covers them, so flushing at STATE (and SCHEMA)
+    keeps that guarantee. On a terminal every message is flushed, for a human watching.
+    """
+
+    def write_message(self, message: Message) -> None:
+        """Write one message; flush unless it is a RECORD going to a pipe or file."""
+        stdout = sys.stdout
+        stdout.buffer.write(self.format_message(message))
+        if not isinstance(message, RecordMessage) or stdout.isatty():
+            stdout.flush()
