@@ -27,6 +27,8 @@ class Controls(Protocol):
 
     def add_rows(self, exported_object: str, count: int) -> int: ...
 
+    def row_count(self, exported_object: str) -> int: ...
+
     def ground_truth(
         self, exported_object: str, after: Any = None, before: Any = None
     ) -> list[dict[str, str]]: ...
@@ -62,8 +64,9 @@ def _clear_faults(c: Controls, query: Query, body: Any) -> Answer:
 def _add_rows(c: Controls, query: Query, body: Any) -> Answer:
     if not isinstance(body, dict):
         return 400, {"error": 'expected {"exported_object": ..., "count": n}'}
-    total = c.add_rows(str(body.get("exported_object")), int(body.get("count", 0)))
-    return 200, {"exported_object": body.get("exported_object"), "total": total}
+    obj = str(body.get("exported_object"))
+    added = c.add_rows(obj, int(body.get("count", 0)))
+    return 200, {"exported_object": obj, "added": added, "total": c.row_count(obj)}
 
 
 def _ground_truth(c: Controls, query: Query, body: Any) -> Answer:

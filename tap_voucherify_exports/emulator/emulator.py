@@ -156,12 +156,14 @@ class Emulator:
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def add_rows(self, exported_object: str, count: int) -> int:
-        """Append `count` rows dated after every existing row and not after now; return total."""
+        """Append `count` rows dated after every existing row (and after every export created
+        so far) and not after now; return `count`, so `ground_truth(o)[-count:]` are the new
+        rows. `row_count(o)` gives the total."""
         if exported_object not in TABLES:
             raise ValueError(f"unknown exported_object {exported_object!r}")
         self.dataset.add_rows(exported_object, count)
         self._save_state()
-        return self.dataset.timelines[exported_object].count
+        return count
 
     def row_count(self, exported_object: str) -> int:
         """Current number of rows of an object."""

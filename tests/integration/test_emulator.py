@@ -393,11 +393,12 @@ def test_add_rows_and_state_file(tmp_path):
         client(emu) as s,
     ):
         last = emu.ground_truth("order")[-1]["created_at"]
-        assert emu.add_rows("order", 5) == 25
+        assert emu.add_rows("order", 5) == 5
+        assert emu.row_count("order") == 25
         response = s.post(
             f"{emu.api_url}/_emulator/rows", json={"exported_object": "order", "count": 4}
         )
-        assert response.json()["total"] == 29
+        assert response.json() == {"exported_object": "order", "added": 4, "total": 29}
         now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         new = emu.ground_truth("order", after=last)
         assert len(new) == 9
