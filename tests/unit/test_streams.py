@@ -64,7 +64,7 @@ def test_records_are_typed(config, fake):
     assert record["value"] == 2000.0
     assert record["active"] is True
     assert record["metadata"] == {"n": 1}
-    assert record["created_at"] == "2024-01-01T00:00:00+00:00"
+    assert record["created_at"] == "2024-01-01T00:00:00.000Z"
 
 
 def test_deselected_columns_are_not_requested_but_keys_always_are(config, fake):
