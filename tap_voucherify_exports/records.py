@@ -129,7 +129,7 @@ def compile_row(columns: Sequence[str], types: Sequence[FieldType]) -> Callable[
             items.append(f"{key!r}: convert_{index}(row[{index}]) if row[{index}] else None")
     source = "def convert_row(row):\n    return {" + ", ".join(items) + "}\n"
     exec(compile(source, "<records.compile_row>", "exec"), namespace)  # noqa: S102 - keys from fields.py
-    return namespace["convert_row"]  # type: ignore[no-any-return]
+    return namespace["convert_row"]
 
 
 def _preview(cell: str) -> str:

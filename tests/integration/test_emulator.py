@@ -480,6 +480,10 @@ def test_download_faults_reset_and_truncate():
         assert len(rows) == len(parse(full.decode()))
         assert len(rows[-1]) < 3
         assert s.get(job["result"]["url"]).content == full  # faults are spent
+        # An identical export reuses the file (a hard link); deleting one leaves the other.
+        again = wait(s, emu, create(s, emu, "voucher", fields=["id", "code", "value"])["id"])
+        assert s.delete(f"{emu.api_url}/v1/exports/{job['id']}").status_code == 204
+        assert s.get(again["result"]["url"]).content == full
 
 
 def test_job_faults_error_never_finish_max_rows():
