@@ -8,6 +8,7 @@ and the awkward value pools in `pools.py`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from tap_voucherify_exports.emulator import pools as P  # noqa: N812 - short alias for pools
@@ -70,6 +71,9 @@ class CellTables:
         # References point at rows that exist from the start (they never disappear).
         self._vouchers = max(1, rows.get("voucher", 200))
         self._customers = max(1, rows.get("customer", 200))
+        # A voucher row uses its code three times (code, QR and barcode URLs); a tiny cache
+        # (thread-safe, unlike a hand-rolled "last value") saves two of the three computations.
+        self.voucher_code = functools.lru_cache(maxsize=16)(self._voucher_code)
         self.tables: dict[str, dict[str, Cell]] = {
             "voucher": self._voucher_cells(),
             "redemption": self._redemption_cells(),
@@ -84,7 +88,7 @@ class CellTables:
         salt = self._id_salts[name]
         return lambda i: f"{prefix}{permute64(i, salt):016x}"
 
-    def voucher_code(self, j: int) -> str:
+    def _voucher_code(self, j: int) -> str:
         """Unique code of voucher row `j`."""
         return f"V{permute32(j, self._id_salts['voucher']):08X}"
 
