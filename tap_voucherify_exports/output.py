@@ -16,9 +16,13 @@ class StateFlushingWriter(MsgSpecWriter):
     keeps that guarantee. On a terminal every message is flushed, for a human watching.
     """
 
+    _interactive: bool | None = None
+
     def write_message(self, message: Message) -> None:
         """Write one message; flush unless it is a RECORD going to a pipe or file."""
         stdout = sys.stdout
         stdout.buffer.write(self.format_message(message))
-        if not isinstance(message, RecordMessage) or stdout.isatty():
+        if self._interactive is None:
+            self._interactive = stdout.isatty()
+        if self._interactive or not isinstance(message, RecordMessage):
             stdout.flush()

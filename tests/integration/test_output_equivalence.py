@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.io_base import SingerWriter
 
@@ -23,6 +24,9 @@ def test_fast_path_output_equals_the_sdk_default_output(emulator, monkeypatch):
     monkeypatch.setattr(TapVoucherifyExports, "message_writer_class", SingerWriter)
     monkeypatch.setattr(
         VoucherifyExportStream, "TYPE_CONFORMANCE_LEVEL", TypeConformanceLevel.RECURSIVE
+    )
+    monkeypatch.setattr(
+        VoucherifyExportStream, "_generate_record_messages", Stream._generate_record_messages
     )
     default = run_sync(config, streams=set(STREAM_OBJECTS))
 
