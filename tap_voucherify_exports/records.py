@@ -136,19 +136,22 @@ def _preview(cell: str) -> str:
     return repr(cell if len(cell) <= CELL_PREVIEW_CHARS else cell[:CELL_PREVIEW_CHARS] + "…")
 
 
+class _NulByteError(Exception):
+    """A NUL byte in the body: no database text column accepts one."""
+
+
 class _LineTracker:
     """Iterates text lines, remembering the last one (to spot a body cut mid-row) and refusing
-    NUL bytes, which no database text column accepts."""
+    NUL bytes."""
 
-    def __init__(self, stream_name: str, lines: Iterable[str]) -> None:
-        self._stream_name = stream_name
+    def __init__(self, lines: Iterable[str]) -> None:
         self._lines = lines
         self.last = "\n"
 
     def __iter__(self) -> Iterator[str]:
-        for number, line in enumerate(self._lines, start=1):
+        for line in self._lines:
             if "\x00" in line:
-                raise CsvFormatError(f"{self._stream_name}: line {number} contains a NUL byte.")
+                raise _NulByteError
             self.last = line
             yield line
 
@@ -181,7 +184,7 @@ class CsvRecordReader:
 
     def records(self, lines: Iterable[str], *, skip_rows: int = 0) -> Iterator[dict[str, Any]]:
         """Yield typed records from CSV text lines (newline='' text); skip rows already emitted."""
-        tracker = _LineTracker(self.stream_name, lines)
+        tracker = _LineTracker(lines)
         reader = csv.reader(tracker, strict=True)
         self.rows_read = 0
         try:
@@ -211,6 +214,10 @@ class CsvRecordReader:
             error = CsvFormatError if tracker.last.endswith(("\n", "\r")) else TruncatedCsvError
             raise error(
                 f"{self.stream_name}: malformed CSV at line {reader.line_num}: {exc}"
+            ) from None
+        except _NulByteError:
+            raise CsvFormatError(
+                f"{self.stream_name}: line {reader.line_num + 1} contains a NUL byte."
             ) from None
         except UnicodeDecodeError as exc:
             raise CsvFormatError(
