@@ -32,7 +32,7 @@ class ExportPipeline:
         self._started: deque[tuple[ExportRequest, Future[Export]]] = deque()
         self._downloading = False
         self._lock = threading.Lock()
-        self._created: set[str] = set()  # export ids not yet handed to a stream
+        self._created: set[str] = set()  # export ids whose rows are not all emitted yet
 
     def plan(self, requests: Iterable[ExportRequest]) -> None:
         """Queue the requests the sync will ask for, in the order it will ask."""
@@ -61,13 +61,13 @@ class ExportPipeline:
         else:
             self._top_up()
             export = self._run(request)
-        with self._lock:
-            self._created.discard(export.id)
         return export
 
     def done_downloading(self, export: Export) -> None:
         """Called once an export's rows are all emitted: free its slot, delete it if asked."""
         self._downloading = False
+        with self._lock:
+            self._created.discard(export.id)
         self._top_up()
         if self.delete_exports:
             self.api.delete_export(export.id)

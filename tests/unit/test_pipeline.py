@@ -1,0 +1,101 @@
+import threading
+import time
+
+import pytest
+
+from tap_voucherify_exports.exports import Export, ExportFailedError, ExportRequest
+from tap_voucherify_exports.pipeline import ExportPipeline
+
+
+class FakeAPI:
+    """Records creates, waits and deletes; tracks how many jobs are in flight at once."""
+
+    def __init__(self, fail: set[str] = frozenset()):
+        self.cancelled = threading.Event()
+        self.lock = threading.Lock()
+        self.created: list[str] = []
+        self.deleted: list[str] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.fail = fail
+
+    def create_export(self, request: ExportRequest) -> Export:
+        with self.lock:
+            self.created.append(request.stream_name)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        return Export(f"exp_{request.stream_name}", "SCHEDULED", None)
+
+    def wait_for_export(self, export: Export, request: ExportRequest) -> Export:
+        time.sleep(0.02)
+        if request.stream_name in self.fail:
+            raise ExportFailedError(f"{export.id} ended in ERROR")
+        return Export(export.id, "DONE", {"url": "u"})
+
+    def delete_export(self, export_id: str) -> None:
+        self.deleted.append(export_id)
+
+    def downloaded(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+
+
+def requests_(*names: str) -> list[ExportRequest]:
+    return [ExportRequest(name, "voucher", ("id",)) for name in names]
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3])
+def test_never_more_jobs_in_flight_than_max_concurrent_exports(limit):
+    api = FakeAPI()
+    pipeline = ExportPipeline(api, limit, delete_exports=False)  # type: ignore[arg-type]
+    planned = requests_("a", "b", "c", "d", "e")
+    pipeline.plan(planned)
+    for request in planned:
+        export = pipeline.export_for(request)
+        assert export.id == f"exp_{request.stream_name}"
+        time.sleep(0.03)  # "downloading"
+        api.downloaded()
+        pipeline.done_downloading(export)
+    pipeline.close()
+    assert api.created == ["a", "b", "c", "d", "e"]
+    assert api.max_in_flight == limit
+
+
+def test_later_jobs_are_created_while_the_first_downloads():
+    api = FakeAPI()
+    pipeline = ExportPipeline(api, 3, delete_exports=False)  # type: ignore[arg-type]
+    planned = requests_("a", "b", "c")
+    pipeline.plan(planned)
+    pipeline.export_for(planned[0])
+    time.sleep(0.05)
+    assert api.created == ["a", "b", "c"]
+    pipeline.close()
+
+
+def test_an_unplanned_request_runs_at_once():
+    api = FakeAPI()
+    pipeline = ExportPipeline(api, 2, delete_exports=False)  # type: ignore[arg-type]
+    assert pipeline.export_for(requests_("split-half")[0]).status == "DONE"
+    pipeline.close()
+
+
+def test_a_failed_job_raises_for_the_stream_that_asks_for_it():
+    api = FakeAPI(fail={"b"})
+    pipeline = ExportPipeline(api, 3, delete_exports=False)  # type: ignore[arg-type]
+    planned = requests_("a", "b")
+    pipeline.plan(planned)
+    pipeline.done_downloading(pipeline.export_for(planned[0]))
+    with pytest.raises(ExportFailedError):
+        pipeline.export_for(planned[1])
+    pipeline.close()
+
+
+def test_close_deletes_jobs_nobody_downloaded_when_delete_exports_is_on():
+    api = FakeAPI()
+    pipeline = ExportPipeline(api, 3, delete_exports=True)  # type: ignore[arg-type]
+    planned = requests_("a", "b", "c")
+    pipeline.plan(planned)
+    pipeline.done_downloading(pipeline.export_for(planned[0]))
+    time.sleep(0.05)
+    pipeline.close()
+    assert sorted(api.deleted) == ["exp_a", "exp_b", "exp_c"]
