@@ -1,0 +1,189 @@
+"""Shared helpers for the reliability tests: capture a sync that may fail, compare with the
+emulator's ground truth by primary key, time the retries the client sleeps through."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import backoff._sync
+import pytest
+
+from tap_voucherify_exports import client as client_module
+from tap_voucherify_exports.emulator import Emulator
+from tap_voucherify_exports.tap import TapVoucherifyExports
+from tests.helpers import catalog_for
+
+STREAM_OBJECTS = {
+    "vouchers": "voucher",
+    "redemptions": "redemption",
+    "publications": "publication",
+    "customers": "customer",
+    "orders": "order",
+    "points_expirations": "points_expiration",
+}
+PRIMARY_KEYS = {
+    stream: ("voucher_code", "customer_id", "date") if stream == "publications" else ("id",)
+    for stream in STREAM_OBJECTS
+}
+TIMESTAMP_KEYS = {"date", "created_at"}
+
+
+def base_config(emu: Emulator, **overrides: Any) -> dict[str, Any]:
+    """Yearly windows over the emulator's 2021-2025 rows (4 full windows + 1 day), fast polls."""
+    return {
+        "app_id": emu.app_id,
+        "app_token": emu.app_token,
+        "api_url": emu.api_url,
+        "download_url": emu.download_url,
+        "start_date": "2021-01-01T00:00:00Z",
+        "end_date": "2025-01-02T00:00:00Z",
+        "window_days": 365,
+        "poll_interval_max": 0.05,
+        "export_timeout": 30,
+        **overrides,
+    }
+
+
+def _key_part(field: str, value: Any) -> str:
+    if field in TIMESTAMP_KEYS and value:
+        return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).isoformat()
+    return "" if value is None else str(value)
+
+
+def key_of(stream: str, row: dict[str, Any]) -> tuple[str, ...]:
+    """The primary key of a record or a ground-truth row (CSV strings), normalised."""
+    return tuple(_key_part(f, row.get(f)) for f in PRIMARY_KEYS[stream])
+
+
+def truth_keys(emu: Emulator, stream: str) -> Counter:
+    return Counter(key_of(stream, row) for row in emu.ground_truth(STREAM_OBJECTS[stream]))
+
+
+def record_keys(messages: list[dict[str, Any]], stream: str) -> Counter:
+    return Counter(
+        key_of(stream, m["record"])
+        for m in messages
+        if m["type"] == "RECORD" and m["stream"] == stream
+    )
+
+
+def assert_ground_truth(messages: list[dict[str, Any]], emu: Emulator, streams: set[str]) -> None:
+    """Every stream's output is exactly the ground truth: same keys, none missing, none twice."""
+    for stream in streams:
+        got, want = record_keys(messages, stream), truth_keys(emu, stream)
+        assert want, f"{stream}: the emulator has no rows; the test proves nothing"
+        assert set(got) == set(want), f"{stream}: missing {len(set(want) - set(got))} keys"
+        duplicates = {k: n for k, n in got.items() if n > want[k]}
+        assert not duplicates, f"{stream}: emitted twice: {list(duplicates)[:5]}"
+
+
+def bookmarks(messages: list[dict[str, Any]], stream: str) -> list[str]:
+    values = []
+    for m in messages:
+        if m["type"] == "STATE":
+            value = m["value"].get("bookmarks", {}).get(stream, {}).get("replication_key_value")
+            if value:
+                values.append(value)
+    return values
+
+
+def sync(
+    config: dict[str, Any],
+    streams: set[str] | None = None,
+    state: dict[str, Any] | None = None,
+    deselected: set[str] = frozenset(),
+) -> tuple[list[dict[str, Any]], BaseException | None]:
+    """Run a sync in-process; return every message written (even if it failed) and the error.
+
+    The output writer writes to `sys.stdout.buffer`, here a BytesIO, so what a failed run wrote
+    before failing is all there, as a target would have read it."""
+    catalog = catalog_for(config, streams or {"vouchers"}, deselected)
+    tap = TapVoucherifyExports(config=config, catalog=catalog, state=state)
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    error: BaseException | None = None
+    with contextlib.redirect_stdout(out):
+        try:
+            tap.sync_all()
+        except Exception as exc:
+            error = exc
+    out.flush()
+    text = out.buffer.getvalue().decode("utf-8")  # type: ignore[attr-defined]
+    return [json.loads(line) for line in text.splitlines() if line.strip()], error
+
+
+def ok_sync(config: dict[str, Any], **kwargs: Any) -> list[dict[str, Any]]:
+    messages, error = sync(config, **kwargs)
+    if error is not None:
+        raise error
+    return messages
+
+
+@pytest.fixture
+def retry_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every pause backoff takes between retries (really slept), in order."""
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    monkeypatch.setattr(backoff._sync, "time", SimpleNamespace(sleep=sleep))
+    return slept
+
+
+@pytest.fixture
+def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> float:
+    """Exponential backoff starting at 50 ms instead of 1 s (the sequence is what is tested)."""
+    monkeypatch.setattr(client_module, "BACKOFF_BASE_SECONDS", 0.05)
+    return 0.05
+
+
+@pytest.fixture
+def request_times(emulator: Emulator) -> list[float]:
+    """Wall-clock arrival time of each request in `emulator.requests` (same index)."""
+    times: list[float] = []
+    recorder = emulator.recorder
+    original = recorder.add
+
+    def add(request: Any) -> None:
+        times.append(time.time())
+        original(request)
+
+    recorder.add = add  # type: ignore[method-assign]
+    return times
+
+
+def on_nth_create(emu: Emulator, n: int, action: Callable[[], None]) -> None:
+    """Run `action` (e.g. arm a fault) when the n-th `POST /v1/exports` arrives, before it is
+    served: with max_concurrent_exports=1 that targets the n-th window exactly."""
+    recorder = emu.recorder
+    original = recorder.add
+    seen = 0
+
+    def add(request: Any) -> None:
+        nonlocal seen
+        original(request)
+        if request.origin == "api" and request.method == "POST":
+            seen += 1
+            if seen == n:
+                action()
+
+    recorder.add = add  # type: ignore[method-assign]
+
+
+ROWS = {"voucher": 400, "customer": 150, "publication": 150, "redemption": 150, "order": 100,
+        "points_expiration": 40}  # fmt: skip
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with Emulator(seed=5, rows=ROWS, job_latency_seconds=0.02) as emu:
+        yield emu
