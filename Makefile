@@ -10,8 +10,9 @@ DUCKDB_REQUIREMENT ?= duckdb>=1.4,<2
 
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+BENCH_INSTALLED := $(VENV)/.installed-bench
 
-.PHONY: install plugins demo test
+.PHONY: install plugins demo test bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +42,11 @@ test: $(INSTALLED)
 	$(BIN)/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest: no tests collected"; status=0; fi; \
 	exit $$status
+
+$(BENCH_INSTALLED): $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $@
+
+## bench: throughput, peak RSS and wall time against the emulator (ARGS=--quick for a smoke run)
+bench: $(BENCH_INSTALLED)
+	$(BIN)/python benchmarks/run.py $(ARGS)
