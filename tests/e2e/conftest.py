@@ -248,6 +248,12 @@ class MeltanoProject:
 @pytest.fixture
 def meltano_project(meltano_plugins: Path, tmp_path: Path) -> MeltanoProject:
     """A `MeltanoProject` with its own system database, state and destinations (see module doc)."""
+    return make_meltano_project(meltano_plugins, tmp_path)
+
+
+def make_meltano_project(meltano_plugins: Path, tmp_path: Path) -> MeltanoProject:
+    """What `meltano_project` returns, in `tmp_path`: for fixtures of a wider scope (a module
+    whose tests all read one sync) that cannot request the function-scoped fixture."""
     meltano = meltano_executable()
     assert meltano is not None  # meltano_plugins skipped or failed otherwise
 

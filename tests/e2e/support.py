@@ -1,0 +1,293 @@
+"""Shared pieces of the end-to-end tests: dataset, stream table, PostgreSQL and emulator reads.
+
+The expected keys below are written out from the README's stream table rather than imported from
+the tap, so a tap that declared the wrong key would fail these tests instead of defining them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from tap_voucherify_exports.emulator import Emulator
+
+from .conftest import MeltanoProject
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """What the README promises about one stream."""
+
+    exported_object: str
+    primary_key: tuple[str, ...]
+    replication_key: str | None  # None: FULL_TABLE
+
+
+STREAMS: dict[str, StreamSpec] = {
+    "vouchers": StreamSpec("voucher", ("id",), "created_at"),
+    "redemptions": StreamSpec("redemption", ("id",), "date"),
+    "publications": StreamSpec("publication", ("voucher_code", "customer_id", "date"), "date"),
+    "customers": StreamSpec("customer", ("id",), "created_at"),
+    "orders": StreamSpec("order", ("id",), "created_at"),
+    "points_expirations": StreamSpec("points_expiration", ("id",), None),
+}
+INCREMENTAL_STREAMS = tuple(name for name, spec in STREAMS.items() if spec.replication_key)
+
+# A few hundred rows per object: every stream has several yearly windows (2021..now) to sync, and
+# one `meltano run` stays at a few seconds.
+ROWS = {
+    "voucher": 300,
+    "redemption": 250,
+    "publication": 200,
+    "customer": 200,
+    "order": 150,
+    "points_expiration": 100,
+}
+START_DATE = "2021-01-01T00:00:00Z"
+TAP = "tap-voucherify-exports"
+
+
+def configure_tap(project: MeltanoProject, emu: Emulator, **overrides: object) -> None:
+    """Point the project's extractor at `emu` over real HTTP: yearly windows, fast polling."""
+    project.set_config(
+        TAP,
+        api_url=emu.api_url,
+        download_url=emu.download_url,
+        app_id=emu.app_id,
+        app_token=emu.app_token,
+        start_date=START_DATE,
+        window_days=365,
+        poll_interval_max=1,
+        **overrides,
+    )
+
+
+def parse_ts(text: str) -> dt.datetime:
+    """An exported timestamp (`2022-03-09T09:16:32.521Z`) as an aware UTC datetime."""
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+
+
+def key_value(column: str, cell: str) -> object:
+    """A ground-truth key cell as the value Postgres holds for it (timestamps are parsed)."""
+    return parse_ts(cell) if column == "date" else cell
+
+
+def truth_keys(emu: Emulator, stream: str) -> set[tuple[object, ...]]:
+    """The distinct primary keys of every row the emulator holds for `stream`."""
+    spec = STREAMS[stream]
+    return {
+        tuple(key_value(column, row[column]) for column in spec.primary_key)
+        for row in emu.ground_truth(spec.exported_object)
+    }
+
+
+def utc(value: object) -> object:
+    """Postgres timestamps as aware UTC datetimes (naive `timestamp` columns are UTC)."""
+    if isinstance(value, dt.datetime):
+        return (
+            value.replace(tzinfo=dt.timezone.utc)
+            if value.tzinfo is None
+            else value.astimezone(dt.timezone.utc)
+        )
+    return value
+
+
+class Postgres:
+    """Reads one schema of the test database."""
+
+    def __init__(self, dsn: str, schema: str) -> None:
+        self.dsn = dsn
+        self.schema = schema
+
+    def query(
+        self, query: sql.Composable | str, params: tuple[Any, ...] = ()
+    ) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.dsn, connect_timeout=10) as conn:
+            # The session time zone must not shift `timestamp without time zone` values.
+            conn.execute("SET TIME ZONE 'UTC'")
+            cursor = conn.execute(query, params)  # type: ignore[arg-type]
+            return cursor.fetchall() if cursor.description is not None else []
+
+    def tables(self) -> set[str]:
+        rows = self.query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            (self.schema,),
+        )
+        return {name for (name,) in rows}
+
+    def columns(self, table: str) -> dict[str, tuple[str, str]]:
+        """column name -> (data_type, udt_name) from information_schema.columns."""
+        rows = self.query(
+            "SELECT column_name, data_type, udt_name FROM information_schema.columns"
+            " WHERE table_schema = %s AND table_name = %s",
+            (self.schema, table),
+        )
+        return {name: (data_type, udt) for name, data_type, udt in rows}
+
+    def _table(self, table: str) -> sql.Composed:
+        return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
+
+    def keys(self, stream: str) -> list[tuple[object, ...]]:
+        """Every row's primary key, duplicates kept."""
+        return self.select(stream, list(STREAMS[stream].primary_key))
+
+    def duplicate_keys(self, stream: str) -> list[tuple[Any, ...]]:
+        """Primary keys held by more than one row (GROUP BY key HAVING count(*) > 1)."""
+        columns = sql.SQL(", ").join(map(sql.Identifier, STREAMS[stream].primary_key))
+        return self.query(
+            sql.SQL(
+                "SELECT {cols}, count(*) FROM {table} GROUP BY {cols} HAVING count(*) > 1"
+            ).format(cols=columns, table=self._table(stream))
+        )
+
+    def select(self, table: str, columns: list[str]) -> list[tuple[Any, ...]]:
+        """Every row of `table`, those columns, timestamps as aware UTC datetimes."""
+        names = sql.SQL(", ").join(map(sql.Identifier, columns))
+        rows = self.query(sql.SQL("SELECT {} FROM {}").format(names, self._table(table)))
+        return [tuple(utc(value) for value in row) for row in rows]
+
+    def drop_schema(self) -> None:
+        self.query(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema)))
+
+    def count(self, stream: str) -> int:
+        rows = self.query(sql.SQL("SELECT count(*) FROM {}").format(self._table(stream)))
+        return int(rows[0][0])
+
+
+# Column types, by field key, written from the README's type table (not from fields.py).
+TIMESTAMPS = {
+    "created_at",
+    "updated_at",
+    "date",
+    "start_date",
+    "expiration_date",
+    "orders_last_order_date",
+}
+DATES = {"birthdate", "birthday", "expires_at"}
+AMOUNTS = {
+    "value",
+    "gift_balance",
+    "discount_amount_limit",
+    "order_amount",
+    "gift_amount",
+    "orders_total_amount",
+    "orders_average_amount",
+    "orders_last_order_amount",
+    "amount",
+    "discount_amount",
+    "items_discount_amount",
+    "total_discount_amount",
+    "total_amount",
+}
+COUNTS = {
+    "loyalty_balance",
+    "redemption_quantity",
+    "redemption_count",
+    "loyalty_points",
+    "points",
+    "redemptions_total_redeemed",
+    "redemptions_total_failed",
+    "redemptions_total_succeeded",
+    "redemptions_total_rolled_back",
+    "redemptions_total_rollback_failed",
+    "redemptions_total_rollback_succeeded",
+    "orders_total_count",
+    "loyalty_referred_customers",
+}
+BOOLEANS = {"active", "is_referral_code", "is_winner"}
+OBJECTS = {"metadata"}
+INTEGER_LISTS = {"validity_day_of_week"}
+
+
+def kind(column: str) -> str:
+    """timestamp, date, amount, count, boolean, object, integer-list or text."""
+    for name, group in (
+        ("timestamp", TIMESTAMPS),
+        ("date", DATES),
+        ("amount", AMOUNTS),
+        ("count", COUNTS),
+        ("boolean", BOOLEANS),
+        ("object", OBJECTS),
+        ("integer-list", INTEGER_LISTS),
+    ):
+        if column in group:
+            return name
+    return "text"
+
+
+# Acceptable PostgreSQL types (information_schema data_type, udt_name) per kind. target-postgres
+# 0.8.1 writes: timestamp without time zone, date, numeric, bigint, boolean, jsonb, bigint[]
+# (ARRAY/_int8), text. Anything else — text for a timestamp, double precision for an amount,
+# numeric for a count, a json string for an array — is a degraded type.
+ACCEPTED_TYPES: dict[str, set[tuple[str, str]]] = {
+    "timestamp": {
+        ("timestamp without time zone", "timestamp"),
+        ("timestamp with time zone", "timestamptz"),
+    },
+    "date": {("date", "date")},
+    "amount": {("numeric", "numeric")},
+    "count": {("bigint", "int8"), ("integer", "int4")},
+    "boolean": {("boolean", "bool")},
+    "object": {("jsonb", "jsonb"), ("json", "json")},
+    "integer-list": {
+        ("ARRAY", "_int8"),
+        ("ARRAY", "_int4"),
+        ("ARRAY", "_int2"),
+        ("jsonb", "jsonb"),
+        ("json", "json"),
+    },
+    "text": {("text", "text"), ("character varying", "varchar")},
+}
+
+TRUE_CELLS = {"true", "1", "yes"}
+
+
+def _object(cell: str) -> object:
+    try:
+        parsed = json.loads(cell)
+    except ValueError:
+        parsed = None
+    return parsed if isinstance(parsed, dict) else {"_raw_text": cell}
+
+
+CONVERTERS: dict[str, Callable[[str], object]] = {
+    "timestamp": parse_ts,
+    "date": dt.date.fromisoformat,
+    "amount": Decimal,  # exactly as exported, never rescaled
+    "count": lambda cell: int(Decimal(cell)),
+    "boolean": lambda cell: cell.lower() in TRUE_CELLS,
+    "object": _object,
+    "integer-list": lambda cell: [int(part) for part in cell.split(",")],
+    "text": str,
+}
+
+
+def expected_value(column: str, cell: str) -> object:
+    """The value PostgreSQL should hold for a CSV cell, per the README's type table."""
+    return None if cell == "" else CONVERTERS[kind(column)](cell)
+
+
+def after_filter(parameters: dict[str, Any]) -> dt.datetime | None:
+    """The `$after` of an export's `created_at` filter, None when it has no filter."""
+    filters = parameters.get("filters")
+    if not filters:
+        return None
+    (after,) = filters["created_at"]["conditions"]["$after"]
+    return parse_ts(after)
+
+
+def bookmarks(state: dict[str, Any]) -> dict[str, str]:
+    """stream -> replication_key_value from a `meltano state get` answer."""
+    singer_state = state.get("singer_state", state)
+    return {
+        stream: entry["replication_key_value"]
+        for stream, entry in singer_state.get("bookmarks", {}).items()
+        if "replication_key_value" in entry
+    }
