@@ -54,19 +54,22 @@ START_DATE = "2021-01-01T00:00:00Z"
 TAP = "tap-voucherify-exports"
 
 
+def tap_settings(emu: Emulator) -> dict[str, object]:
+    """The tap's settings for `emu` over real HTTP: yearly windows, fast polling."""
+    return {
+        "api_url": emu.api_url,
+        "download_url": emu.download_url,
+        "app_id": emu.app_id,
+        "app_token": emu.app_token,
+        "start_date": START_DATE,
+        "window_days": 365,
+        "poll_interval_max": 1,
+    }
+
+
 def configure_tap(project: MeltanoProject, emu: Emulator, **overrides: object) -> None:
-    """Point the project's extractor at `emu` over real HTTP: yearly windows, fast polling."""
-    project.set_config(
-        TAP,
-        api_url=emu.api_url,
-        download_url=emu.download_url,
-        app_id=emu.app_id,
-        app_token=emu.app_token,
-        start_date=START_DATE,
-        window_days=365,
-        poll_interval_max=1,
-        **overrides,
-    )
+    """Point the project's extractor at `emu` (`tap_settings`)."""
+    project.set_config(TAP, **(tap_settings(emu) | overrides))
 
 
 def parse_ts(text: str) -> dt.datetime:
