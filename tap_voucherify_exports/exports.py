@@ -229,6 +229,10 @@ class ExportsAPI:
                 raise ExportCancelledError(f"{export.id} abandoned: the sync is stopping.")
             export = self.get_export(export.id)
             LOGGER.debug("%s is %s", export.id, export.status)
+        if export.status == ExportStatus.DONE and not result_urls(export.result):
+            # The create answer carries no `result`: a job already DONE by then (tiny, or a slow
+            # client) is read once more, as Voucherify says, for its result.url.
+            export = self.get_export(export.id)
         if export.status == ExportStatus.ERROR:
             raise ExportFailedError(
                 f"{request.stream_name}: {export.id} ({request}) ended in ERROR; "
