@@ -40,8 +40,9 @@ pytestmark = pytest.mark.e2e
 
 LOADER = "target-postgres"
 SDC_PREFIX = "_sdc_"
-# Half a second: the tap's first status check is after 1 s anyway, and a shorter latency lets the
-# emulator answer the create call itself with DONE and a null result on a loaded machine.
+# Half a second costs nothing (the tap's first status check is after 1 s) and keeps the create
+# answer SCHEDULED, as on Voucherify; near-zero latencies let the emulator answer the create call
+# itself with DONE and `result: null` on a loaded machine (handled by the tap since 5764f50).
 JOB_LATENCY_SECONDS = 0.5
 
 
