@@ -74,7 +74,7 @@ class Emulator:
             self._servers[origin] = server
             thread = threading.Thread(
                 target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                name=f"emulator-{origin}",
+                name=f"emulator-{origin}-{server.server_address[1]}",
             )
             thread.start()
             self._threads.append(thread)

@@ -560,6 +560,7 @@ def test_malformed_row(kind):
 # --- scale, recording, control endpoint, CLI -----------------------------------------------------
 def test_large_export_is_file_backed_and_streamed():
     with Emulator(rows={"voucher": 200_000}, job_latency_seconds=0.01) as emu, client(emu) as s:
+        port = emu.api_url.rsplit(":", 1)[1]
         job = wait(s, emu, create(s, emu, "voucher", fields=["id", "code"])["id"], timeout=30)
         assert job["status"] == "DONE"
         export = emu.exports[0]
@@ -574,7 +575,8 @@ def test_large_export_is_file_backed_and_streamed():
         assert lines == 200_001
         path = export.path
     assert not os.path.exists(path)  # temp files are removed on shutdown
-    assert not [t for t in threading.enumerate() if t.name.startswith("emulator-")]
+    assert not [t for t in threading.enumerate() if t.name == f"emulator-api-{port}"]
+    assert not [t for t in threading.enumerate() if t.name.startswith(f"emulator-gen-{job['id']}")]
 
 
 def test_request_recording_and_control_endpoint():
