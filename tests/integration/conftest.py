@@ -42,6 +42,25 @@ def tap_config(emulator: Emulator, **overrides: Any) -> dict[str, Any]:
     }
 
 
+_MODULE_EMULATORS: list[Emulator] = []
+
+
+def module_level_emulator(**kwargs: Any) -> Emulator:
+    """An emulator for code that needs one at import time (the SDK's standard test class).
+
+    It is stopped when the session ends, whether or not the module's tests ran: a server thread
+    left running would keep the interpreter from exiting.
+    """
+    emulator = Emulator(**kwargs).start()
+    _MODULE_EMULATORS.append(emulator)
+    return emulator
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    while _MODULE_EMULATORS:
+        _MODULE_EMULATORS.pop().stop()
+
+
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
     with Emulator(seed=11, rows=SMALL_ROWS, job_latency_seconds=0.02) as emu:
