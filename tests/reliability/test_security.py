@@ -33,7 +33,7 @@ Arm = Callable[[Emulator], None]
 SCENARIOS: dict[str, tuple[Arm, bool]] = {
     # name: (faults to arm, whether the run is expected to succeed)
     "429": (lambda e: e.inject("rate_limit", phase="download", retry_after=1), True),
-    "5xx": (lambda e: e.inject("server_error", phase="any", times=3, status=502), True),
+    "5xx": (lambda e: e.inject("server_error", phase="any", times=2, status=502), True),
     "401-download": (lambda e: e.inject("expire_token", ttl_seconds=0, times=2), True),
     "reset-download": (lambda e: e.inject("reset_download", after_bytes=3000), True),
     "error-status-split": (lambda e: e.inject("job_error", times=1), True),
