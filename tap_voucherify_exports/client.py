@@ -116,7 +116,7 @@ def retry_after_seconds(response: requests.Response, now: float | None = None) -
 def _wait_gen(max_value: float = BACKOFF_MAX_SECONDS) -> Generator[float, Any, None]:
     """Exponential backoff that defers to the server's own wait when it names one."""
     expo = backoff.expo(factor=BACKOFF_BASE_SECONDS, max_value=max_value)
-    next(expo)  # backoff.expo yields factor first; start the sequence at `factor`
+    next(expo)  # backoff.expo yields 0 first (its send() primer); start at `factor`
     exception = yield 0.0
     while True:
         fallback = next(expo)

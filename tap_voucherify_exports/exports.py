@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import enum
 import io
 import json
@@ -23,7 +22,7 @@ from tap_voucherify_exports.client import (
     VoucherifyError,
     redact_tokens,
 )
-from tap_voucherify_exports.records import CsvFormatError, CsvRecordReader, TruncatedCsvError
+from tap_voucherify_exports.records import CsvRecordReader, TruncatedCsvError
 from tap_voucherify_exports.settings import Settings, origin_of
 from tap_voucherify_exports.windows import Window
 
@@ -145,38 +144,12 @@ def result_urls(result: Any) -> list[str]:
     return []
 
 
-def max_line_chars(width: int) -> int:
-    """The longest physical CSV line a valid export of `width` columns can have.
-
-    The csv module refuses any cell over `csv.field_size_limit()` characters, and a quoted cell
-    at most doubles in length (every `"` written as `""`) plus its quotes and a comma; so a
-    longer line can never be read anyway, and reading it whole first would cost memory in
-    proportion to whatever the server sends.
-    """
-    return max(1, width) * (2 * csv.field_size_limit() + 3) + 2
-
-
-def _text_lines(response: requests.Response, stream_name: str, width: int) -> Iterator[str]:
-    """The body as text lines, decoded while it streams; a BOM is dropped.
-
-    Each line is read with a length cap (`max_line_chars`), so a hostile body (one endless line)
-    fails with a clear error in bounded memory instead of being buffered whole.
-    """
+def _text(response: requests.Response) -> io.TextIOWrapper:
+    """The body as text, decoded while it streams; a BOM is dropped."""
     raw = response.raw
     raw.decode_content = True
     raw.auto_close = False  # urllib3's switch for wrapping a body in io.TextIOWrapper
-    text = io.TextIOWrapper(cast("Any", raw), encoding="utf-8-sig", newline="")
-    limit = max_line_chars(width)
-    number = 0
-    while line := text.readline(limit):
-        number += 1
-        if len(line) >= limit and not line.endswith(("\n", "\r")):
-            raise CsvFormatError(
-                f"{stream_name}: line {number} is longer than {limit} characters, more than "
-                f"{width} cells of at most {csv.field_size_limit()} characters can take; "
-                "the export file is not a valid CSV export."
-            )
-        yield line
+    return io.TextIOWrapper(cast("Any", raw), encoding="utf-8-sig", newline="")
 
 
 class ExportsAPI:
@@ -217,6 +190,7 @@ class ExportsAPI:
             factor=POLL_INTERVAL_MIN_SECONDS,
             max_value=self.settings.poll_interval_max_seconds,
         )
+        next(intervals)  # backoff.expo yields 0 first (its send() primer): wait 1 s before polling
         timeout = self.settings.export_timeout_seconds
         while export.is_pending:
             remaining = timeout - (time.monotonic() - started)
@@ -283,8 +257,7 @@ class ExportsAPI:
                 url = urls[part]
                 try:
                     with self.client.request("GET", url, stream=True) as response:
-                        lines = _text_lines(response, request.stream_name, len(request.fields))
-                        for record in reader.records(lines, skip_rows=emitted):
+                        for record in reader.records(_text(response), skip_rows=emitted):
                             emitted += 1
                             yield record
                     break

@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TextIO
 
 import msgspec
 
@@ -140,20 +140,45 @@ class _NulByteError(Exception):
     """A NUL byte in the body: no database text column accepts one."""
 
 
-class _LineTracker:
-    """Iterates text lines, remembering the last one (to spot a body cut mid-row) and refusing
-    NUL bytes."""
+class _LineTooLongError(Exception):
+    """A physical line longer than any valid export line can be."""
 
-    def __init__(self, lines: Iterable[str]) -> None:
-        self._lines = lines
+
+def max_line_chars(width: int) -> int:
+    """The longest physical CSV line a valid export of `width` columns can have.
+
+    The csv module refuses any cell over `csv.field_size_limit()` characters, and a quoted cell
+    at most doubles in length (every `"` written as `""`) plus its quotes and a comma; a longer
+    line could never be read anyway, and reading it whole first would cost memory in proportion
+    to whatever the server sends.
+    """
+    return max(1, width) * (2 * csv.field_size_limit() + 3) + 2
+
+
+class _LineReader:
+    """Reads text lines with a length cap, remembering the last one (to spot a body cut mid-row)
+    and refusing NUL bytes."""
+
+    def __init__(self, text: TextIO, max_chars: int) -> None:
+        self._text = text
+        self.max_chars = max_chars
         self.last = "\n"
 
     def __iter__(self) -> Iterator[str]:
-        for line in self._lines:
+        readline, limit = self._text.readline, self.max_chars
+        while line := readline(limit):
+            if len(line) >= limit and line[-1] not in "\r\n":
+                raise _LineTooLongError
             if "\x00" in line:
                 raise _NulByteError
             self.last = line
             yield line
+
+
+def _shorten(items: Sequence[str], most: int = 40) -> str:
+    """A list for an error message, capped: a hostile header may have 10,000 columns."""
+    shown = ", ".join(items[:most])
+    return shown if len(items) <= most else f"{shown}, … ({len(items) - most} more)"
 
 
 class CsvRecordReader:
@@ -178,13 +203,13 @@ class CsvRecordReader:
             raise CsvFormatError(
                 f"{self.stream_name}: the export has {len(cleaned)} columns but "
                 f"{len(self.fields)} fields were requested. Expected fields: "
-                f"{', '.join(self.fields)}. Header seen: {', '.join(cleaned)}."
+                f"{_shorten(self.fields)}. Header seen: {_shorten(cleaned)}."
             )
         return self.fields
 
-    def records(self, lines: Iterable[str], *, skip_rows: int = 0) -> Iterator[dict[str, Any]]:
-        """Yield typed records from CSV text lines (newline='' text); skip rows already emitted."""
-        tracker = _LineTracker(lines)
+    def records(self, text: TextIO, *, skip_rows: int = 0) -> Iterator[dict[str, Any]]:
+        """Yield typed records from CSV text (opened with newline=''); skip rows already emitted."""
+        tracker = _LineReader(text, max_line_chars(len(self.fields)))
         reader = csv.reader(tracker, strict=True)
         self.rows_read = 0
         try:
@@ -215,6 +240,12 @@ class CsvRecordReader:
             raise error(
                 f"{self.stream_name}: malformed CSV at line {reader.line_num}: {exc}"
             ) from None
+        except _LineTooLongError:
+            raise CsvFormatError(
+                f"{self.stream_name}: line {reader.line_num + 1} is longer than "
+                f"{tracker.max_chars} characters, more than {len(self.fields)} cells of at most "
+                f"{csv.field_size_limit()} characters can take: not a valid export."
+            ) from None
         except _NulByteError:
             raise CsvFormatError(
                 f"{self.stream_name}: line {reader.line_num + 1} contains a NUL byte."
@@ -228,7 +259,7 @@ class CsvRecordReader:
     def _wrong_width(self, row: list[str], width: int, line: int, last_line: str) -> None:
         message = (
             f"{self.stream_name}: line {line} has {len(row)} cells but the header has {width} "
-            f"columns ({', '.join(self.fields)})."
+            f"columns ({_shorten(self.fields)})."
         )
         if not last_line.endswith(("\n", "\r")):
             raise TruncatedCsvError(
