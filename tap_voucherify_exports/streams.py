@@ -17,6 +17,7 @@ from tap_voucherify_exports.exports import ExportFailedError, ExportRequest
 from tap_voucherify_exports.fields import TABLES, ExportedObjectTable
 from tap_voucherify_exports.records import CsvRecordReader
 from tap_voucherify_exports.schemas import schema_for
+from tap_voucherify_exports.settings import parse_timestamp
 from tap_voucherify_exports.windows import plan_windows
 
 if TYPE_CHECKING:
@@ -63,14 +64,24 @@ class VoucherifyExportStream(Stream):
         fields = self.requested_fields
         if not self.filter_key:
             return [ExportRequest(self.name, self.exported_object, fields)]
-        settings = self._voucherify_tap.settings
-        start = self.get_starting_timestamp(None) or settings.start_date
-        start = max(start.astimezone(dt.timezone.utc), settings.start_date)
-        windows = plan_windows(start, self._voucherify_tap.sync_end, settings.window)
+        tap = self._voucherify_tap
+        windows = plan_windows(self.bookmark_start(), tap.sync_end, tap.settings.window)
         return [
             ExportRequest(self.name, self.exported_object, fields, window, self.filter_key)
             for window in windows
         ]
+
+    def bookmark_start(self) -> dt.datetime:
+        """Where this stream resumes: its bookmark, or `start_date` if that is later or unset.
+
+        Read from the state itself, not `get_starting_timestamp`: the SDK fills that in only
+        when the stream's own sync begins, and the pipeline plans later streams before then.
+        """
+        start = self._voucherify_tap.settings.start_date
+        bookmark = self.stream_state.get("replication_key_value")
+        if bookmark:
+            start = max(start, parse_timestamp("state", bookmark))
+        return start
 
     @override
     def get_records(self, context: Context | None) -> Iterable[Record]:

@@ -309,17 +309,6 @@ def test_incremental_run_downloads_only_new_windows(incremental: IncrementalSync
             assert rows == len(incremental.new_keys[stream]), stream
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "tap.py runtime_for() plans every later stream's export_requests() when the first stream "
-        "starts syncing, before the SDK has written those streams' starting replication value "
-        "(Stream.sync -> _write_starting_replication_value), so get_starting_timestamp() is None "
-        "and they are planned from start_date: up to max_concurrent_exports old-window exports "
-        "are created on every incremental run and never downloaded, and they hold the pipeline's "
-        "slots for the rest of the run"
-    ),
-)
 def test_incremental_run_creates_no_export_of_old_windows(incremental: IncrementalSyncs) -> None:
     """No export job created by the second run covers a window before its stream's bookmark."""
     assert not old_windows(incremental, incremental.second_jobs)

@@ -159,3 +159,19 @@ def requests_mock_any():
     import requests_mock
 
     return requests_mock.ANY
+
+
+def test_every_stream_is_planned_from_its_own_bookmark_before_any_sync_begins(config, fake):
+    config["max_concurrent_exports"] = 3
+    fake.rows["voucher"] = EDGE_ROWS
+    bookmark = {
+        "replication_key": "created_at",
+        "replication_key_value": "2024-02-20T00:00:00+00:00",
+    }
+    state = {"bookmarks": {"customers": bookmark, "vouchers": bookmark}}
+    run_sync(config, streams={"customers", "vouchers"}, state=state)
+    afters = [
+        body["parameters"]["filters"]["created_at"]["conditions"]["$after"][0]
+        for body in fake.created
+    ]
+    assert afters == ["2024-02-19T23:59:59.999Z", "2024-02-19T23:59:59.999Z"]
