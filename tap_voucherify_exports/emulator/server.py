@@ -193,7 +193,9 @@ class _Handler(BaseHTTPRequestHandler):
             obj = body.get("exported_object") if isinstance(body, dict) else None
             self._request_faults("create", obj if isinstance(obj, str) else None)
             job = jobs.create(body)
-            self._send_json(200, jobs.body(job, mint=False))
+            # Voucherify's create answer is always SCHEDULED with result null (the spec's
+            # ExportScheduledBase), however fast the job is.
+            self._send_json(200, {**jobs.body(job, mint=False), "status": "SCHEDULED"})
         elif path.rstrip("/") == _PREFIX and method == "GET":
             self._request_faults("poll", None)
             self._send_json(200, self._list(query))

@@ -30,4 +30,3 @@ def config() -> dict[str, Any]:
 def fake() -> Iterator[FakeVoucherify]:
     with requests_mock.Mocker() as mocker:
         yield FakeVoucherify(mocker).install()
-

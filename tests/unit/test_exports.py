@@ -189,3 +189,11 @@ def test_result_url_on_an_untrusted_host_is_refused_and_gets_no_request(api, req
     with pytest.raises(ExportResultError, match=r"attacker\.example.*Refusing"):
         list(api.read_records(export, REQUEST, reader()))
     assert requests_mock.call_count == 0
+
+
+def test_an_export_already_done_without_a_result_is_fetched_again_for_its_url(api, requests_mock):
+    # Voucherify's create answer is SCHEDULED with result null; should one ever say DONE (a tiny
+    # job), its result.url is only on Get Export.
+    requests_mock.get(f"{API}/exp_1", json=done())
+    export = api.wait_for_export(Export("exp_1", "DONE", None), REQUEST)
+    assert export.result == done()["result"]
