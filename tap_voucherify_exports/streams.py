@@ -158,6 +158,13 @@ class VoucherifyExportStream(Stream):
                 )
 
     @override
+    def generate_child_contexts(
+        self, record: Record, context: Context | None
+    ) -> Iterable[Context | None]:
+        # Export streams have no child streams: no per-record child context to build (and copy).
+        return ()
+
+    @override
     def get_replication_key_signpost(self, context: Context | None) -> Any:
         return None
 
