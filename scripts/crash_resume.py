@@ -41,19 +41,8 @@ sys.path.insert(0, str(ROOT))
 
 from tap_voucherify_exports.emulator import Emulator  # noqa: E402
 from tap_voucherify_exports.tap import TapVoucherifyExports  # noqa: E402
+from tests.helpers import PRIMARY_KEYS, STREAM_OBJECTS  # noqa: E402
 
-STREAM_OBJECTS = {
-    "vouchers": "voucher",
-    "redemptions": "redemption",
-    "publications": "publication",
-    "customers": "customer",
-    "orders": "order",
-    "points_expirations": "points_expiration",
-}
-PRIMARY_KEYS = {
-    stream: ("voucher_code", "customer_id", "date") if stream == "publications" else ("id",)
-    for stream in STREAM_OBJECTS
-}
 ROWS = {"voucher": 12000, "redemption": 4000, "publication": 1500, "customer": 2000,
         "order": 1000, "points_expiration": 200}  # fmt: skip
 TIMESTAMP_KEYS = {"date", "created_at"}
@@ -266,8 +255,8 @@ def crash_resume(kills: int, seed: int, workdir: Path, max_runs: int = 200) -> d
     command = tap_command()
     with Emulator(seed=seed, rows=ROWS, job_latency_seconds=0.2) as emu:
         config = {
-            "app_id": emu.app_id, "app_token": emu.app_token, "api_url": emu.api_url,
-            "download_url": emu.download_url, "start_date": "2021-01-01T00:00:00Z",
+            **emu.tap_settings,
+            "start_date": "2021-01-01T00:00:00Z",
             "end_date": "2025-01-02T00:00:00Z", "window_days": 180, "poll_interval_max": 0.05,
             "max_concurrent_exports": 3,
         }  # fmt: skip

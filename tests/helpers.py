@@ -7,7 +7,11 @@ import io
 import json
 from typing import Any
 
+from tap_voucherify_exports.streams import STREAM_TYPES
 from tap_voucherify_exports.tap import TapVoucherifyExports
+
+STREAM_OBJECTS = {stream.name: stream.exported_object for stream in STREAM_TYPES}
+PRIMARY_KEYS = {stream.name: tuple(stream.primary_keys) for stream in STREAM_TYPES}
 
 
 def catalog_for(

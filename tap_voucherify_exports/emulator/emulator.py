@@ -136,6 +136,16 @@ class Emulator:
         """The accepted X-App-Token."""
         return self.config.app_token
 
+    @property
+    def tap_settings(self) -> dict[str, str]:
+        """The tap settings that point at this emulator: credentials and both origins."""
+        return {
+            "app_id": self.app_id,
+            "app_token": self.app_token,
+            "api_url": self.api_url,
+            "download_url": self.download_url,
+        }
+
     # --- data -----------------------------------------------------------------------------------
     def ground_truth(
         self, exported_object: str, after: datetime | str | None = None,

@@ -17,23 +17,12 @@ SMALL_ROWS = {
     "points_expiration": 50,
     "order": 100,
 }
-STREAM_OBJECTS = {
-    "vouchers": "voucher",
-    "redemptions": "redemption",
-    "publications": "publication",
-    "customers": "customer",
-    "points_expirations": "points_expiration",
-    "orders": "order",
-}
 
 
 def tap_config(emulator: Emulator, **overrides: Any) -> dict[str, Any]:
     """A config for the tap against this emulator: yearly windows, fast polling."""
     return {
-        "app_id": emulator.app_id,
-        "app_token": emulator.app_token,
-        "api_url": emulator.api_url,
-        "download_url": emulator.download_url,
+        **emulator.tap_settings,
         "start_date": "2020-01-01T00:00:00Z",
         "window_days": 365,
         "poll_interval_max": 0.05,

@@ -9,8 +9,8 @@ from singer_sdk.io_base import SingerWriter
 
 from tap_voucherify_exports.streams import VoucherifyExportStream
 from tap_voucherify_exports.tap import TapVoucherifyExports
-from tests.helpers import run_sync
-from tests.integration.conftest import STREAM_OBJECTS, tap_config
+from tests.helpers import STREAM_OBJECTS, run_sync
+from tests.integration.conftest import tap_config
 
 
 def comparable(messages: list[dict]) -> list[dict]:

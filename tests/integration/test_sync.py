@@ -6,14 +6,12 @@ import pytest
 
 from tap_voucherify_exports.emulator import Emulator
 from tap_voucherify_exports.fields import TABLES
-from tests.helpers import records, run_sync, states
-from tests.integration.conftest import SMALL_ROWS, STREAM_OBJECTS, tap_config
-
-PRIMARY_KEYS = {"publications": ("voucher_code", "customer_id", "date")}
+from tests.helpers import PRIMARY_KEYS, STREAM_OBJECTS, records, run_sync, states
+from tests.integration.conftest import SMALL_ROWS, tap_config
 
 
 def keys(stream: str, rows: list[dict]) -> set[tuple]:
-    fields = PRIMARY_KEYS.get(stream, ("id",))
+    fields = PRIMARY_KEYS[stream]
     return {tuple(str(row[f]) for f in fields) for row in rows}
 
 

@@ -19,30 +19,15 @@ import pytest
 from tap_voucherify_exports import client as client_module
 from tap_voucherify_exports.emulator import Emulator
 from tap_voucherify_exports.tap import TapVoucherifyExports
-from tests.helpers import catalog_for
+from tests.helpers import PRIMARY_KEYS, STREAM_OBJECTS, catalog_for
 
-STREAM_OBJECTS = {
-    "vouchers": "voucher",
-    "redemptions": "redemption",
-    "publications": "publication",
-    "customers": "customer",
-    "orders": "order",
-    "points_expirations": "points_expiration",
-}
-PRIMARY_KEYS = {
-    stream: ("voucher_code", "customer_id", "date") if stream == "publications" else ("id",)
-    for stream in STREAM_OBJECTS
-}
 TIMESTAMP_KEYS = {"date", "created_at"}
 
 
 def base_config(emu: Emulator, **overrides: Any) -> dict[str, Any]:
     """Yearly windows over the emulator's 2021-2025 rows (4 full windows + 1 day), fast polls."""
     return {
-        "app_id": emu.app_id,
-        "app_token": emu.app_token,
-        "api_url": emu.api_url,
-        "download_url": emu.download_url,
+        **emu.tap_settings,
         "start_date": "2021-01-01T00:00:00Z",
         "end_date": "2025-01-02T00:00:00Z",
         "window_days": 365,
