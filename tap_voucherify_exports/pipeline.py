@@ -2,10 +2,10 @@
 
 Voucherify builds export files on its own servers, so waiting for jobs one after another wastes
 wall time. The pipeline knows every export the sync will need, in output order, and keeps up to
-`max_concurrent_exports` of them in flight — created and being generated, polled in worker
-threads — besides the one whose file is downloading. Streams still download and emit one export
-at a time, in order, so records and STATE keep the sequential guarantees; only the waiting
-overlaps.
+`max_concurrent_exports` of them in flight: the one downloading and the next ones, created and
+polled in worker threads (so 1 means strictly one after another). Streams still
+download and emit one export at a time, in order, so records and STATE keep the sequential
+guarantees; only the waiting overlaps.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ class ExportPipeline:
         self._executor = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="export")
         self._planned: deque[ExportRequest] = deque()
         self._started: deque[tuple[ExportRequest, Future[Export]]] = deque()
+        self._downloading = False
         self._lock = threading.Lock()
         self._created: set[str] = set()  # export ids whose rows are not all emitted yet
 
@@ -40,7 +41,8 @@ class ExportPipeline:
         self._top_up()
 
     def _top_up(self) -> None:
-        while self._planned and len(self._started) < self.max_in_flight:
+        limit = self.max_in_flight - (1 if self._downloading else 0)
+        while self._planned and len(self._started) < limit:
             request = self._planned.popleft()
             self._started.append((request, self._executor.submit(self._run, request)))
 
@@ -51,23 +53,23 @@ class ExportPipeline:
         return self.api.wait_for_export(export, request)
 
     def export_for(self, request: ExportRequest) -> Export:
-        """The DONE export for `request`: prefetched if it was planned next, else run now.
-
-        The next planned job is created once this one is DONE, so no more than
-        `max_concurrent_exports` are ever being generated at once.
-        """
+        """The DONE export for `request`: prefetched if it was planned next, else run now."""
+        self._downloading = True
         if self._started and self._started[0][0] == request:
             _, future = self._started.popleft()
-            try:
-                return future.result()
-            finally:
-                self._top_up()
-        return self._run(request)
+            self._top_up()
+            export = future.result()
+        else:
+            self._top_up()
+            export = self._run(request)
+        return export
 
     def done_downloading(self, export: Export) -> None:
-        """Called once an export's rows are all emitted: delete it if asked."""
+        """Called once an export's rows are all emitted: free its slot, delete it if asked."""
+        self._downloading = False
         with self._lock:
             self._created.discard(export.id)
+        self._top_up()
         if self.delete_exports:
             self.api.delete_export(export.id)
 

@@ -8,7 +8,7 @@ from tap_voucherify_exports.pipeline import ExportPipeline
 
 
 class FakeAPI:
-    """Records creates, waits and deletes; tracks how many jobs are being generated at once."""
+    """Records creates, waits and deletes; tracks how many jobs are in flight at once."""
 
     def __init__(self, fail: set[str] = frozenset()):
         self.cancelled = threading.Event()
@@ -35,7 +35,7 @@ class FakeAPI:
     def delete_export(self, export_id: str) -> None:
         self.deleted.append(export_id)
 
-    def taken(self) -> None:
+    def downloaded(self) -> None:
         with self.lock:
             self.in_flight -= 1
 
@@ -45,16 +45,16 @@ def requests_(*names: str) -> list[ExportRequest]:
 
 
 @pytest.mark.parametrize("limit", [1, 2, 3])
-def test_never_more_jobs_generating_than_max_concurrent_exports(limit):
+def test_never_more_jobs_in_flight_than_max_concurrent_exports(limit):
     api = FakeAPI()
     pipeline = ExportPipeline(api, limit, delete_exports=False)  # type: ignore[arg-type]
     planned = requests_("a", "b", "c", "d", "e")
     pipeline.plan(planned)
     for request in planned:
         export = pipeline.export_for(request)
-        api.taken()
         assert export.id == f"exp_{request.stream_name}"
         time.sleep(0.03)  # "downloading"
+        api.downloaded()
         pipeline.done_downloading(export)
     pipeline.close()
     assert api.created == ["a", "b", "c", "d", "e"]
