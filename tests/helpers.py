@@ -28,21 +28,36 @@ def catalog_for(
     return catalog
 
 
-def run_sync(
+def sync(
     config: dict[str, Any],
     streams: set[str] | None = None,
     state: dict[str, Any] | None = None,
     deselected: set[str] = frozenset(),
-) -> list[dict[str, Any]]:
-    """Run a full sync in-process and return the Singer messages it wrote."""
+) -> tuple[list[dict[str, Any]], BaseException | None]:
+    """Run a sync in-process; return every message written (even if it failed) and the error.
+
+    The output writer writes to `sys.stdout.buffer`, here a BytesIO, so what a failed run wrote
+    before failing is all there, as a target would have read it."""
     catalog = catalog_for(config, streams or {"vouchers"}, deselected)
     tap = TapVoucherifyExports(config=config, catalog=catalog, state=state)
-    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # the msgspec writer needs .buffer
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    error: BaseException | None = None
     with contextlib.redirect_stdout(out):
-        tap.sync_all()
+        try:
+            tap.sync_all()
+        except Exception as exc:
+            error = exc
     out.flush()
     text = out.buffer.getvalue().decode("utf-8")  # type: ignore[attr-defined]
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [json.loads(line) for line in text.splitlines() if line.strip()], error
+
+
+def run_sync(config: dict[str, Any], **kwargs: Any) -> list[dict[str, Any]]:
+    """Run a full sync in-process and return the Singer messages it wrote; raise its error."""
+    messages, error = sync(config, **kwargs)
+    if error is not None:
+        raise error
+    return messages
 
 
 def records(messages: list[dict[str, Any]], stream: str = "vouchers") -> list[dict[str, Any]]:

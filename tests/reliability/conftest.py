@@ -3,10 +3,7 @@ emulator's ground truth by primary key, time the retries the client sleeps throu
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import io
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -18,8 +15,7 @@ import pytest
 
 from tap_voucherify_exports import client as client_module
 from tap_voucherify_exports.emulator import Emulator
-from tap_voucherify_exports.tap import TapVoucherifyExports
-from tests.helpers import PRIMARY_KEYS, STREAM_OBJECTS, catalog_for
+from tests.helpers import PRIMARY_KEYS, STREAM_OBJECTS
 
 TIMESTAMP_KEYS = {"date", "created_at"}
 
@@ -78,37 +74,6 @@ def bookmarks(messages: list[dict[str, Any]], stream: str) -> list[str]:
             if value:
                 values.append(value)
     return values
-
-
-def sync(
-    config: dict[str, Any],
-    streams: set[str] | None = None,
-    state: dict[str, Any] | None = None,
-    deselected: set[str] = frozenset(),
-) -> tuple[list[dict[str, Any]], BaseException | None]:
-    """Run a sync in-process; return every message written (even if it failed) and the error.
-
-    The output writer writes to `sys.stdout.buffer`, here a BytesIO, so what a failed run wrote
-    before failing is all there, as a target would have read it."""
-    catalog = catalog_for(config, streams or {"vouchers"}, deselected)
-    tap = TapVoucherifyExports(config=config, catalog=catalog, state=state)
-    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-    error: BaseException | None = None
-    with contextlib.redirect_stdout(out):
-        try:
-            tap.sync_all()
-        except Exception as exc:
-            error = exc
-    out.flush()
-    text = out.buffer.getvalue().decode("utf-8")  # type: ignore[attr-defined]
-    return [json.loads(line) for line in text.splitlines() if line.strip()], error
-
-
-def ok_sync(config: dict[str, Any], **kwargs: Any) -> list[dict[str, Any]]:
-    messages, error = sync(config, **kwargs)
-    if error is not None:
-        raise error
-    return messages
 
 
 @pytest.fixture

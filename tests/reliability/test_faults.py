@@ -18,14 +18,13 @@ from tap_voucherify_exports.emulator import Emulator
 from tap_voucherify_exports.exports import ExportRequest, ExportsAPI
 from tap_voucherify_exports.fields import TABLES
 from tap_voucherify_exports.settings import parse_settings
+from tests.helpers import run_sync, sync
 from tests.reliability.conftest import (
     assert_ground_truth,
     base_config,
     bookmarks,
-    ok_sync,
     on_nth_create,
     record_keys,
-    sync,
 )
 
 pytestmark = pytest.mark.integration
@@ -45,7 +44,7 @@ def creates(emu: Emulator) -> list:
 @pytest.mark.parametrize("phase", ["create", "poll", "download"])
 def test_429_with_retry_after_waits_as_told_and_completes(emulator, retry_sleeps, phase):
     emulator.inject("rate_limit", phase=phase, retry_after=1)
-    messages = ok_sync(base_config(emulator), streams=ALL)
+    messages = run_sync(base_config(emulator), streams=ALL)
     assert_ground_truth(messages, emulator, ALL)
     assert retry_sleeps == [1.0]  # exactly what Retry-After said, once
     assert not emulator.faults.armed  # the 429 was served
@@ -55,7 +54,7 @@ def test_429_with_only_x_rate_limit_retry_waits_until_that_epoch_second(
     emulator, retry_sleeps, request_times
 ):
     emulator.inject("rate_limit", phase="create", retry_after=None, retry_in=1)
-    messages = ok_sync(base_config(emulator, max_concurrent_exports=1), streams={"vouchers"})
+    messages = run_sync(base_config(emulator, max_concurrent_exports=1), streams={"vouchers"})
     assert_ground_truth(messages, emulator, {"vouchers"})
     first, second = [n for n, r in enumerate(emulator.requests) if r.method == "POST"][:2]
     # The emulator answered X-Rate-Limit-Retry = int(arrival + 1.999): the retry came no sooner.
@@ -75,7 +74,7 @@ def test_5xx_bursts_back_off_exponentially_and_complete(
     emulator.inject("server_error", phase=phase, times=3, status=status)
     # One job at a time, so the burst hits one call three times in a row.
     streams = {"vouchers", "customers"}
-    messages = ok_sync(base_config(emulator, max_concurrent_exports=1), streams=streams)
+    messages = run_sync(base_config(emulator, max_concurrent_exports=1), streams=streams)
     assert_ground_truth(messages, emulator, streams)
     assert retry_sleeps == [fast_backoff, fast_backoff * 2, fast_backoff * 4]
 
@@ -175,7 +174,7 @@ def _assert_one_restart(messages, emu, stream="vouchers"):
 @pytest.mark.parametrize("after_bytes", [1024, 40_000])
 def test_connection_reset_mid_download_restarts_without_repeating_a_row(emulator, after_bytes):
     emulator.inject("reset_download", after_bytes=after_bytes, exported_object="voucher")
-    messages = ok_sync(base_config(emulator, max_concurrent_exports=1))
+    messages = run_sync(base_config(emulator, max_concurrent_exports=1))
     _assert_one_restart(messages, emulator)
     assert len(downloads(emulator)) == len(emulator.exports) + 1  # one restart, one export
 
@@ -183,7 +182,7 @@ def test_connection_reset_mid_download_restarts_without_repeating_a_row(emulator
 def test_read_timeout_mid_download_restarts_without_repeating_a_row(emulator, stalling_download):
     config = base_config(emulator, download_url=stalling_download.url, request_timeout=1)
     started = time.monotonic()
-    messages = ok_sync(config)
+    messages = run_sync(config)
     assert stalling_download.stalled == 1
     _assert_one_restart(messages, emulator)
     assert len(downloads(emulator)) == len(emulator.exports) + 1
@@ -200,7 +199,7 @@ def test_read_timeout_mid_download_restarts_without_repeating_a_row(emulator, st
 def test_truncated_body_is_never_emitted_as_a_short_row(emulator, params, stream):
     obj = {"vouchers": "voucher", "customers": "customer", "publications": "publication"}[stream]
     emulator.inject("truncate_download", exported_object=obj, times=2, **params)
-    messages = ok_sync(base_config(emulator, max_concurrent_exports=1), streams={stream})
+    messages = run_sync(base_config(emulator, max_concurrent_exports=1), streams={stream})
     assert_ground_truth(messages, emulator, {stream})
     # Every record is complete: each has every selected column (a short row would lack some).
     width = len(TABLES[obj].keys)
@@ -211,7 +210,7 @@ def test_truncated_body_is_never_emitted_as_a_short_row(emulator, params, stream
 
 def test_expired_download_token_gets_a_fresh_result_url(emulator):
     emulator.inject("expire_token", ttl_seconds=0, exported_object="voucher")
-    messages = ok_sync(base_config(emulator, max_concurrent_exports=1))
+    messages = run_sync(base_config(emulator, max_concurrent_exports=1))
     assert_ground_truth(messages, emulator, {"vouchers"})
     rejected = len(downloads(emulator)) - len(emulator.exports)
     assert rejected == 1
@@ -233,7 +232,7 @@ def test_a_download_token_that_keeps_expiring_fails_after_bounded_tries(emulator
 # --- ERROR and row limits: adaptive split --------------------------------------------------------
 def test_export_error_splits_the_window_and_completes(emulator):
     on_nth_create(emulator, 2, lambda: emulator.inject("job_error", times=2))
-    messages = ok_sync(base_config(emulator, max_concurrent_exports=1))
+    messages = run_sync(base_config(emulator, max_concurrent_exports=1))
     assert_ground_truth(messages, emulator, {"vouchers"})
     statuses = [job.status for job in emulator.exports]
     assert statuses.count("ERROR") == 2
@@ -273,7 +272,7 @@ def truth_keys_window(emu: Emulator, after: str | None, before: str) -> set[tupl
 def test_rows_per_export_limit_splits_adaptively_and_completes():
     with Emulator(seed=5, rows={"voucher": 400}, job_latency_seconds=0.01,
                   max_rows_per_export=30) as emu:  # fmt: skip
-        messages = ok_sync(base_config(emu))
+        messages = run_sync(base_config(emu))
         assert_ground_truth(messages, emu, {"vouchers"})
         assert max(record_keys(messages, "vouchers").values()) == 1
         done = [job for job in emu.exports if job.status == "DONE"]
@@ -283,7 +282,7 @@ def test_rows_per_export_limit_splits_adaptively_and_completes():
 
 def test_injected_row_limit_on_one_export_splits_it_and_completes(emulator):
     emulator.inject("max_rows_per_export", max_rows=20, times=3)
-    messages = ok_sync(base_config(emulator, max_concurrent_exports=2), streams=ALL)
+    messages = run_sync(base_config(emulator, max_concurrent_exports=2), streams=ALL)
     assert_ground_truth(messages, emulator, ALL)
     assert sum(job.status == "ERROR" for job in emulator.exports) == 3
 

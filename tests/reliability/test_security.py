@@ -19,8 +19,8 @@ import pytest
 
 from tap_voucherify_exports.emulator import Emulator
 from tap_voucherify_exports.fields import TABLES
-from tests.helpers import catalog_for
-from tests.reliability.conftest import base_config, sync
+from tests.helpers import catalog_for, sync
+from tests.reliability.conftest import base_config
 from tests.reliability.hostile import HostileServer, repeated
 
 pytestmark = pytest.mark.integration
