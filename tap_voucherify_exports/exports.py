@@ -46,8 +46,9 @@ class ExportStatus(str, enum.Enum):
     ERROR = "ERROR"
 
 
-# What each status means to the tap.
-PENDING_STATUSES = frozenset({ExportStatus.SCHEDULED, ExportStatus.IN_PROGRESS})
+# SCHEDULED and IN_PROGRESS mean wait; DONE and ERROR end the wait. A status the spec does not
+# list is waited on too, until export_timeout (inferred: the enum is closed today).
+FINISHED_STATUSES = frozenset({ExportStatus.DONE, ExportStatus.ERROR})
 
 
 class ExportFailedError(VoucherifyError):
@@ -122,7 +123,7 @@ class Export:
     @property
     def is_pending(self) -> bool:
         """Whether the job is still being generated (or in a status this tap does not know)."""
-        return self.status not in {ExportStatus.DONE, ExportStatus.ERROR}
+        return self.status not in FINISHED_STATUSES
 
 
 def result_urls(result: Any) -> list[str]:
