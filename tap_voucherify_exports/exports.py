@@ -251,6 +251,8 @@ class ExportsAPI:
         A restart skips the rows already yielded, so no row is emitted twice; an expired token
         gets a fresh `result.url` from Get Export.
         """
+        started = time.monotonic()
+        total = 0
         part = 0
         while part < len(urls := self.download_urls(export)):
             emitted = 0
@@ -282,4 +284,9 @@ class ExportsAPI:
                         request.stream_name, export.id, emitted, type(exc).__name__,
                         redact_tokens(str(exc)),
                     )  # fmt: skip
+            total += emitted
             part += 1
+        LOGGER.info(
+            "%s: %s: %d rows from %s in %.1f s",
+            request.stream_name, request, total, export.id, time.monotonic() - started,
+        )  # fmt: skip

@@ -188,7 +188,6 @@ class CsvRecordReader:
         self.stream_name = stream_name
         self.table = table
         self.fields = tuple(fields)
-        self.rows_read = 0
 
     def _columns(self, header: list[str]) -> tuple[str, ...]:
         """Map header positions to field keys.
@@ -211,7 +210,7 @@ class CsvRecordReader:
         """Yield typed records from CSV text (opened with newline=''); skip rows already emitted."""
         tracker = _LineReader(text, max_line_chars(len(self.fields)))
         reader = csv.reader(tracker, strict=True)
-        self.rows_read = 0
+        rows_read = 0
         try:
             header = next(reader, None)
             if header is None:
@@ -228,8 +227,8 @@ class CsvRecordReader:
                     if not row:
                         continue
                     self._wrong_width(row, width, reader.line_num, tracker.last)
-                self.rows_read += 1
-                if self.rows_read <= skip_rows:
+                rows_read += 1
+                if rows_read <= skip_rows:
                     continue
                 try:
                     yield convert_row(row)

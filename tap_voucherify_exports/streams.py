@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -113,13 +112,8 @@ class VoucherifyExportStream(Stream):
                 yield from self._sync_export(half)
             return
         reader = CsvRecordReader(self.name, self.table, request.fields)
-        started = time.monotonic()
         yield from runtime.api.read_records(export, request, reader)
         runtime.pipeline.done_downloading(export)
-        self.logger.info(
-            "%s: %s: %d rows from %s in %.1f s",
-            self.name, request, reader.rows_read, export.id, time.monotonic() - started,
-        )  # fmt: skip
         if request.window is not None:
             self._advance_bookmark(request.window.end)
 

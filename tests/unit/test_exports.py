@@ -197,3 +197,12 @@ def test_an_export_already_done_without_a_result_is_fetched_again_for_its_url(ap
     requests_mock.get(f"{API}/exp_1", json=done())
     export = api.wait_for_export(Export("exp_1", "DONE", None), REQUEST)
     assert export.result == done()["result"]
+
+
+def test_the_row_count_logged_covers_every_chunk(api, requests_mock, caplog):
+    caplog.set_level("INFO")
+    requests_mock.get(f"{DOWNLOAD}/exp_1/1", text="ID,Code\nv1,A\nv2,B\n")
+    requests_mock.get(f"{DOWNLOAD}/exp_1/2", text="ID,Code\nv3,C\n")
+    export = Export("exp_1", "DONE", {"url": [f"{DOWNLOAD}/exp_1/1", f"{DOWNLOAD}/exp_1/2"]})
+    list(api.read_records(export, REQUEST, reader()))
+    assert "3 rows from exp_1" in caplog.text
