@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import backoff
@@ -89,14 +89,7 @@ class ExportRequest:
         """The same request over each half of the window."""
         assert self.window is not None
         first, second = self.window.halves()
-        return (
-            ExportRequest(
-                self.stream_name, self.exported_object, self.fields, first, self.filter_key
-            ),
-            ExportRequest(
-                self.stream_name, self.exported_object, self.fields, second, self.filter_key
-            ),
-        )
+        return replace(self, window=first), replace(self, window=second)
 
     def __str__(self) -> str:
         scope = f"window {self.window}" if self.window else "all rows"
