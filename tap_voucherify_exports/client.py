@@ -138,8 +138,8 @@ class VoucherifyClient:
 
     def __init__(self, settings: Settings, *, max_tries: int = MAX_TRIES) -> None:
         self.settings = settings
-        auth = AppKeyAuth(settings.app_id, settings.app_token, settings.trusted_origins)
-        self.session = TrustedOriginSession(auth)
+        self.auth = AppKeyAuth(settings.app_id, settings.app_token, settings.trusted_origins)
+        self.session = TrustedOriginSession(self.auth)
         self.session.headers["User-Agent"] = USER_AGENT
         # One connection per export that may be in flight, plus the download.
         pool = max(10, settings.max_concurrent_exports * 2 + 2)
@@ -161,8 +161,7 @@ class VoucherifyClient:
 
     def is_trusted(self, url: str) -> bool:
         """Whether the app keys may be sent to this URL."""
-        auth = self.session.auth
-        return isinstance(auth, AppKeyAuth) and auth.is_trusted(url)
+        return self.auth.is_trusted(url)
 
     def request(
         self,
@@ -171,10 +170,9 @@ class VoucherifyClient:
         *,
         json_body: dict[str, Any] | None = None,
         stream: bool = False,
-        retry_statuses: frozenset[int] = RETRIABLE_STATUSES,
     ) -> requests.Response:
         """Send a request, retrying 429/5xx/connection errors; raise `VoucherifyAPIError` else."""
-        return self._send_with_retries(method, url, json_body, stream, retry_statuses)
+        return self._send_with_retries(method, url, json_body, stream)
 
     def _send(
         self,
@@ -182,7 +180,6 @@ class VoucherifyClient:
         url: str,
         json_body: dict[str, Any] | None,
         stream: bool,
-        retry_statuses: frozenset[int],
     ) -> requests.Response:
         try:
             response = self.session.request(
@@ -201,7 +198,7 @@ class VoucherifyClient:
             return response
         body = _error_body(response)
         response.close()
-        if response.status_code in retry_statuses:
+        if response.status_code in RETRIABLE_STATUSES:
             raise RetriableHTTPError(
                 f"{method} {safe_url(url)} answered {response.status_code}: "
                 f"{body.get('message', '')}".rstrip(": "),
