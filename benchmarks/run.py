@@ -100,7 +100,9 @@ def measured(work: Workdir, label: str, command: list[str]) -> dict[str, Any]:
     stderr = work.log_file(label)
     out = subprocess.run(
         [PY, str(HERE / "measure.py"), "--stderr", stderr, "--", *command],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     result = json.loads(out.stdout)
     if result["returncode"] != 0:
@@ -134,10 +136,15 @@ _DISCOVERED: dict[str, Any] = {}
 def catalog(work: Workdir, streams: tuple[str, ...]) -> str:
     """A catalog with `streams` and every one of their fields selected, the rest deselected."""
     if not _DISCOVERED:
-        config = work.file("discover-config.json", {
-            "app_id": "x", "app_token": "y", "api_url": "http://127.0.0.1:9",
-            "start_date": START,
-        })
+        config = work.file(
+            "discover-config.json",
+            {
+                "app_id": "x",
+                "app_token": "y",
+                "api_url": "http://127.0.0.1:9",
+                "start_date": START,
+            },
+        )
         text = subprocess.run(
             [TAP, "--config", config, "--discover"], capture_output=True, text=True, check=True
         ).stdout
@@ -160,7 +167,10 @@ def warm(emu: Emulator, config: dict[str, Any], stream: str) -> float:
     )
     stream_type = next(s for s in STREAM_TYPES if s.name == stream)
     request = ExportRequest(
-        stream, obj, tuple(TABLES[obj].keys), window if stream_type.filter_key else None,
+        stream,
+        obj,
+        tuple(TABLES[obj].keys),
+        window if stream_type.filter_key else None,
         stream_type.filter_key,
     )
     headers = {"X-App-Id": emu.app_id, "X-App-Token": emu.app_token}
@@ -317,9 +327,7 @@ def part_sync(work: Workdir, per_stream: int) -> str:
     rows = {STREAM_OBJECTS[s]: per_stream for s in SYNC_STREAMS}
     rows["points_expiration"] = per_stream // 3
     with Emulator(seed=7, rows=rows, job_latency_seconds=SYNC_LATENCY) as emu:
-        base = tap_config(
-            emu, end_date="2025-01-01T00:00:00Z", window_days=SYNC_WINDOW_DAYS
-        )
+        base = tap_config(emu, end_date="2025-01-01T00:00:00Z", window_days=SYNC_WINDOW_DAYS)
         start = dt.datetime.fromisoformat(base["start_date"])
         end = dt.datetime.fromisoformat(base["end_date"])
         windows = len(plan_windows(start, end, dt.timedelta(days=SYNC_WINDOW_DAYS)))
@@ -357,7 +365,8 @@ def part_sync(work: Workdir, per_stream: int) -> str:
             single["end_date"] = conditions["$before"][0]
         single_config = work.file("config-sync-single.json", single)
         alone = measured(
-            work, "sync largest job alone",
+            work,
+            "sync largest job alone",
             [TAP, "--config", single_config, "--catalog", catalog(work, (stream,))],
         )
         about = measured(work, "tap start-up (--about)", [TAP, "--about"])
@@ -420,8 +429,10 @@ def main() -> int:
     throughput_rows = 1_000_000 // scale
     memory_sizes = [100_000 // scale, 1_000_000 // scale, 5_000_000 // scale]
     sync_rows = 30_000 // scale
-    output = Path(args.output) if args.output else HERE / (
-        "results-quick.md" if args.quick else "results.md"
+    output = (
+        Path(args.output)
+        if args.output
+        else HERE / ("results-quick.md" if args.quick else "results.md")
     )
 
     started = time.perf_counter()
@@ -430,17 +441,17 @@ def main() -> int:
     known: dict[int, dict[str, Any]] = {}
     jobs: list[tuple[int, Callable[[], None]]] = []
     if 1 in parts:
+
         def one() -> None:
             text, tap = part_throughput(work, throughput_rows, args.reps)
             sections.append(text)
             known[throughput_rows] = tap
+
         jobs.append((1, one))
     if 3 in parts:
         jobs.append((3, lambda: sections.append(part_sync(work, sync_rows))))
     if 2 in parts:  # last: the 5M file takes minutes to generate
-        jobs.append((2, lambda: sections.append(
-            part_memory(work, memory_sizes, args.reps, known)
-        )))
+        jobs.append((2, lambda: sections.append(part_memory(work, memory_sizes, args.reps, known))))
     try:
         for _, job in jobs:
             job()

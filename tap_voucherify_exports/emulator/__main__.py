@@ -56,7 +56,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m tap_voucherify_exports.emulator",
         description="Local emulator of the Voucherify Exports API.",
-        epilog="Faults: " + "; ".join(f"{n}({', '.join(DEFAULT_PARAMS[n])})" for n in FAULTS)
+        epilog="Faults: "
+        + "; ".join(f"{n}({', '.join(DEFAULT_PARAMS[n])})" for n in FAULTS)
         + ". Common fault keys: phase, times, exported_object.",
     )
     parser.add_argument("--api-port", type=int, default=0)
@@ -72,12 +73,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-rows-per-export", type=int, default=None)
     parser.add_argument("--app-id", default="emulator-app-id")
     parser.add_argument("--app-token", default="emulator-app-token")
-    parser.add_argument("--grow-every", type=_grow, default=None, metavar="SECONDS:COUNT",
-                        help="add COUNT rows to every object every SECONDS")
-    parser.add_argument("--state-file", default=None,
-                        help="persist rows added at runtime so a restart keeps them")
-    parser.add_argument("--fault", type=_fault, action="append", default=[],
-                        metavar="NAME:key=val,...", help="arm a fault at startup (repeatable)")
+    parser.add_argument(
+        "--grow-every",
+        type=_grow,
+        default=None,
+        metavar="SECONDS:COUNT",
+        help="add COUNT rows to every object every SECONDS",
+    )
+    parser.add_argument(
+        "--state-file", default=None, help="persist rows added at runtime so a restart keeps them"
+    )
+    parser.add_argument(
+        "--fault",
+        type=_fault,
+        action="append",
+        default=[],
+        metavar="NAME:key=val,...",
+        help="arm a fault at startup (repeatable)",
+    )
     return parser.parse_args(argv)
 
 
@@ -85,11 +98,20 @@ def main(argv: list[str] | None = None) -> int:
     """Start, print the URLs and credentials on one line, serve until a signal."""
     args = parse_args(argv)
     emulator = Emulator(
-        seed=args.seed, rows=args.rows, job_latency_seconds=args.job_latency, edges=args.edges,
-        bom=args.bom, crlf=not args.lf, token_ttl_seconds=args.token_ttl,
-        max_rows_per_export=args.max_rows_per_export, app_id=args.app_id,
-        app_token=args.app_token, api_port=args.api_port, download_port=args.download_port,
-        foreign_port=args.foreign_port, state_file=args.state_file,
+        seed=args.seed,
+        rows=args.rows,
+        job_latency_seconds=args.job_latency,
+        edges=args.edges,
+        bom=args.bom,
+        crlf=not args.lf,
+        token_ttl_seconds=args.token_ttl,
+        max_rows_per_export=args.max_rows_per_export,
+        app_id=args.app_id,
+        app_token=args.app_token,
+        api_port=args.api_port,
+        download_port=args.download_port,
+        foreign_port=args.foreign_port,
+        state_file=args.state_file,
     )
     for spec in args.fault:
         emulator.inject(spec.pop("fault"), **spec)

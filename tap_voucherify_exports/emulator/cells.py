@@ -19,23 +19,58 @@ from tap_voucherify_exports.fields import TABLES
 # Cells that depend on the row index or created_at, or that reference other rows: computed per
 # row. Every other cell depends only on the row hash and comes from a template.
 ROW_KEYS: dict[str, frozenset[str]] = {
-    "voucher": frozenset({
-        "id", "code", "start_date", "expiration_date", "qr_code", "bar_code", "created_at",
-        "updated_at", "customer_id", "customer_source_id",
-    }),
-    "redemption": frozenset({
-        "id", "date", "voucher_code", "customer_id", "customer_source_id", "customer_name",
-        "tracking_id", "order_id",
-    }),
+    "voucher": frozenset(
+        {
+            "id",
+            "code",
+            "start_date",
+            "expiration_date",
+            "qr_code",
+            "bar_code",
+            "created_at",
+            "updated_at",
+            "customer_id",
+            "customer_source_id",
+        }
+    ),
+    "redemption": frozenset(
+        {
+            "id",
+            "date",
+            "voucher_code",
+            "customer_id",
+            "customer_source_id",
+            "customer_name",
+            "tracking_id",
+            "order_id",
+        }
+    ),
     "publication": frozenset({"voucher_code", "customer_id", "customer_source_id", "date"}),
-    "customer": frozenset({
-        "id", "name", "email", "phone", "source_id", "created_at", "updated_at", "birthdate",
-        "birthday", "orders_last_order_date",
-    }),
+    "customer": frozenset(
+        {
+            "id",
+            "name",
+            "email",
+            "phone",
+            "source_id",
+            "created_at",
+            "updated_at",
+            "birthdate",
+            "birthday",
+            "orders_last_order_date",
+        }
+    ),
     "points_expiration": frozenset({"id", "voucher_id", "expires_at"}),
-    "order": frozenset({
-        "id", "source_id", "created_at", "updated_at", "customer_id", "referrer_id",
-    }),
+    "order": frozenset(
+        {
+            "id",
+            "source_id",
+            "created_at",
+            "updated_at",
+            "customer_id",
+            "referrer_id",
+        }
+    ),
 }
 # Per-row cells that may contain a delimiter or quote (every other per-row cell is an id, code,
 # number or timestamp and never needs quoting).
@@ -144,7 +179,9 @@ class CellTables:
             "redemption_count": _int(24, 50),
             "active": _flag(26, 5),  # mostly false: one in five "true"
             "qr_code": lambda i, h, ms: f"https://dl.voucherify.io/api/v1/assets/qr/{code(i)}",
-            "bar_code": lambda i, h, ms: f"https://dl.voucherify.io/api/v1/assets/barcode/{code(i)}",
+            "bar_code": lambda i, h, ms: (
+                f"https://dl.voucherify.io/api/v1/assets/barcode/{code(i)}"
+            ),
             "metadata": _pick(P.METADATA, 27),
             "is_referral_code": _flag(30, 4),
             "created_at": lambda i, h, ms: iso_group(ms),
@@ -244,7 +281,7 @@ class CellTables:
             "address_city": address(P.CITIES, 24),
             "address_state": address(P.STATES, 27),
             "address_line_1": address(P.STREETS, 30),
-            "address_line_2": lambda i, h, ms: "" if (h >> 33) % 4 else "Apt. 4, \"rear\"",
+            "address_line_2": lambda i, h, ms: "" if (h >> 33) % 4 else 'Apt. 4, "rear"',
             "address_country": address(P.COUNTRIES, 35),
             "address_postal_code": lambda i, h, ms: f"{(h >> 38) % 100:02d}-{(h >> 45) % 1000:03d}",
             "redemptions_total_redeemed": _int(40, 40),

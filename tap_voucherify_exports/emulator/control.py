@@ -19,8 +19,12 @@ class Controls(Protocol):
     """What the control endpoint needs from the emulator."""
 
     def inject(
-        self, fault: str, phase: str | None = None, times: int | None = 1,
-        exported_object: str | None = None, **params: Any,
+        self,
+        fault: str,
+        phase: str | None = None,
+        times: int | None = 1,
+        exported_object: str | None = None,
+        **params: Any,
     ) -> None: ...
 
     def clear_faults(self) -> None: ...

@@ -72,8 +72,11 @@ class Dataset:
         # are built on first use, so a 40-row export does not pay for all 4096.
         salt = self._bases[exported_object] ^ 0x5DEECE66D
         per_row = ROW_KEYS[exported_object]
-        cells = [(pos, self._cells[exported_object][key]) for pos, key in enumerate(keys)
-                 if key not in per_row]
+        cells = [
+            (pos, self._cells[exported_object][key])
+            for pos, key in enumerate(keys)
+            if key not in per_row
+        ]
 
         def build(t: int) -> list[str]:
             template = [""] * len(keys)
@@ -89,8 +92,11 @@ class Dataset:
     ) -> Iterator[list[str]]:
         """Yield the cells of `keys` for every row in `indexes` (in that order)."""
         per_row = ROW_KEYS[exported_object]
-        row_cells = [(pos, self._cells[exported_object][key]) for pos, key in enumerate(keys)
-                     if key in per_row]
+        row_cells = [
+            (pos, self._cells[exported_object][key])
+            for pos, key in enumerate(keys)
+            if key in per_row
+        ]
         build = self._template(exported_object, keys)
         templates: dict[int, list[str]] = {}
         mask = TEMPLATES - 1
@@ -106,7 +112,11 @@ class Dataset:
             yield row
 
     def lines(
-        self, exported_object: str, keys: list[str], segments: list[Segment], indexes: range,
+        self,
+        exported_object: str,
+        keys: list[str],
+        segments: list[Segment],
+        indexes: range,
         terminator: str,
     ) -> Iterator[str]:
         """Yield finished CSV lines for `indexes`: the fast path for files.
@@ -119,7 +129,8 @@ class Dataset:
         row_positions = [pos for pos, key in enumerate(keys) if key in per_row]
         row_cells = [
             _quoted(self._cells[exported_object][keys[pos]])
-            if keys[pos] in QUOTED_KEYS else self._cells[exported_object][keys[pos]]
+            if keys[pos] in QUOTED_KEYS
+            else self._cells[exported_object][keys[pos]]
             for pos in row_positions
         ]
         build = self._template(exported_object, keys)

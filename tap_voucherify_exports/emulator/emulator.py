@@ -43,9 +43,16 @@ class Emulator:
         state_file: str | None = None,
     ) -> None:
         self.config = Config(
-            seed=seed, rows=dict(rows or {}), job_latency_seconds=job_latency_seconds,
-            edges=edges, bom=bom, crlf=crlf, token_ttl_seconds=token_ttl_seconds,
-            max_rows_per_export=max_rows_per_export, app_id=app_id, app_token=app_token,
+            seed=seed,
+            rows=dict(rows or {}),
+            job_latency_seconds=job_latency_seconds,
+            edges=edges,
+            bom=bom,
+            crlf=crlf,
+            token_ttl_seconds=token_ttl_seconds,
+            max_rows_per_export=max_rows_per_export,
+            app_id=app_id,
+            app_token=app_token,
         )
         self._ports = {"api": api_port, "download": download_port, "foreign": foreign_port}
         self._state_file = state_file
@@ -65,7 +72,10 @@ class Emulator:
             return self
         self.jobs = JobStore(self.config, self.dataset, self.faults)
         backend = Backend(
-            self.config, self.jobs, self.faults, self.recorder,
+            self.config,
+            self.jobs,
+            self.faults,
+            self.recorder,
             RateCounter(self.config.rate_limit_per_minute),
             lambda method, path, query, body: control.handle(self, method, path, query, body),
         )
@@ -73,7 +83,8 @@ class Emulator:
             server = Server(port, make_handler(origin, backend))
             self._servers[origin] = server
             thread = threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
                 name=f"emulator-{origin}-{server.server_address[1]}",
             )
             thread.start()
@@ -100,7 +111,9 @@ class Emulator:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()
@@ -148,7 +161,9 @@ class Emulator:
 
     # --- data -----------------------------------------------------------------------------------
     def ground_truth(
-        self, exported_object: str, after: datetime | str | None = None,
+        self,
+        exported_object: str,
+        after: datetime | str | None = None,
         before: datetime | str | None = None,
     ) -> list[dict[str, str]]:
         """Every row in the (after, before) window, all fields keyed by field key, as CSV cell
@@ -204,8 +219,12 @@ class Emulator:
 
     # --- faults and observations ----------------------------------------------------------------
     def inject(
-        self, fault: str, phase: str | None = None, times: int | None = 1,
-        exported_object: str | None = None, **params: Any,
+        self,
+        fault: str,
+        phase: str | None = None,
+        times: int | None = 1,
+        exported_object: str | None = None,
+        **params: Any,
     ) -> None:
         """Arm a fault (see faults.DEFAULT_PARAMS for names and parameters)."""
         if exported_object is not None and exported_object not in TABLES:
@@ -238,8 +257,17 @@ class Emulator:
     def exports_summary(self) -> list[dict[str, Any]]:
         """Jobs as JSON-ready dicts (for GET /_emulator/exports)."""
         return [
-            {"id": j.id, "exported_object": j.exported_object, "parameters": j.parameters,
-             "status": j.status, "rows": len(j.rows), "row_count": j.row_count, "size": j.size,
-             "foreign": j.foreign, "malformed": j.malformed, "deleted": j.deleted}
+            {
+                "id": j.id,
+                "exported_object": j.exported_object,
+                "parameters": j.parameters,
+                "status": j.status,
+                "rows": len(j.rows),
+                "row_count": j.row_count,
+                "size": j.size,
+                "foreign": j.foreign,
+                "malformed": j.malformed,
+                "deleted": j.deleted,
+            }
             for j in self.exports
         ]

@@ -134,7 +134,9 @@ class JobStore:
         if limit is not None and window_rows > limit:
             job.fail = True
         over = self.faults.take(
-            ("max_rows_per_export",), "create", obj,
+            ("max_rows_per_export",),
+            "create",
+            obj,
             when=lambda f: window_rows > int(f.param("max_rows")),
         )
         if over is not None or self.faults.take(("job_error",), "create", obj):
@@ -165,8 +167,15 @@ class JobStore:
             lines = self.dataset.lines(obj, keys, segments, job.rows, terminator)
         try:
             job.row_count = write_csv(
-                job.path, obj, keys, rows, lines=lines, bom=self.config.bom,
-                crlf=self.config.crlf, malformed=malformed, cancel=job.cancel,
+                job.path,
+                obj,
+                keys,
+                rows,
+                lines=lines,
+                bom=self.config.bom,
+                crlf=self.config.crlf,
+                malformed=malformed,
+                cancel=job.cancel,
             )
         except Cancelled:
             return
@@ -230,9 +239,15 @@ class JobStore:
             fault = self.faults.take(("expire_token",), "poll", job.exported_object)
             result = {"url": self.mint_url(job, fault)}
         return {
-            "id": job.id, "object": "export", "created_at": job.created_at, "status": status,
-            "channel": "API", "exported_object": job.exported_object,
-            "parameters": job.parameters, "result": result, "user_id": None,
+            "id": job.id,
+            "object": "export",
+            "created_at": job.created_at,
+            "status": status,
+            "channel": "API",
+            "exported_object": job.exported_object,
+            "parameters": job.parameters,
+            "result": result,
+            "user_id": None,
         }
 
     # --- deletion and shutdown ----------------------------------------------------------------

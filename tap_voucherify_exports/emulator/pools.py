@@ -9,26 +9,70 @@ from __future__ import annotations
 import json
 
 FIRST_NAMES = (
-    "Zoë", "José", "Ørjan", "Björk", "Ana María", "Jean-Luc", "Łucja", "Søren", "Agnieszka",
-    "Olivia", "Liam", "Noah", "Chloé", "François", "Ngọc", "山田", "李", "Анна", "Σοφία", "Zürich",
+    "Zoë",
+    "José",
+    "Ørjan",
+    "Björk",
+    "Ana María",
+    "Jean-Luc",
+    "Łucja",
+    "Søren",
+    "Agnieszka",
+    "Olivia",
+    "Liam",
+    "Noah",
+    "Chloé",
+    "François",
+    "Ngọc",
+    "山田",
+    "李",
+    "Анна",
+    "Σοφία",
+    "Zürich",
 )
 LAST_NAMES = (
-    "Łukasiewicz", "Núñez", "Ødegård", "Guðmundsdóttir", "O'Neil", "Smith, Jr.", "Müller",
-    "太郎", "小龙", "Иванова", "Παπαδοπούλου", "\"JL\" Picard", "Nguyễn", "Dubois", "🙂",
+    "Łukasiewicz",
+    "Núñez",
+    "Ødegård",
+    "Guðmundsdóttir",
+    "O'Neil",
+    "Smith, Jr.",
+    "Müller",
+    "太郎",
+    "小龙",
+    "Иванова",
+    "Παπαδοπούλου",
+    '"JL" Picard',
+    "Nguyễn",
+    "Dubois",
+    "🙂",
 )
 CITIES = ("Warszawa", "München", "São Paulo", "東京", "Kraków", "New York, NY", "", "Zürich")
 STATES = ("", "Mazowieckie", "Bayern", "SP", "NY", "")
 COUNTRIES = ("Poland", "Germany", "Brazil", "Japan", "USA", "Côte d'Ivoire", "")
 STREETS = ("ul. Żółwia 12", "Hauptstraße 5", "Rua São João, 45", "1-2-3 Shibuya", "", "5th Ave")
 CAMPAIGNS = (
-    "Summer Sale 2021", "Black Friday, \"Mega\" Deal", "Loyalty Program", "Referral ❤️",
-    "Gift Cards", "Welcome 10%", "冬季促销", "",
+    "Summer Sale 2021",
+    'Black Friday, "Mega" Deal',
+    "Loyalty Program",
+    "Referral ❤️",
+    "Gift Cards",
+    "Welcome 10%",
+    "冬季促销",
+    "",
 )
 CATEGORIES = ("", "New Customers", "VIP", "Newsletter, EU", "")
-DESCRIPTIONS = ("", "Regular customer", "Prefers \"express\" delivery", "Line one\nline two", "")
+DESCRIPTIONS = ("", "Regular customer", 'Prefers "express" delivery', "Line one\nline two", "")
 VOUCHER_TYPES = (
-    "DISCOUNT_VOUCHER", "DISCOUNT_VOUCHER", "DISCOUNT_VOUCHER", "DISCOUNT_VOUCHER",
-    "DISCOUNT_VOUCHER", "GIFT_VOUCHER", "GIFT_VOUCHER", "GIFT_VOUCHER", "LOYALTY_CARD",
+    "DISCOUNT_VOUCHER",
+    "DISCOUNT_VOUCHER",
+    "DISCOUNT_VOUCHER",
+    "DISCOUNT_VOUCHER",
+    "DISCOUNT_VOUCHER",
+    "GIFT_VOUCHER",
+    "GIFT_VOUCHER",
+    "GIFT_VOUCHER",
+    "LOYALTY_CARD",
     "LOYALTY_CARD",
 )
 DISCOUNT_TYPES = ("AMOUNT", "PERCENT", "FIXED", "UNIT")
@@ -40,14 +84,14 @@ ADDITIONAL_INFO = ("", "Thanks for shopping!", "Valid in-store, online", "有效
 CHANNELS = ("API", "Dashboard", "Automation", "Distribution: email")
 ORDER_STATUSES = ("CREATED", "PAID", "CANCELED", "FULFILLED")
 FAILURE_CODES = ("voucher_expired", "quantity_exceeded", "customer_rules_violated")
-FAILURE_MESSAGES = ("Voucher expired", "Quantity exceeded, sorry", "Rules \"violated\"")
+FAILURE_MESSAGES = ("Voucher expired", "Quantity exceeded, sorry", 'Rules "violated"')
 
 
 def _metadata() -> tuple[str, ...]:
     # Compact JSON, pretty JSON (embedded newlines) and blanks; the csv writer must quote them.
     docs: list[object] = [
         {"region": "EU, West", "tier": "gold"},
-        {"note": "He said \"hi\"", "count": 3, "ok": True},
+        {"note": 'He said "hi"', "count": 3, "ok": True},
         {"city": "Zürich", "tags": ["a", "b,c"], "nested": {"x": 1.5}},
         {"emoji": "🎉", "cjk": "优惠券"},
     ]

@@ -145,9 +145,9 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = self.backend.control(method, url.path, query, body)
             self._send_json(status, payload)
             return
-        self.backend.recorder.add(RecordedRequest(
-            self.origin, method, url.path, query, dict(self.headers.items()), body
-        ))
+        self.backend.recorder.add(
+            RecordedRequest(self.origin, method, url.path, query, dict(self.headers.items()), body)
+        )
         try:
             if bad_json:
                 raise invalid_payload("Payload should be valid JSON")
@@ -160,8 +160,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _check_auth(self) -> None:
         config = self.backend.config
-        if (self.headers.get("X-App-Id") != config.app_id
-                or self.headers.get("X-App-Token") != config.app_token):
+        if (
+            self.headers.get("X-App-Id") != config.app_id
+            or self.headers.get("X-App-Token") != config.app_token
+        ):
             raise unauthorized()
 
     def _request_faults(self, phase: str, exported_object: str | None) -> None:
@@ -171,24 +173,34 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.name == "server_error":
             status = int(fault.param("status"))
             phrase = HTTPStatus(status).phrase
-            raise ApiError(status, {"code": status, "message": phrase, "key": "server_error",
-                                    "details": "Injected by the emulator",
-                                    "request_id": request_id()})
+            raise ApiError(
+                status,
+                {
+                    "code": status,
+                    "message": phrase,
+                    "key": "server_error",
+                    "details": "Injected by the emulator",
+                    "request_id": request_id(),
+                },
+            )
         retry_after = fault.param("retry_after")
         retry_in = fault.param("retry_in")
         wait = float(retry_in if retry_in is not None else (retry_after or 1))
-        headers = {"X-Rate-Limit-Remaining": "0",
-                   "X-Rate-Limit-Retry": str(int(time.time() + wait + 0.999))}
+        headers = {
+            "X-Rate-Limit-Remaining": "0",
+            "X-Rate-Limit-Retry": str(int(time.time() + wait + 0.999)),
+        }
         if retry_after is not None:
             headers["Retry-After"] = str(retry_after)
-        raise ApiError(429, {"code": 429, "message": "Too many requests hit the API too quickly."},
-                       headers)
+        raise ApiError(
+            429, {"code": 429, "message": "Too many requests hit the API too quickly."}, headers
+        )
 
     # --- API origin -----------------------------------------------------------------------------
     def _api(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> None:
         jobs = self.backend.jobs
         self._check_auth()
-        export_id = path[len(_PREFIX) + 1:] if path.startswith(_PREFIX + "/") else None
+        export_id = path[len(_PREFIX) + 1 :] if path.startswith(_PREFIX + "/") else None
         if path.rstrip("/") == _PREFIX and method == "POST":
             obj = body.get("exported_object") if isinstance(body, dict) else None
             self._request_faults("create", obj if isinstance(obj, str) else None)
@@ -209,30 +221,48 @@ class _Handler(BaseHTTPRequestHandler):
                 jobs.delete(export_id)
                 self._send_json(204, None)
         else:
-            self._send_json(404, {"code": 404, "key": "not_found", "message": "Resource not found",
-                                  "details": f"Cannot {method} {path}",
-                                  "request_id": request_id()})
+            self._send_json(
+                404,
+                {
+                    "code": 404,
+                    "key": "not_found",
+                    "message": "Resource not found",
+                    "details": f"Cannot {method} {path}",
+                    "request_id": request_id(),
+                },
+            )
 
     def _list(self, query: dict[str, list[str]]) -> dict[str, Any]:
         def number(key: str, default: int, low: int, high: int) -> int:
             raw = query.get(key, [str(default)])[0]
             if not raw.isdigit() or not low <= int(raw) <= high:
-                raise ApiError(400, {"code": 400, "key": "invalid_query_params",
-                                     "message": "Invalid query params",
-                                     "details": f"Property {key} should be between {low} "
-                                     f"and {high}",
-                                     "request_id": request_id()})
+                raise ApiError(
+                    400,
+                    {
+                        "code": 400,
+                        "key": "invalid_query_params",
+                        "message": "Invalid query params",
+                        "details": f"Property {key} should be between {low} and {high}",
+                        "request_id": request_id(),
+                    },
+                )
             return int(raw)
 
         limit = number("limit", 10, 1, 100)
         page = number("page", 1, 1, 100)
         order = query.get("order", ["-created_at"])[0]
         if order not in _LIST_ORDERS:
-            raise ApiError(400, {"code": 400, "key": "invalid_query_params",
-                                 "message": "Invalid query params",
-                                 "details": "Property order should be equal to one of the allowed "
-                                 f"values [ {', '.join(_LIST_ORDERS)} ]",
-                                 "request_id": request_id()})
+            raise ApiError(
+                400,
+                {
+                    "code": 400,
+                    "key": "invalid_query_params",
+                    "message": "Invalid query params",
+                    "details": "Property order should be equal to one of the allowed "
+                    f"values [ {', '.join(_LIST_ORDERS)} ]",
+                    "request_id": request_id(),
+                },
+            )
         jobs = self.backend.jobs
         items = jobs.all()
         if order.lstrip("-") == "status":
@@ -242,15 +272,19 @@ class _Handler(BaseHTTPRequestHandler):
         if order.startswith("-"):
             items.reverse()
         chosen = items[(page - 1) * limit : page * limit]
-        return {"object": "list", "data_ref": "exports",
-                "exports": [jobs.body(j) for j in chosen], "total": len(items)}
+        return {
+            "object": "list",
+            "data_ref": "exports",
+            "exports": [jobs.body(j) for j in chosen],
+            "total": len(items),
+        }
 
     # --- download and foreign origins -----------------------------------------------------------
     def _download(self, method: str, path: str, query: dict[str, list[str]]) -> None:
         jobs = self.backend.jobs
         if self.origin == "download":
             self._check_auth()
-        export_id = path[len(_PREFIX) + 1:] if path.startswith(_PREFIX + "/") else ""
+        export_id = path[len(_PREFIX) + 1 :] if path.startswith(_PREFIX + "/") else ""
         known = {j.id: j.exported_object for j in jobs.all()}
         if method != "GET" or not export_id:
             raise ApiError(404, {"code": 404, "key": "not_found", "message": "Resource not found"})

@@ -79,7 +79,10 @@ class Timeline:
             return [(s.count, s.start_ms, s.end_ms) for s in self._segments[1:]]
 
     def add(
-        self, count: int, start_ms: int | None = None, end_ms: int | None = None,
+        self,
+        count: int,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
         not_before_ms: int = 0,
     ) -> None:
         """Append `count` rows later than every existing row and not later than now.

@@ -50,23 +50,39 @@ def request_id() -> str:
 
 def invalid_payload(details: str) -> ApiError:
     """400 invalid_payload."""
-    body = {"code": 400, "key": "invalid_payload", "message": "Invalid payload",
-            "details": details, "request_id": request_id()}
+    body = {
+        "code": 400,
+        "key": "invalid_payload",
+        "message": "Invalid payload",
+        "details": details,
+        "request_id": request_id(),
+    }
     return ApiError(400, body)
 
 
 def invalid_params(details: str) -> ApiError:
     """400 invalid_export_params ("export object was specified incorrectly")."""
-    body = {"code": 400, "key": "invalid_export_params", "message": "Invalid Export Params",
-            "details": details, "request_id": request_id()}
+    body = {
+        "code": 400,
+        "key": "invalid_export_params",
+        "message": "Invalid Export Params",
+        "details": details,
+        "request_id": request_id(),
+    }
     return ApiError(400, body)
 
 
 def not_found(export_id: str) -> ApiError:
     """404 for an unknown export id."""
-    body = {"code": 404, "key": "not_found", "message": "Resource not found",
-            "details": f"Cannot find export with id {export_id}", "request_id": request_id(),
-            "resource_id": export_id, "resource_type": "export"}
+    body = {
+        "code": 404,
+        "key": "not_found",
+        "message": "Resource not found",
+        "details": f"Cannot find export with id {export_id}",
+        "request_id": request_id(),
+        "resource_id": export_id,
+        "resource_type": "export",
+    }
     return ApiError(404, body)
 
 
@@ -165,11 +181,16 @@ def validate_create(body: Any) -> ExportSpec:
     if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
         raise invalid_payload("Property .parameters.fields should be array of strings")
     if any(f not in table.keys for f in fields):
-        raise ApiError(400, {
-            "code": 400, "key": "invalid_export_fields", "message": "Invalid Export",
-            "details": f"Unsupported field used. Allowed fields: {', '.join(table.keys)}",
-            "request_id": request_id(),
-        })
+        raise ApiError(
+            400,
+            {
+                "code": 400,
+                "key": "invalid_export_fields",
+                "message": "Invalid Export",
+                "details": f"Unsupported field used. Allowed fields: {', '.join(table.keys)}",
+                "request_id": request_id(),
+            },
+        )
     order_key = "expires_at" if exported_object == "points_expiration" else "created_at"
     order = parameters.get("order") or DEFAULT_ORDER.get(exported_object, "created_at")
     if order not in (order_key, f"-{order_key}"):
