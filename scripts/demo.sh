@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The body of `make demo`: emulator up → `meltano run tap-voucherify-exports target-duckdb` →
-# report from output/demo.duckdb → emulator down (always, by trap).
+# report from output/demo.duckdb, each table checked against the emulator's rows (OK/MISMATCH;
+# exit 1 on a MISMATCH) → emulator down (always, by trap).
 #
 # The emulator keeps its data in output/emulator-state.json and grows it while it runs
 # (--grow-every), so a second `make demo` finds new rows, and the tap's meltano state (in the
@@ -17,6 +18,9 @@ EMULATOR_ROWS="${EMULATOR_ROWS:-voucher=1000,redemption=500,publication=300,cust
 EMULATOR_GROW="${EMULATOR_GROW:-5:5}"
 readonly DUCKDB_FILE=output/demo.duckdb
 readonly STATE_FILE=output/emulator-state.json
+# The dev environment's api_url (meltano.yml); its control endpoint, /_emulator/ground-truth,
+# serves the rows the report checks against.
+readonly EMULATOR_URL=http://127.0.0.1:8765
 
 export PYTHON="$VENV/bin/python"
 mkdir -p output
@@ -25,11 +29,14 @@ trap 'scripts/stop-emulator.sh' EXIT
 scripts/start-emulator.sh --seed 7 --rows "$EMULATOR_ROWS" --state-file "$STATE_FILE" \
     --grow-every "$EMULATOR_GROW"
 
+# The emulator's rows and the tables' counts before the run: the report requires every one of
+# those rows in DuckDB (rows the emulator creates during the run may or may not be synced).
 before="$(mktemp)"
 trap 'scripts/stop-emulator.sh; rm -f "$before"' EXIT
-"$PYTHON" scripts/duckdb_report.py counts "$DUCKDB_FILE" >"$before"
+"$PYTHON" scripts/duckdb_report.py snapshot "$DUCKDB_FILE" --emulator "$EMULATOR_URL" >"$before"
 
 "$VENV/bin/meltano" run tap-voucherify-exports target-duckdb
 
 echo
-"$PYTHON" scripts/duckdb_report.py report "$DUCKDB_FILE" --before "$before"
+"$PYTHON" scripts/duckdb_report.py report "$DUCKDB_FILE" --emulator "$EMULATOR_URL" \
+    --before "$before"
