@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 # Newest meltano that installs beside singer-sdk 0.54 on Python 3.11 (checked 2026-11).
 MELTANO_VERSION ?= 4.4.1
-# Same DuckDB major as the target-duckdb plugin (meltano.yml) so the report reads its file.
+# For the demo's report and the e2e tests; reads the file target-duckdb writes with duckdb 1.0.0
+# (meltano.yml says why that one).
 DUCKDB_REQUIREMENT ?= duckdb>=1.4,<2
 
 BIN := $(VENV)/bin
