@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Generator
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import backoff
 import requests
 from requests.adapters import HTTPAdapter
 
 from tap_voucherify_exports.auth import AppKeyAuth, TrustedOriginSession
+from tap_voucherify_exports.errors import RetriableHTTPError, VoucherifyAPIError
+from tap_voucherify_exports.redaction import safe_url
 from tap_voucherify_exports.settings import Settings
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
@@ -29,56 +29,6 @@ RETRY_AFTER_MAX_SECONDS = 3600.0
 CONNECT_TIMEOUT_MAX_SECONDS = 30.0
 RETRIABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "tap-voucherify-exports"
-
-
-_TOKEN_QUERY = re.compile(r"(token=)[^&\s'\"]+")
-
-
-def redact_tokens(text: str) -> str:
-    """Blank out `token=` query values (download tokens) in a message meant for logs."""
-    return _TOKEN_QUERY.sub(r"\1…", text)
-
-
-def safe_url(url: str) -> str:
-    """A URL fit for logs: origin and path only, the query (which carries tokens) dropped."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}" + ("?…" if parts.query else "")
-
-
-class VoucherifyError(Exception):
-    """Base class of every error this tap raises on purpose."""
-
-
-class VoucherifyAPIError(VoucherifyError):
-    """A non-retriable HTTP error, carrying Voucherify's error body."""
-
-    def __init__(self, method: str, url: str, status: int, body: dict[str, Any]) -> None:
-        self.method = method
-        self.url = safe_url(url)
-        self.status = status
-        self.code = body.get("code", body.get("statusCode", status))
-        self.key = body.get("key") or body.get("error")
-        self.message = body.get("message") or "no message"
-        self.details = body.get("details")
-        self.request_id = body.get("request_id")
-        parts = [f"Voucherify API error {status}"]
-        if self.key:
-            parts.append(f" ({self.key})")
-        parts.append(f": {self.message}")
-        if self.details:
-            parts.append(f": {self.details}")
-        if self.request_id:
-            parts.append(f" [request_id {self.request_id}]")
-        parts.append(f" on {method} {self.url}")
-        super().__init__("".join(parts))
-
-
-class RetriableHTTPError(VoucherifyError):
-    """A 429, a 5xx, or a connection failure: worth another try."""
-
-    def __init__(self, message: str, retry_after_seconds: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after_seconds = retry_after_seconds
 
 
 def _error_body(response: requests.Response) -> dict[str, Any]:

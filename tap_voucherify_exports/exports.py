@@ -10,19 +10,23 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import Any, Protocol, TextIO, cast
 
 import backoff
 import requests
 import urllib3
 
-from tap_voucherify_exports.client import (
+from tap_voucherify_exports.client import VoucherifyClient
+from tap_voucherify_exports.errors import (
+    ExportCancelledError,
+    ExportFailedError,
+    ExportResultError,
+    ExportTimeoutError,
+    TruncatedCsvError,
     VoucherifyAPIError,
-    VoucherifyClient,
     VoucherifyError,
-    redact_tokens,
 )
-from tap_voucherify_exports.records import CsvRecordReader, TruncatedCsvError
+from tap_voucherify_exports.redaction import redact_tokens
 from tap_voucherify_exports.settings import Settings, origin_of
 from tap_voucherify_exports.windows import Window
 
@@ -51,20 +55,12 @@ class ExportStatus(str, enum.Enum):
 FINISHED_STATUSES = frozenset({ExportStatus.DONE, ExportStatus.ERROR})
 
 
-class ExportFailedError(VoucherifyError):
-    """The export ended in `ERROR`; a smaller window may succeed."""
+class RowReader(Protocol):
+    """Turns one export file's text into records (records.py's `CsvRecordReader`)."""
 
-
-class ExportTimeoutError(VoucherifyError):
-    """The export did not reach `DONE` within `export_timeout`."""
-
-
-class ExportResultError(VoucherifyError):
-    """A `DONE` export whose `result` cannot be downloaded (no URL, or an untrusted host)."""
-
-
-class ExportCancelledError(VoucherifyError):
-    """The sync stopped while this export was still being waited for."""
+    def records(self, text: TextIO, *, skip_rows: int = 0) -> Iterator[dict[str, Any]]:
+        """Yield the file's rows as records, after skipping `skip_rows` already emitted."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -214,10 +210,6 @@ class ExportsAPI:
         )
         return export
 
-    def run(self, request: ExportRequest) -> Export:
-        """Create an export and wait until its file is ready."""
-        return self.wait_for_export(self.create_export(request), request)
-
     def download_urls(self, export: Export) -> list[str]:
         """The file URLs of a DONE export, refusing any host that may not receive credentials."""
         urls = result_urls(export.result)
@@ -237,7 +229,7 @@ class ExportsAPI:
         return urls
 
     def read_records(
-        self, export: Export, request: ExportRequest, reader: CsvRecordReader
+        self, export: Export, request: ExportRequest, reader: RowReader
     ) -> Iterator[dict[str, Any]]:
         """Stream every file of a DONE export through `reader`, restarting a broken download.
 

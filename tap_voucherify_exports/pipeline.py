@@ -15,16 +15,38 @@ import threading
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol
 
-from tap_voucherify_exports.exports import Export, ExportRequest, ExportsAPI
+from tap_voucherify_exports.exports import Export, ExportRequest
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
+
+
+class ExportJobs(Protocol):
+    """The export verbs the pipeline drives (exports.py's `ExportsAPI`)."""
+
+    @property
+    def cancelled(self) -> threading.Event:
+        """Set when the sync stops: waits end with `ExportCancelledError`."""
+        ...
+
+    def create_export(self, request: ExportRequest) -> Export:
+        """Create the job."""
+        ...
+
+    def wait_for_export(self, export: Export, request: ExportRequest) -> Export:
+        """Wait until the job is DONE."""
+        ...
+
+    def delete_export(self, export_id: str) -> None:
+        """Delete the job; never raises."""
+        ...
 
 
 class ExportPipeline:
     """Runs planned export requests ahead of the stream that will download them."""
 
-    def __init__(self, api: ExportsAPI, max_in_flight: int, *, delete_exports: bool) -> None:
+    def __init__(self, api: ExportJobs, max_in_flight: int, *, delete_exports: bool) -> None:
         self.api = api
         self.max_in_flight = max_in_flight
         self.delete_exports = delete_exports

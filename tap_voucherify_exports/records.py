@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 import msgspec
 
-from tap_voucherify_exports.client import VoucherifyError
+from tap_voucherify_exports.errors import CsvFormatError, TruncatedCsvError
 from tap_voucherify_exports.fields import ExportedObjectTable, FieldType
 
 # A `metadata` cell that is not a JSON object is kept, verbatim, under this key (see README).
@@ -22,14 +22,6 @@ _CANONICAL_LENGTH = len("2022-03-09T09:16:32.521Z")
 _decode_json = msgspec.json.Decoder().decode
 _BOOLEANS = {"true": True, "false": False, "t": True, "f": False, "yes": True, "no": False,
              "1": True, "0": False}  # fmt: skip
-
-
-class CsvFormatError(VoucherifyError):
-    """The export file does not match what was requested; names stream, line, column and value."""
-
-
-class TruncatedCsvError(CsvFormatError):
-    """The body ended in the middle of a row: the download was cut short and should be retried."""
 
 
 def _integer(cell: str) -> int:

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
-
-from tap_voucherify_exports.client import redact_tokens
+from urllib.parse import urlsplit
 
 REDACTED = "***"
+_TOKEN_QUERY = re.compile(r"(token=)[^&\s'\"]+")
+
+
+def redact_tokens(text: str) -> str:
+    """Blank out `token=` query values (download tokens) in a message meant for logs."""
+    return _TOKEN_QUERY.sub(r"\1…", text)
+
+
+def safe_url(url: str) -> str:
+    """A URL fit for logs: origin and path only, the query (which carries tokens) dropped."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" + ("?…" if parts.query else "")
 
 
 class SecretRedactingFilter(logging.Filter):

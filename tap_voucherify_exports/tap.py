@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Iterable
 from functools import cached_property
 
-from singer_sdk import Tap
+from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 
 from tap_voucherify_exports import settings as defaults
-from tap_voucherify_exports.client import VoucherifyClient
-from tap_voucherify_exports.exports import ExportsAPI
 from tap_voucherify_exports.output import StateFlushingWriter
-from tap_voucherify_exports.pipeline import ExportPipeline
-from tap_voucherify_exports.redaction import redact_secrets_in_logs
-from tap_voucherify_exports.settings import Settings, parse_settings
+from tap_voucherify_exports.session import SyncSession
 from tap_voucherify_exports.streams import STREAM_TYPES, VoucherifyExportStream
 
 try:
     from typing import override  # type: ignore[attr-defined]
 except ImportError:  # Python < 3.12
     from typing_extensions import override
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """The HTTP client, the export verbs and the job pipeline of one run."""
-
-    client: VoucherifyClient
-    api: ExportsAPI
-    pipeline: ExportPipeline
-
-    def close(self) -> None:
-        """Abandon pending jobs and release connections."""
-        self.pipeline.close()
-        self.client.close()
 
 
 class TapVoucherifyExports(Tap):
@@ -83,53 +64,50 @@ class TapVoucherifyExports(Tap):
                     description="Delete each export from Voucherify once its rows are synced."),
     ).to_dict()  # fmt: skip
 
-    _runtime: Runtime | None = None
+    @cached_property
+    def session(self) -> SyncSession:
+        """The sync every stream reads through; opened only around a sync or a `--test` run."""
+        return SyncSession(self.config)
 
     @override
     def discover_streams(self) -> list[VoucherifyExportStream]:
-        return [stream_type(self) for stream_type in STREAM_TYPES]
+        return [stream_type(self, self.session) for stream_type in STREAM_TYPES]
 
-    @cached_property
-    def settings(self) -> Settings:
-        """The validated config; raises `ConfigValidationError` naming the bad setting."""
-        parsed = parse_settings(self.config)
-        redact_secrets_in_logs(parsed.secrets)
-        return parsed
+    # --- singer-sdk seams -----------------------------------------------------------------------
+    # `sync_all` and `run_sync_dry_run` (behind `--test`) are `@typing.final` in singer-sdk (a
+    # typing marker, not enforced at run time), and the SDK offers no hook around a whole sync:
+    # these two overrides are the only way to open one session around one. Each calls the SDK's
+    # own method inside.
+    # tests/unit/test_sdk_seams.py fails when an upgrade changes either.
 
-    @cached_property
-    def sync_end(self) -> dt.datetime:
-        """Where the last window of every stream ends: `end_date`, else the time the sync began."""
-        return self.settings.end_date or dt.datetime.now(dt.timezone.utc)
-
-    def runtime_for(self, stream: VoucherifyExportStream) -> Runtime:
-        """The run's client, export verbs and pipeline, built when the first stream syncs.
-
-        The pipeline is handed every export of this and every later selected stream, in the
-        order the SDK syncs them, so jobs of later windows and streams are generated on
-        Voucherify while earlier ones download.
-        """
-        if self._runtime is None:
-            settings = self.settings
-            client = VoucherifyClient(settings)
-            api = ExportsAPI(client, settings)
-            pipeline = ExportPipeline(
-                api, settings.max_concurrent_exports, delete_exports=settings.delete_exports
+    @override  # type: ignore[misc]  # final for typing only: see the seams note above
+    def sync_all(self) -> None:
+        with self.session.open() as session:
+            # Every selected stream's exports, in the order the SDK syncs the streams, so jobs
+            # of later windows and streams are generated on Voucherify while earlier ones
+            # download. Each stream plans from its own bookmark (already in the input state).
+            session.plan(
+                request
+                for stream in self._selected_streams()
+                for request in stream.export_requests()
             )
-            selected = [
-                candidate
-                for candidate in self.streams.values()
-                if isinstance(candidate, VoucherifyExportStream) and candidate.selected
-            ]
-            upcoming = selected[selected.index(stream) :] if stream in selected else [stream]
-            pipeline.plan(request for each in upcoming for request in each.export_requests())
-            self._runtime = Runtime(client, api, pipeline)
-        return self._runtime
+            super().sync_all()
 
-    def close_runtime(self) -> None:
-        """Abandon jobs nobody will download and release connections; a later sync starts anew."""
-        runtime, self._runtime = self._runtime, None
-        if runtime is not None:
-            runtime.close()
+    @override  # type: ignore[misc]  # final for typing only: see the seams note above
+    def run_sync_dry_run(
+        self, dry_run_record_limit: int | None = 1, streams: Iterable[Stream] | None = None
+    ) -> bool:
+        # `--test` and the SDK's standard tests sync each stream up to a few records: they need
+        # an open session too. Nothing is planned ahead: one export per stream, not every window's.
+        with self.session.open():
+            return super().run_sync_dry_run(dry_run_record_limit, streams)
+
+    def _selected_streams(self) -> list[VoucherifyExportStream]:
+        return [
+            stream
+            for stream in self.streams.values()
+            if isinstance(stream, VoucherifyExportStream) and stream.selected
+        ]
 
 
 if __name__ == "__main__":

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 import pytest
 
 from tap_voucherify_exports import client as client_module
-from tap_voucherify_exports.client import VoucherifyAPIError, VoucherifyClient
+from tap_voucherify_exports.client import VoucherifyClient
 from tap_voucherify_exports.emulator import Emulator
+from tap_voucherify_exports.errors import VoucherifyAPIError
 from tap_voucherify_exports.exports import ExportRequest, ExportsAPI
 from tap_voucherify_exports.fields import TABLES
 from tap_voucherify_exports.settings import parse_settings

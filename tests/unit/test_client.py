@@ -4,12 +4,8 @@ import pytest
 import requests
 import requests_mock as rm
 
-from tap_voucherify_exports.client import (
-    RetriableHTTPError,
-    VoucherifyAPIError,
-    VoucherifyClient,
-    retry_after_seconds,
-)
+from tap_voucherify_exports.client import VoucherifyClient, retry_after_seconds
+from tap_voucherify_exports.errors import RetriableHTTPError, VoucherifyAPIError
 from tap_voucherify_exports.settings import parse_settings
 
 API = "https://api.voucherify.io"

@@ -4,16 +4,15 @@ import pytest
 import requests
 import requests_mock as rm
 
-from tap_voucherify_exports.client import VoucherifyAPIError, VoucherifyClient, VoucherifyError
-from tap_voucherify_exports.exports import (
-    Export,
+from tap_voucherify_exports.client import VoucherifyClient
+from tap_voucherify_exports.errors import (
     ExportFailedError,
-    ExportRequest,
     ExportResultError,
-    ExportsAPI,
     ExportTimeoutError,
-    result_urls,
+    VoucherifyAPIError,
+    VoucherifyError,
 )
+from tap_voucherify_exports.exports import Export, ExportRequest, ExportsAPI, result_urls
 from tap_voucherify_exports.fields import TABLES
 from tap_voucherify_exports.records import CsvRecordReader
 from tap_voucherify_exports.settings import parse_settings

@@ -3,7 +3,8 @@ import time
 
 import pytest
 
-from tap_voucherify_exports.exports import Export, ExportFailedError, ExportRequest
+from tap_voucherify_exports.errors import ExportFailedError
+from tap_voucherify_exports.exports import Export, ExportRequest
 from tap_voucherify_exports.pipeline import ExportPipeline
 
 

@@ -3,14 +3,9 @@ from decimal import Decimal
 
 import pytest
 
+from tap_voucherify_exports.errors import CsvFormatError, TruncatedCsvError
 from tap_voucherify_exports.fields import TABLES, FieldType
-from tap_voucherify_exports.records import (
-    CONVERTERS,
-    RAW_TEXT_KEY,
-    CsvFormatError,
-    CsvRecordReader,
-    TruncatedCsvError,
-)
+from tap_voucherify_exports.records import CONVERTERS, RAW_TEXT_KEY, CsvRecordReader
 
 FIELDS = ("id", "code", "value", "active", "metadata", "created_at")
 

@@ -1,0 +1,106 @@
+"""One sync: its settings, where it ends, the HTTP client, the export verbs and the job pipeline.
+
+The tap opens one `SyncSession` around the SDK's `sync_all` (and its `--test` dry run) and hands
+it to every stream, the way singer-sdk's SQL taps hand each stream the tap's connector. Streams
+ask it for one thing: `records(request)`, a window's records. Everything a sync holds open
+(threads polling jobs, pooled connections, exports on Voucherify) is released when it closes,
+whether the sync completed, failed or was interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from tap_voucherify_exports.client import VoucherifyClient
+from tap_voucherify_exports.exports import ExportRequest, ExportsAPI
+from tap_voucherify_exports.fields import TABLES
+from tap_voucherify_exports.pipeline import ExportPipeline
+from tap_voucherify_exports.records import CsvRecordReader
+from tap_voucherify_exports.redaction import redact_secrets_in_logs
+from tap_voucherify_exports.settings import Settings, parse_settings
+
+
+@dataclass(frozen=True)
+class _OpenSync:
+    """What exists only while a sync runs."""
+
+    sync_end: dt.datetime
+    client: VoucherifyClient
+    api: ExportsAPI
+    pipeline: ExportPipeline
+
+
+class SyncSession:
+    """Owns one sync from `open()` to its close; built from the tap's config, opened lazily."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self._config = config
+        self._open: _OpenSync | None = None
+
+    @cached_property
+    def settings(self) -> Settings:
+        """The validated config; raises `ConfigValidationError` naming the bad setting."""
+        return parse_settings(self._config)
+
+    @property
+    def sync_end(self) -> dt.datetime:
+        """Where the last window of every stream ends: `end_date`, else when the sync opened."""
+        return self._running().sync_end
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[SyncSession]:
+        """Run one sync inside this block; everything it started is stopped when it ends."""
+        if self._open is not None:
+            raise RuntimeError("A sync is already open on this session.")
+        settings = self.settings
+        # Installed here, once per sync, before the first request can log a URL or a body.
+        redact_secrets_in_logs(settings.secrets)
+        client = VoucherifyClient(settings)
+        api = ExportsAPI(client, settings)
+        pipeline = ExportPipeline(
+            api, settings.max_concurrent_exports, delete_exports=settings.delete_exports
+        )
+        sync_end = settings.end_date or dt.datetime.now(dt.timezone.utc)
+        self._open = _OpenSync(sync_end, client, api, pipeline)
+        try:
+            yield self
+        finally:
+            self._open = None
+            # Abandoned jobs stop being polled (and are deleted when delete_exports is on)
+            # before connections close; a later sync opens anew.
+            pipeline.close()
+            client.close()
+
+    def plan(self, requests: Iterable[ExportRequest]) -> None:
+        """Every export the sync will ask for, in the order it will ask: generated ahead."""
+        self._running().pipeline.plan(requests)
+
+    def records(self, request: ExportRequest) -> Iterator[dict[str, Any]]:
+        """The typed records of one export: create → wait → download → CSV → records.
+
+        Waits here, before returning, until the job is DONE, so an `ExportFailedError` (the job
+        ended in ERROR) comes before any record and the caller may retry a smaller window. The
+        returned iterator streams the download; once it is exhausted the export's slot is freed
+        (and the export deleted when delete_exports is on).
+        """
+        running = self._running()
+        export = running.pipeline.export_for(request)
+        reader = CsvRecordReader(
+            request.stream_name, TABLES[request.exported_object], request.fields
+        )
+
+        def stream() -> Iterator[dict[str, Any]]:
+            yield from running.api.read_records(export, request, reader)
+            running.pipeline.done_downloading(export)
+
+        return stream()
+
+    def _running(self) -> _OpenSync:
+        if self._open is None:
+            raise RuntimeError("No sync is open: the tap opens one around sync_all.")
+        return self._open
