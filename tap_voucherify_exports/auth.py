@@ -50,7 +50,7 @@ class TrustedOriginSession(requests.Session):
         self, prepared_request: requests.PreparedRequest, response: requests.Response
     ) -> None:
         """Drop the app keys when a redirect leaves the trusted origins."""
-        super().rebuild_auth(prepared_request, response)
+        super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
         auth = self.auth
         if isinstance(auth, AppKeyAuth) and not auth.is_trusted(prepared_request.url or ""):
             for header in CREDENTIAL_HEADERS:

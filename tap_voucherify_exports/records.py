@@ -104,7 +104,10 @@ CONVERTERS: dict[FieldType, Callable[[str], Any]] = {
 }
 
 
-def compile_row(columns: Sequence[str], types: Sequence[FieldType]) -> Callable[[list[str]], dict]:
+RowConverter = Callable[[list[str]], dict[str, Any]]
+
+
+def compile_row(columns: Sequence[str], types: Sequence[FieldType]) -> RowConverter:
     """Build one function that turns a CSV row into a record, straight-line code per column.
 
     Generated once per export from the field table: strings become `row[i] or None`, every
@@ -121,7 +124,8 @@ def compile_row(columns: Sequence[str], types: Sequence[FieldType]) -> Callable[
             items.append(f"{key!r}: convert_{index}(row[{index}]) if row[{index}] else None")
     source = "def convert_row(row):\n    return {" + ", ".join(items) + "}\n"
     exec(compile(source, "<records.compile_row>", "exec"), namespace)  # noqa: S102 - keys from fields.py
-    return namespace["convert_row"]
+    convert_row: RowConverter = namespace["convert_row"]
+    return convert_row
 
 
 def _preview(cell: str) -> str:

@@ -8,7 +8,7 @@ from singer_sdk import typing as th
 
 from tap_voucherify_exports.fields import ExportedObjectTable, FieldType
 
-JSON_TYPES: dict[FieldType, th.JSONTypeHelper] = {
+JSON_TYPES: dict[FieldType, th.JSONTypeHelper[Any]] = {
     FieldType.STRING: th.StringType(),
     FieldType.INTEGER: th.IntegerType(),
     FieldType.NUMBER: th.NumberType(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from functools import cached_property
 
@@ -13,9 +14,9 @@ from tap_voucherify_exports.output import StateFlushingWriter
 from tap_voucherify_exports.session import SyncSession
 from tap_voucherify_exports.streams import STREAM_TYPES, VoucherifyExportStream
 
-try:
-    from typing import override  # type: ignore[attr-defined]
-except ImportError:  # Python < 3.12
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
     from typing_extensions import override
 
 
