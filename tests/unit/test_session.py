@@ -1,0 +1,70 @@
+"""SyncSession: one sync opened and closed once, one call per window's records."""
+
+import datetime as dt
+import logging
+
+import pytest
+
+from tap_voucherify_exports.errors import ExportFailedError
+from tap_voucherify_exports.exports import ExportRequest
+from tap_voucherify_exports.session import SyncSession
+from tap_voucherify_exports.windows import Window
+from tests.unit.conftest import SECRET
+from tests.unit.fake_api import voucher
+
+WINDOW = Window(
+    dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2024, 2, 1, tzinfo=dt.timezone.utc)
+)
+REQUEST = ExportRequest("vouchers", "voucher", ("id", "code"), WINDOW, "created_at")
+
+
+def test_records_outside_an_open_sync_is_refused(config):
+    with pytest.raises(RuntimeError, match="No sync is open"):
+        SyncSession(config).records(REQUEST)
+
+
+def test_a_session_cannot_be_opened_twice_at_once(config, fake):
+    session = SyncSession(config)
+    with session.open(), pytest.raises(RuntimeError, match="already open"), session.open():
+        pass
+
+
+def test_records_returns_the_typed_rows_of_one_window(config, fake):
+    fake.rows["voucher"] = [voucher(1, "2024-01-02T00:00:00.000Z")]
+    with SyncSession(config).open() as session:
+        rows = list(session.records(REQUEST))
+    assert rows == [{"id": "v_1", "code": "CODE1"}]
+    assert len(fake.created) == 1
+
+
+def test_an_export_ending_in_error_raises_before_any_record(config, fake):
+    fake.final_status = "ERROR"
+    with SyncSession(config).open() as session, pytest.raises(ExportFailedError):
+        session.records(REQUEST)
+
+
+def test_sync_end_is_end_date_or_the_moment_the_sync_opened(config, fake):
+    with SyncSession(config).open() as session:
+        assert session.sync_end == dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
+    del config["end_date"]
+    before = dt.datetime.now(dt.timezone.utc)
+    with SyncSession(config).open() as session:
+        assert before <= session.sync_end <= dt.datetime.now(dt.timezone.utc)
+
+
+def test_closing_deletes_planned_exports_nobody_downloaded(config, fake):
+    config["delete_exports"] = True
+    config["max_concurrent_exports"] = 2
+    fake.polls_before_done = 0
+    with SyncSession(config).open() as session:
+        session.plan([REQUEST, *REQUEST.split()])
+        rows = session.records(REQUEST)
+        list(rows)
+    deleted = [r for r in fake.mocker.request_history if r.method == "DELETE"]
+    assert len(deleted) == len(fake.created)
+
+
+def test_opening_installs_the_secret_redaction_filter(config, fake, caplog):
+    with SyncSession(config).open():
+        logging.getLogger("tap_voucherify_exports").warning("leaked %s", SECRET)
+    assert SECRET not in caplog.text
