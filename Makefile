@@ -8,20 +8,24 @@ MELTANO_VERSION ?= 4.4.1
 # For the demo's report and the e2e tests; reads the file target-duckdb writes with duckdb 1.0.0
 # (meltano.yml says why that one).
 DUCKDB_REQUIREMENT ?= duckdb>=1.4,<2
+# Exact versions of every dependency, so a fresh clone installs what CI tested (`make constraints`
+# refreshes it). Resolved on Python 3.11; on another Python `make install CONSTRAINTS=` skips it.
+CONSTRAINTS ?= constraints.txt
+CONSTRAINT_ARGS := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 BENCH_INSTALLED := $(VENV)/.installed-bench
 
-.PHONY: install plugins demo test bench
+.PHONY: install plugins demo test bench constraints
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstall when the project's dependencies or the pins above change.
-$(INSTALLED): pyproject.toml Makefile | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,typing]' \
+$(INSTALLED): pyproject.toml Makefile $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip $(CONSTRAINT_ARGS)
+	$(BIN)/python -m pip install --quiet $(CONSTRAINT_ARGS) -e '.[test,typing]' \
 		'meltano==$(MELTANO_VERSION)' '$(DUCKDB_REQUIREMENT)'
 	touch $@
 
@@ -39,15 +43,31 @@ demo: plugins
 ## test: lint, type-check, and the test suite (pytest's "no tests collected" counts as success)
 test: $(INSTALLED)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy tap_voucherify_exports
 	$(BIN)/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest: no tests collected"; status=0; fi; \
 	exit $$status
 
 $(BENCH_INSTALLED): $(INSTALLED)
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m pip install --quiet $(CONSTRAINT_ARGS) -e '.[bench]'
 	touch $@
 
 ## bench: throughput, peak RSS and wall time against the emulator (ARGS=--quick for a smoke run)
 bench: $(BENCH_INSTALLED)
 	$(BIN)/python benchmarks/run.py $(ARGS)
+
+SCRATCH_VENV := .venv-constraints
+
+## constraints: resolve every dependency afresh (newest allowed) in a scratch venv, pin it all
+constraints:
+	rm -rf $(SCRATCH_VENV)
+	$(PYTHON) -m venv $(SCRATCH_VENV)
+	$(SCRATCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SCRATCH_VENV)/bin/python -m pip install --quiet -e '.[test,typing,bench]' \
+		'meltano==$(MELTANO_VERSION)' '$(DUCKDB_REQUIREMENT)'
+	{ echo "# Every dependency of the project and its extras, meltano and duckdb, as \`make constraints\`"; \
+	  echo "# resolved them with $$($(SCRATCH_VENV)/bin/python --version) on $$(date -u +%F). Used by \`make install\`."; \
+	  $(SCRATCH_VENV)/bin/python -m pip freeze --all --exclude-editable | grep -v '^setuptools=='; \
+	} > constraints.txt
+	rm -rf $(SCRATCH_VENV)
