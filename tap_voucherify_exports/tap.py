@@ -43,9 +43,9 @@ class TapVoucherifyExports(Tap):
                     description="Sync rows created at or after this time (UTC)."),
         th.Property("end_date", th.DateTimeType(),
                     description="Sync rows created before this time. Default: now."),
-        th.Property("window_days", th.NumberType(), default=defaults.WINDOW_DAYS_DEFAULT,
+        th.Property("window_days", th.IntegerType(), default=defaults.WINDOW_DAYS_DEFAULT,
                     description="Days of created_at covered by one export job (at least 1)."),
-        th.Property("min_window_seconds", th.NumberType(),
+        th.Property("min_window_seconds", th.IntegerType(),
                     default=defaults.MIN_WINDOW_SECONDS_DEFAULT,
                     description="An export that ends in ERROR is split in half and retried "
                                 "down to windows of this many seconds."),
