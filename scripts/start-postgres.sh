@@ -5,7 +5,9 @@
 #     eval "$(scripts/start-postgres.sh)"
 #
 # Idempotent: a server this script already started (same data directory) is reused, and the test
-# database is created only when missing. Installs Debian's `postgresql` through
+# database is created only when missing. VOUCHERIFY_PG_STARTED=yes in the output means this call
+# started the server (so the caller may stop it with scripts/stop-postgres.sh), no that it was
+# already running. Installs Debian's `postgresql` through
 # scripts/install-system-deps.sh when no server binaries are found. Progress goes to stderr; only `export` lines go to stdout.
 #
 # Inputs (all optional):
@@ -70,6 +72,7 @@ if as_owner "$BINDIR/pg_ctl" --pgdata="$DATA_DIR" status >/dev/null 2>&1; then
     # Report the port it really listens on (line 4 of postmaster.pid), whatever PGPORT says now.
     PGPORT="$(sed -n 4p "$DATA_DIR/postmaster.pid")"
     log "already running from $DATA_DIR on port $PGPORT"
+    started=no
 else
     if (exec 3<>"/dev/tcp/$PGHOST/$PGPORT") 2>/dev/null; then
         log "port $PGPORT on $PGHOST is taken by another server; set PGPORT to a free port"
@@ -82,6 +85,7 @@ else
         -o "-c listen_addresses=$PGHOST -p $PGPORT -k $DATA_DIR" \
         -o "-c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
         start >&2 || { tail -n 20 "$DATA_DIR/server.log" >&2; exit 1; }
+    started=yes
 fi
 
 export PGHOST PGPORT PGUSER PGPASSWORD
@@ -94,3 +98,4 @@ fi
 
 printf 'export PGHOST=%q PGPORT=%q PGUSER=%q PGPASSWORD=%q PGDATABASE=%q\n' \
     "$PGHOST" "$PGPORT" "$PGUSER" "$PGPASSWORD" "$PGDATABASE"
+printf 'export VOUCHERIFY_PGDATA=%q VOUCHERIFY_PG_STARTED=%q\n' "$DATA_DIR" "$started"
