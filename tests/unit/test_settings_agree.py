@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 from meltano.core.setting_definition import SettingDefinition, SettingKind, json_dumps
+from singer_sdk.helpers.capabilities import BATCH_CONFIG, FLATTENING_CONFIG, STREAM_MAPS_CONFIG
 
 from tap_voucherify_exports.tap import TapVoucherifyExports
 
@@ -30,7 +31,18 @@ NUMBERS_DECLARED_INTEGER_FOR_MELTANO = frozenset(
     {"poll_interval_max", "export_timeout", "request_timeout"}
 )
 
-TAP_SETTINGS: dict[str, dict[str, Any]] = TapVoucherifyExports.config_jsonschema["properties"]
+# singer-sdk appends its own settings to the class's schema in place once a tap is built; the
+# tap's own are the rest.
+SDK_SETTINGS = frozenset(
+    name
+    for builtin in (STREAM_MAPS_CONFIG, FLATTENING_CONFIG, BATCH_CONFIG)
+    for name in builtin["properties"]
+)
+TAP_SETTINGS: dict[str, dict[str, Any]] = {
+    name: schema
+    for name, schema in TapVoucherifyExports.config_jsonschema["properties"].items()
+    if name not in SDK_SETTINGS
+}
 
 
 def about(output_format: str) -> str:
