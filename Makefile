@@ -23,9 +23,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstall when the project's dependencies or the pins above change.
-$(INSTALLED): pyproject.toml Makefile $(CONSTRAINTS) | $(BIN)/python
+# The emulator is its own distribution (voucherify_emulator/pyproject.toml), outside the tap's
+# wheel; installed editable here so tests, scripts, benchmarks and the demo import it from any cwd.
+$(INSTALLED): pyproject.toml voucherify_emulator/pyproject.toml Makefile $(CONSTRAINTS) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip $(CONSTRAINT_ARGS)
-	$(BIN)/python -m pip install --quiet $(CONSTRAINT_ARGS) -e '.[test,typing]' \
+	$(BIN)/python -m pip install --quiet $(CONSTRAINT_ARGS) -e '.[test,typing]' -e ./voucherify_emulator \
 		'meltano==$(MELTANO_VERSION)' '$(DUCKDB_REQUIREMENT)'
 	touch $@
 
@@ -44,7 +46,7 @@ demo: plugins
 test: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy tap_voucherify_exports
+	$(BIN)/mypy tap_voucherify_exports voucherify_emulator
 	$(BIN)/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest: no tests collected"; status=0; fi; \
 	exit $$status

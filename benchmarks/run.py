@@ -28,11 +28,11 @@ from typing import Any
 import psutil
 import requests
 
-from tap_voucherify_exports.emulator import Emulator
 from tap_voucherify_exports.exports import ExportRequest
 from tap_voucherify_exports.fields import TABLES
 from tap_voucherify_exports.streams import STREAM_TYPES
 from tap_voucherify_exports.windows import Window, plan_windows
+from voucherify_emulator import Emulator
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent

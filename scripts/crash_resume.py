@@ -39,9 +39,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tap_voucherify_exports.emulator import Emulator  # noqa: E402
 from tap_voucherify_exports.tap import TapVoucherifyExports  # noqa: E402
 from tests.helpers import PRIMARY_KEYS, STREAM_OBJECTS  # noqa: E402
+from voucherify_emulator import Emulator  # noqa: E402
 
 ROWS = {"voucher": 12000, "redemption": 4000, "publication": 1500, "customer": 2000,
         "order": 1000, "points_expiration": 200}  # fmt: skip

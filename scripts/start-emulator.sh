@@ -3,7 +3,7 @@
 #
 #     scripts/start-emulator.sh [emulator arguments...]    # e.g. --seed 7 --rows voucher=1000
 #
-# Extra arguments go to `python -m tap_voucherify_exports.emulator` after the two ports. Its PID is
+# Extra arguments go to `python -m voucherify_emulator` after the two ports. Its PID is
 # written to EMULATOR_PID_FILE so that scripts/stop-emulator.sh can stop it; its output (the URLs it
 # prints, then its log) goes to EMULATOR_LOG.
 #
@@ -34,7 +34,7 @@ for port in "$API_PORT" "$DOWNLOAD_PORT"; do
 done
 
 mkdir -p "$(dirname "$PID_FILE")" "$(dirname "$LOG_FILE")"
-"$PYTHON" -m tap_voucherify_exports.emulator \
+"$PYTHON" -m voucherify_emulator \
     --api-port "$API_PORT" --download-port "$DOWNLOAD_PORT" "$@" >"$LOG_FILE" 2>&1 &
 pid=$!
 echo "$pid" >"$PID_FILE"

@@ -2,8 +2,9 @@
 
 Each row is a field key as the export API spells it, the JSON-schema type its CSV cell becomes,
 and the human-readable label Voucherify writes in the CSV header. The stream schemas
-(`schemas.py`), the CSV converters (`records.py`), the export request's `fields` and the
-emulator's CSV headers are all derived from these tables.
+(`schemas.py`), the CSV converters (`records.py`) and the export request's `fields` are all
+derived from these tables. The emulator keeps its own reading (`voucherify_emulator/api.py`);
+tests/unit/test_fields_vs_emulator.py compares the two.
 
 Field lists are the union of the original API page and the current OpenAPI spec
 (research digest section 2.2). Labels: "ID", "Code", "Voucher Type", "Value" are confirmed by the

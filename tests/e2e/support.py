@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from tap_voucherify_exports.emulator import Emulator
+from voucherify_emulator import Emulator
 
 from .conftest import MeltanoProject
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tap_voucherify_exports.emulator import Emulator
+from voucherify_emulator import Emulator
 
 from .conftest import REPO_ROOT, MeltanoProject, base_env, make_meltano_project
 from .support import ROWS, STREAMS, TAP, configure_tap, truth_keys, utc

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tap_voucherify_exports.emulator import Emulator
-from tap_voucherify_exports.emulator.jobs import ExportJob
+from voucherify_emulator import Emulator
+from voucherify_emulator.jobs import ExportJob
 
 from .conftest import MeltanoProject, make_meltano_project
 from .support import (

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tap_voucherify_exports.emulator import Emulator
+from voucherify_emulator import Emulator
 
 from .conftest import base_env
 from .support import (

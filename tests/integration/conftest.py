@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tap_voucherify_exports.emulator import Emulator
+from voucherify_emulator import Emulator
 
 SMALL_ROWS = {
     "voucher": 400,

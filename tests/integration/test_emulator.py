@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from tap_voucherify_exports.emulator import Emulator
-from tap_voucherify_exports.fields import TABLES
+from voucherify_emulator import Emulator
+from voucherify_emulator.api import OBJECTS
 
 pytestmark = pytest.mark.integration
 
@@ -203,7 +203,10 @@ def test_auth_required_everywhere_and_rate_limit_headers():
 
 # --- validation ----------------------------------------------------------------------------------
 def test_validation_errors_and_defaults():
-    with Emulator(rows=dict.fromkeys(TABLES, 5), job_latency_seconds=0.02) as emu, client(emu) as s:
+    with (
+        Emulator(rows=dict.fromkeys(OBJECTS, 5), job_latency_seconds=0.02) as emu,
+        client(emu) as s,
+    ):
         post = lambda body: s.post(f"{emu.api_url}/v1/exports", json=body)  # noqa: E731
         body = post({"exported_object": "vouchers"}).json()
         assert body["code"] == 400
@@ -221,7 +224,7 @@ def test_validation_errors_and_defaults():
         assert body["key"] == "invalid_export_fields"
         assert body["message"] == "Invalid Export"
         assert body["details"] == (
-            "Unsupported field used. Allowed fields: " + ", ".join(TABLES["redemption"].keys)
+            "Unsupported field used. Allowed fields: " + ", ".join(OBJECTS["redemption"].keys)
         )
         bad_junction = {"filters": {"junction": "xor"}}
         assert post({"exported_object": "voucher", "parameters": bad_junction}).status_code == 400
@@ -252,22 +255,22 @@ def test_validation_errors_and_defaults():
 # --- content -------------------------------------------------------------------------------------
 def test_headers_are_labels_and_ground_truth_equals_csv_for_every_object():
     with (
-        Emulator(seed=3, rows=dict.fromkeys(TABLES, 40), job_latency_seconds=0.01) as emu,
+        Emulator(seed=3, rows=dict.fromkeys(OBJECTS, 40), job_latency_seconds=0.01) as emu,
         client(emu) as s,
     ):
-        for exported_object, table in TABLES.items():
+        for exported_object, table in OBJECTS.items():
             keys = list(table.keys)
             text = export_csv(s, emu, exported_object, fields=keys)
             assert "\r\n" in text
             rows = parse(text)
-            assert rows[0] == [f.label for f in table.fields]
+            assert rows[0] == [f.label for f in table.columns]
             truth = emu.ground_truth(exported_object)
             assert len(truth) == 40
             assert rows[1:] == [[row[k] for k in keys] for row in truth]
             # A reversed, partial field order maps the same way.
             subset = keys[::-2]
             rows = parse(export_csv(s, emu, exported_object, fields=subset))
-            assert rows[0] == [table.field(k).label for k in subset]
+            assert rows[0] == [table.column(k).label for k in subset]
             assert rows[1:] == [[row[k] for k in subset] for row in truth]
         vouchers = emu.ground_truth("voucher")
         assert len({v["id"] for v in vouchers}) == 40
@@ -368,7 +371,7 @@ def test_created_at_filters_and_edges(edges):
 
 
 def test_same_seed_same_data_and_points_expiration_order():
-    body = {"fields": list(TABLES["customer"].keys)}
+    body = {"fields": list(OBJECTS["customer"].keys)}
     texts = []
     for seed in (11, 11, 12):
         with (
@@ -622,7 +625,7 @@ def test_cli_prints_urls_and_stops_on_sigterm():
         [
             sys.executable,
             "-m",
-            "tap_voucherify_exports.emulator",
+            "voucherify_emulator",
             "--rows",
             "voucher=10",
             "--job-latency",

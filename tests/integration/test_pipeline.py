@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tap_voucherify_exports.emulator import Emulator
 from tests.helpers import run_sync
 from tests.integration.conftest import tap_config
+from voucherify_emulator import Emulator
 
 ROWS = {"voucher": 300, "customer": 200, "redemption": 200}
 STREAMS = {"vouchers", "customers", "redemptions"}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tap_voucherify_exports.emulator import Emulator
 from tap_voucherify_exports.fields import TABLES
 from tests.helpers import PRIMARY_KEYS, STREAM_OBJECTS, records, run_sync, states
 from tests.integration.conftest import SMALL_ROWS, tap_config
+from voucherify_emulator import Emulator
 
 
 def keys(stream: str, rows: list[dict]) -> set[tuple]:

@@ -14,8 +14,8 @@ import backoff._sync
 import pytest
 
 from tap_voucherify_exports import client as client_module
-from tap_voucherify_exports.emulator import Emulator
 from tests.helpers import PRIMARY_KEYS, STREAM_OBJECTS
+from voucherify_emulator import Emulator
 
 TIMESTAMP_KEYS = {"date", "created_at"}
 

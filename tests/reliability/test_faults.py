@@ -14,7 +14,6 @@ import pytest
 
 from tap_voucherify_exports import client as client_module
 from tap_voucherify_exports.client import VoucherifyClient
-from tap_voucherify_exports.emulator import Emulator
 from tap_voucherify_exports.errors import VoucherifyAPIError
 from tap_voucherify_exports.exports import ExportRequest, ExportsAPI
 from tap_voucherify_exports.fields import TABLES
@@ -27,6 +26,7 @@ from tests.reliability.conftest import (
     on_nth_create,
     record_keys,
 )
+from voucherify_emulator import Emulator
 
 pytestmark = pytest.mark.integration
 

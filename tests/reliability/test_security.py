@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tap_voucherify_exports.emulator import Emulator
 from tap_voucherify_exports.fields import TABLES
 from tests.helpers import catalog_for, sync
 from tests.reliability.conftest import base_config
 from tests.reliability.hostile import HostileServer, repeated
+from voucherify_emulator import Emulator
 
 pytestmark = pytest.mark.integration
 

@@ -9,15 +9,15 @@ import time
 
 import pytest
 
-from tap_voucherify_exports.emulator import tokens
-from tap_voucherify_exports.emulator.data import Dataset
-from tap_voucherify_exports.emulator.timeline import iso_ms, parse_iso
-from tap_voucherify_exports.fields import TABLES
+from voucherify_emulator import tokens
+from voucherify_emulator.api import OBJECTS
+from voucherify_emulator.data import Dataset
+from voucherify_emulator.timeline import iso_ms, parse_iso
 
 
-@pytest.mark.parametrize("exported_object", list(TABLES))
+@pytest.mark.parametrize("exported_object", list(OBJECTS))
 def test_fast_lines_equal_csv_module_rows(exported_object):
-    dataset = Dataset(3, dict.fromkeys(TABLES, 400))
+    dataset = Dataset(3, dict.fromkeys(OBJECTS, 400))
     segments = dataset.timelines[exported_object].snapshot()
     everything = dataset.keys(exported_object)
     rnd = random.Random(exported_object)

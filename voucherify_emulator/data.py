@@ -1,4 +1,4 @@
-"""Synthetic, deterministic rows for every exported object in `fields.TABLES`.
+"""Synthetic, deterministic rows for every exported object in `api.OBJECTS`.
 
 The row hash is `mix(base(seed, object) + index)` and each cell a function of (index, hash,
 created_at ms) defined in `cells.py`. Nothing is stored, so any window of a million-row object
@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from tap_voucherify_exports.emulator.cells import QUOTED_KEYS, ROW_KEYS, Cell, CellTables
-from tap_voucherify_exports.emulator.hashing import MASK64, base, mix
-from tap_voucherify_exports.emulator.timeline import Segment, Timeline, iter_ms, parse_iso
-from tap_voucherify_exports.fields import TABLES
+from voucherify_emulator.api import OBJECTS
+from voucherify_emulator.cells import QUOTED_KEYS, ROW_KEYS, Cell, CellTables
+from voucherify_emulator.hashing import MASK64, base, mix
+from voucherify_emulator.timeline import Segment, Timeline, iter_ms, parse_iso
 
 TEMPLATES = 4096  # distinct combinations of hash-only cells (a power of two)
 _GOLDEN = 0x9E3779B97F4A7C15  # splitmix64 increment (see hashing.mix)
@@ -51,7 +51,7 @@ class Dataset:
     """Row generator for every exported object, plus its timelines."""
 
     def __init__(self, seed: int, rows: dict[str, int]) -> None:
-        unknown = set(rows) - set(TABLES)
+        unknown = set(rows) - set(OBJECTS)
         if unknown:
             raise ValueError(f"unknown exported objects: {sorted(unknown)}")
         self.seed = seed
@@ -60,9 +60,9 @@ class Dataset:
         self.watermark_ms = int(time.time() * 1000)
         self.timelines = {
             name: Timeline(rows.get(name, 200), base(seed, f"{name}:time") & 0xFFFF)
-            for name in TABLES
+            for name in OBJECTS
         }
-        self._bases = {name: base(seed, name) for name in TABLES}
+        self._bases = {name: base(seed, name) for name in OBJECTS}
         self._cells = CellTables(seed, rows).tables
 
     # --- public API -----------------------------------------------------------------------------
@@ -164,5 +164,5 @@ class Dataset:
         self.touch()
 
     def keys(self, exported_object: str) -> list[str]:
-        """All field keys of an object, in `fields.TABLES` order."""
-        return list(TABLES[exported_object].keys)
+        """All field keys of an object, in `api.OBJECTS` order."""
+        return list(OBJECTS[exported_object].keys)

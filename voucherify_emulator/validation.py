@@ -12,8 +12,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from tap_voucherify_exports.emulator.timeline import parse_iso
-from tap_voucherify_exports.fields import TABLES
+from voucherify_emulator.api import OBJECTS
+from voucherify_emulator.timeline import parse_iso
 
 # The order of the documented 400 example (research digest section 5).
 ALLOWED_OBJECTS = ("voucher", "redemption", "customer", "publication", "order", "points_expiration")
@@ -93,7 +93,7 @@ def unauthorized() -> ApiError:
 
 def default_fields(exported_object: str) -> list[str]:
     """Documented default fields that exist in the field table."""
-    keys = TABLES[exported_object].keys
+    keys = OBJECTS[exported_object].keys
     return [key for key in _DEFAULTS[exported_object] if key in keys]
 
 
@@ -164,7 +164,7 @@ def validate_create(body: Any) -> ExportSpec:
     if not isinstance(body, dict):
         raise invalid_payload("Payload should be object")
     exported_object = body.get("exported_object")
-    if exported_object not in TABLES:
+    if exported_object not in OBJECTS:
         raise invalid_payload(
             "Property .exported_object should be equal to one of the allowed values "
             f"[ {', '.join(ALLOWED_OBJECTS)} ]"
@@ -174,7 +174,7 @@ def validate_create(body: Any) -> ExportSpec:
         parameters = {}
     if not isinstance(parameters, dict):
         raise invalid_payload("Property .parameters should be object")
-    table = TABLES[exported_object]
+    table = OBJECTS[exported_object]
     fields = parameters.get("fields")
     if fields is None or fields == []:
         fields = default_fields(exported_object)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from tap_voucherify_exports.emulator import pools as P  # noqa: N812 - short alias for pools
-from tap_voucherify_exports.emulator.hashing import base, mix, permute32, permute64
-from tap_voucherify_exports.emulator.timeline import iso_date, iso_group, iso_ms
-from tap_voucherify_exports.fields import TABLES
+from voucherify_emulator import pools as P  # noqa: N812 - short alias for pools
+from voucherify_emulator.api import OBJECTS
+from voucherify_emulator.hashing import base, mix, permute32, permute64
+from voucherify_emulator.timeline import iso_date, iso_group, iso_ms
 
 # Cells that depend on the row index or created_at, or that reference other rows: computed per
 # row. Every other cell depends only on the row hash and comes from a template.
@@ -101,8 +101,8 @@ class CellTables:
     """The cell functions of every exported object, for one seed and one set of row counts."""
 
     def __init__(self, seed: int, rows: dict[str, int]) -> None:
-        self._bases = {name: base(seed, name) for name in TABLES}
-        self._id_salts = {name: base(seed, f"{name}:id") for name in TABLES}
+        self._bases = {name: base(seed, name) for name in OBJECTS}
+        self._id_salts = {name: base(seed, f"{name}:id") for name in OBJECTS}
         # References point at rows that exist from the start (they never disappear).
         self._vouchers = max(1, rows.get("voucher", 200))
         self._customers = max(1, rows.get("customer", 200))

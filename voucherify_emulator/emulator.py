@@ -10,15 +10,15 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from tap_voucherify_exports.emulator import control
-from tap_voucherify_exports.emulator.config import Config
-from tap_voucherify_exports.emulator.data import Dataset
-from tap_voucherify_exports.emulator.faults import FaultRegistry, make_fault
-from tap_voucherify_exports.emulator.jobs import ExportJob, JobStore
-from tap_voucherify_exports.emulator.recording import RateCounter, RecordedRequest, Recorder
-from tap_voucherify_exports.emulator.server import Backend, Server, make_handler
-from tap_voucherify_exports.emulator.timeline import parse_iso
-from tap_voucherify_exports.fields import TABLES
+from voucherify_emulator import control
+from voucherify_emulator.api import OBJECTS
+from voucherify_emulator.config import Config
+from voucherify_emulator.data import Dataset
+from voucherify_emulator.faults import FaultRegistry, make_fault
+from voucherify_emulator.jobs import ExportJob, JobStore
+from voucherify_emulator.recording import RateCounter, RecordedRequest, Recorder
+from voucherify_emulator.server import Backend, Server, make_handler
+from voucherify_emulator.timeline import parse_iso
 
 
 class Emulator:
@@ -168,7 +168,7 @@ class Emulator:
     ) -> list[dict[str, str]]:
         """Every row in the (after, before) window, all fields keyed by field key, as CSV cell
         strings, in created_at order; edges as configured."""
-        if exported_object not in TABLES:
+        if exported_object not in OBJECTS:
             raise ValueError(f"unknown exported_object {exported_object!r}")
         timeline = self.dataset.timelines[exported_object]
         window = timeline.window(
@@ -184,7 +184,7 @@ class Emulator:
         """Append `count` rows dated after every existing row (and after every export created
         so far) and not after now; return `count`, so `ground_truth(o)[-count:]` are the new
         rows. `row_count(o)` gives the total."""
-        if exported_object not in TABLES:
+        if exported_object not in OBJECTS:
             raise ValueError(f"unknown exported_object {exported_object!r}")
         self.dataset.add_rows(exported_object, count)
         self._save_state()
@@ -227,7 +227,7 @@ class Emulator:
         **params: Any,
     ) -> None:
         """Arm a fault (see faults.DEFAULT_PARAMS for names and parameters)."""
-        if exported_object is not None and exported_object not in TABLES:
+        if exported_object is not None and exported_object not in OBJECTS:
             raise ValueError(f"unknown exported_object {exported_object!r}")
         self.faults.add(make_fault(fault, phase, times, exported_object, **params))
 

@@ -11,12 +11,10 @@ import os
 import threading
 from collections.abc import Iterable
 
-from tap_voucherify_exports.fields import TABLES, FieldType
+from voucherify_emulator.api import DATES, NUMERIC, OBJECTS
 
 _BUFFER = 1 << 20
 _BATCH = 4096  # lines joined per write; also how often cancellation is checked
-_NUMERIC = (FieldType.INTEGER, FieldType.NUMBER)
-_DATES = (FieldType.DATE, FieldType.DATE_TIME)
 MALFORMED_KINDS = ("cell_count", "bad_number", "bad_date")
 
 
@@ -26,8 +24,8 @@ class Cancelled(Exception):  # noqa: N818 - a signal, not an error
 
 def labels(exported_object: str, keys: list[str]) -> list[str]:
     """Header labels (not keys) for the requested field order."""
-    table = TABLES[exported_object]
-    return [table.field(key).label for key in keys]
+    spec = OBJECTS[exported_object]
+    return [spec.column(key).label for key in keys]
 
 
 def corrupt(exported_object: str, keys: list[str], row: list[str], kind: str) -> list[str]:
@@ -36,13 +34,13 @@ def corrupt(exported_object: str, keys: list[str], row: list[str], kind: str) ->
     `bad_number` / `bad_date` need such a column among `keys`; without one they fall back to a
     wrong cell count, which every reader can detect.
     """
-    table = TABLES[exported_object]
-    types = [table.field(key).type for key in keys]
-    if kind == "bad_number" and any(t in _NUMERIC for t in types):
-        pos = next(n for n, t in enumerate(types) if t in _NUMERIC)
+    spec = OBJECTS[exported_object]
+    kinds = [spec.column(key).kind for key in keys]
+    if kind == "bad_number" and any(k in NUMERIC for k in kinds):
+        pos = next(n for n, k in enumerate(kinds) if k in NUMERIC)
         return [*row[:pos], "12.3.4x", *row[pos + 1 :]]
-    if kind == "bad_date" and any(t in _DATES for t in types):
-        pos = next(n for n, t in enumerate(types) if t in _DATES)
+    if kind == "bad_date" and any(k in DATES for k in kinds):
+        pos = next(n for n, k in enumerate(kinds) if k in DATES)
         return [*row[:pos], "2022-13-45T25:61:00.000Z", *row[pos + 1 :]]
     return [*row, "unexpected extra cell"]
 

@@ -22,13 +22,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-from tap_voucherify_exports.emulator import tokens
-from tap_voucherify_exports.emulator.config import Config
-from tap_voucherify_exports.emulator.csvfile import clean_cut_offset
-from tap_voucherify_exports.emulator.faults import Fault, FaultRegistry
-from tap_voucherify_exports.emulator.jobs import ExportJob, JobStore
-from tap_voucherify_exports.emulator.recording import RateCounter, RecordedRequest, Recorder
-from tap_voucherify_exports.emulator.validation import (
+from voucherify_emulator import tokens
+from voucherify_emulator.config import Config
+from voucherify_emulator.csvfile import clean_cut_offset
+from voucherify_emulator.faults import Fault, FaultRegistry
+from voucherify_emulator.jobs import ExportJob, JobStore
+from voucherify_emulator.recording import RateCounter, RecordedRequest, Recorder
+from voucherify_emulator.validation import (
     ApiError,
     invalid_payload,
     request_id,

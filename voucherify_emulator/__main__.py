@@ -1,4 +1,4 @@
-"""`python -m tap_voucherify_exports.emulator`: run the emulator until SIGINT/SIGTERM."""
+"""`python -m voucherify_emulator`: run the emulator until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -9,17 +9,19 @@ import sys
 import threading
 from typing import Any
 
-from tap_voucherify_exports.emulator.emulator import Emulator
-from tap_voucherify_exports.emulator.faults import DEFAULT_PARAMS, FAULTS
-from tap_voucherify_exports.fields import TABLES
+from voucherify_emulator.api import OBJECTS
+from voucherify_emulator.emulator import Emulator
+from voucherify_emulator.faults import DEFAULT_PARAMS, FAULTS
 
 
 def _rows(text: str) -> dict[str, int]:
     rows: dict[str, int] = {}
     for part in filter(None, text.split(",")):
         name, _, count = part.partition("=")
-        if name not in TABLES or not count.isdigit():
-            raise argparse.ArgumentTypeError(f"expected object=count with object in {list(TABLES)}")
+        if name not in OBJECTS or not count.isdigit():
+            raise argparse.ArgumentTypeError(
+                f"expected object=count with object in {list(OBJECTS)}"
+            )
         rows[name] = int(count)
     return rows
 
@@ -54,7 +56,7 @@ def _fault(text: str) -> dict[str, Any]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options (see the module docstring of each option's owner)."""
     parser = argparse.ArgumentParser(
-        prog="python -m tap_voucherify_exports.emulator",
+        prog="python -m voucherify_emulator",
         description="Local emulator of the Voucherify Exports API.",
         epilog="Faults: "
         + "; ".join(f"{n}({', '.join(DEFAULT_PARAMS[n])})" for n in FAULTS)
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.grow_every:
             seconds, count = args.grow_every
             while not stop.wait(seconds):
-                for name in TABLES:
+                for name in OBJECTS:
                     emulator.add_rows(name, count)
         else:
             stop.wait()

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from tap_voucherify_exports.emulator import tokens
-from tap_voucherify_exports.emulator.config import Config
-from tap_voucherify_exports.emulator.csvfile import Cancelled, write_csv
-from tap_voucherify_exports.emulator.data import Dataset
-from tap_voucherify_exports.emulator.faults import Fault, FaultRegistry
-from tap_voucherify_exports.emulator.timeline import Segment
-from tap_voucherify_exports.emulator.validation import ExportSpec, not_found, validate_create
+from voucherify_emulator import tokens
+from voucherify_emulator.config import Config
+from voucherify_emulator.csvfile import Cancelled, write_csv
+from voucherify_emulator.data import Dataset
+from voucherify_emulator.faults import Fault, FaultRegistry
+from voucherify_emulator.timeline import Segment
+from voucherify_emulator.validation import ExportSpec, not_found, validate_create
 
 _ALNUM = string.ascii_letters + string.digits
 

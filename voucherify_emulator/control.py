@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from tap_voucherify_exports.emulator.recording import RecordedRequest
+from voucherify_emulator.recording import RecordedRequest
 
 Query = dict[str, list[str]]
 Answer = tuple[int, Any]
