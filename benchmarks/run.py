@@ -118,16 +118,14 @@ def measured(work: Workdir, label: str, command: list[str]) -> dict[str, Any]:
 
 
 def tap_config(emu: Emulator, **overrides: Any) -> dict[str, Any]:
-    return {
-        "app_id": emu.app_id,
-        "app_token": emu.app_token,
-        "api_url": emu.api_url,
-        "download_url": emu.download_url,
+    """One window over all the data; the tap's own polling (poll_interval_max=None)."""
+    defaults = {
         "start_date": START,
         "end_date": END,
         "window_days": 3650,
-        **overrides,
+        "poll_interval_max": None,
     }
+    return emu.tap_config(**{**defaults, **overrides})
 
 
 _DISCOVERED: dict[str, Any] = {}

@@ -3,15 +3,47 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import json
-from typing import Any
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from tap_voucherify_exports.streams import STREAM_TYPES
 from tap_voucherify_exports.tap import TapVoucherifyExports
 
 STREAM_OBJECTS = {stream.name: stream.exported_object for stream in STREAM_TYPES}
 PRIMARY_KEYS = {stream.name: tuple(stream.primary_keys) for stream in STREAM_TYPES}
+TIMESTAMP_KEYS = {"date", "created_at"}
+
+if TYPE_CHECKING:
+    from voucherify_emulator import Emulator
+
+
+def key_part(field: str, value: Any) -> str:
+    """One primary-key cell of a record or a ground-truth row (CSV text), normalised: timestamps
+    in one ISO form (`...Z` and `+00:00` agree), None as ""."""
+    if field in TIMESTAMP_KEYS and value:
+        return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).isoformat()
+    return "" if value is None else str(value)
+
+
+def key_of(stream: str, row: dict[str, Any]) -> tuple[str, ...]:
+    """The primary key of a record or a ground-truth row, normalised."""
+    return tuple(key_part(f, row.get(f)) for f in PRIMARY_KEYS[stream])
+
+
+def truth_keys(
+    emu: Emulator, stream: str, cell: Callable[[str, Any], Any] = key_part
+) -> Counter[tuple[Any, ...]]:
+    """The primary key of every row the emulator holds for `stream`, counted (the ground truth).
+
+    `cell` turns one key cell into the form compared against (e.g. a datetime for PostgreSQL)."""
+    keys = PRIMARY_KEYS[stream]
+    return Counter(
+        tuple(cell(f, row.get(f)) for f in keys) for row in emu.ground_truth(STREAM_OBJECTS[stream])
+    )
 
 
 def catalog_for(

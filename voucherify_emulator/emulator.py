@@ -18,6 +18,7 @@ from voucherify_emulator.faults import FaultRegistry, make_fault
 from voucherify_emulator.jobs import ExportJob, JobStore
 from voucherify_emulator.recording import RateCounter, RecordedRequest, Recorder
 from voucherify_emulator.server import Backend, Server, make_handler
+from voucherify_emulator.tapconfig import tap_config
 from voucherify_emulator.timeline import parse_iso
 
 
@@ -149,15 +150,16 @@ class Emulator:
         """The accepted X-App-Token."""
         return self.config.app_token
 
-    @property
-    def tap_settings(self) -> dict[str, str]:
-        """The tap settings that point at this emulator: credentials and both origins."""
-        return {
+    def tap_config(self, **overrides: Any) -> dict[str, Any]:
+        """A whole tap config against this emulator (`tapconfig.tap_config`), with overrides."""
+        own = {
+            "api_url": self.api_url,
             "app_id": self.app_id,
             "app_token": self.app_token,
-            "api_url": self.api_url,
             "download_url": self.download_url,
         }
+        # Any of these may be overridden too (a wrong token, a proxy in front of the download).
+        return tap_config(**{**own, **overrides})
 
     # --- data -----------------------------------------------------------------------------------
     def ground_truth(

@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from tests import helpers
 from voucherify_emulator import Emulator
 
 from .conftest import MeltanoProject
@@ -55,16 +56,8 @@ TAP = "tap-voucherify-exports"
 
 
 def tap_settings(emu: Emulator) -> dict[str, object]:
-    """The tap's settings for `emu` over real HTTP: yearly windows, fast polling."""
-    return {
-        "api_url": emu.api_url,
-        "download_url": emu.download_url,
-        "app_id": emu.app_id,
-        "app_token": emu.app_token,
-        "start_date": START_DATE,
-        "window_days": 365,
-        "poll_interval_max": 1,
-    }
+    """`Emulator.tap_config` from START_DATE, polling at most every second."""
+    return emu.tap_config(start_date=START_DATE, poll_interval_max=1)
 
 
 def configure_tap(project: MeltanoProject, emu: Emulator, **overrides: object) -> None:
@@ -83,12 +76,9 @@ def key_value(column: str, cell: str) -> object:
 
 
 def truth_keys(emu: Emulator, stream: str) -> set[tuple[object, ...]]:
-    """The distinct primary keys of every row the emulator holds for `stream`."""
-    spec = STREAMS[stream]
-    return {
-        tuple(key_value(column, row[column]) for column in spec.primary_key)
-        for row in emu.ground_truth(spec.exported_object)
-    }
+    """The distinct primary keys of every row the emulator holds for `stream`, as Postgres holds
+    them (`tests.helpers.truth_keys` with timestamps parsed)."""
+    return set(helpers.truth_keys(emu, stream, cell=key_value))
 
 
 def utc(value: object) -> object:

@@ -26,8 +26,6 @@ from voucherify_emulator import Emulator
 from .conftest import REPO_ROOT, MeltanoProject, base_env, make_meltano_project
 from .support import ROWS, STREAMS, TAP, configure_tap, truth_keys, utc
 
-pytestmark = pytest.mark.e2e
-
 LOADER = "target-duckdb"
 SCHEMA = "voucherify"  # default_target_schema in meltano.yml
 REPORT = REPO_ROOT / "scripts" / "duckdb_report.py"

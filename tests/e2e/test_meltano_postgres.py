@@ -38,8 +38,6 @@ from .support import (
     truth_keys,
 )
 
-pytestmark = pytest.mark.e2e
-
 LOADER = "target-postgres"
 SDC_PREFIX = "_sdc_"
 # Half a second costs nothing (the tap's first status check is after 1 s) and keeps the create

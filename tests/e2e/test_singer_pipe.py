@@ -32,8 +32,6 @@ from .support import (
     truth_keys,
 )
 
-pytestmark = pytest.mark.e2e
-
 PIPE_TIMEOUT_SECONDS = 300
 PIPELINE = 'set -euo pipefail; "$1" --config "$2" | tee "$3" | "$4" --config "$5" > "$6"'
 

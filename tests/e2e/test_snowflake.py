@@ -27,12 +27,10 @@ from typing import Any
 
 import pytest
 
-from tap_voucherify_exports.emulator import Emulator
+from voucherify_emulator import Emulator
 
 from .conftest import base_env
 from .support import ROWS, STREAMS, TAP, kind, parse_ts, tap_settings
-
-pytestmark = pytest.mark.e2e
 
 LOADER = "target-snowflake"
 TYPES_SCRIPT = Path(__file__).with_name("snowflake_types.py")

@@ -20,15 +20,10 @@ SMALL_ROWS = {
 
 
 def tap_config(emulator: Emulator, **overrides: Any) -> dict[str, Any]:
-    """A config for the tap against this emulator: yearly windows, fast polling."""
-    return {
-        **emulator.tap_settings,
-        "start_date": "2020-01-01T00:00:00Z",
-        "window_days": 365,
-        "poll_interval_max": 0.05,
-        "export_timeout": 30,
-        **overrides,
-    }
+    """`Emulator.tap_config` from a year before the data (an empty first window), 30 s jobs."""
+    return emulator.tap_config(
+        **{"start_date": "2020-01-01T00:00:00Z", "export_timeout": 30, **overrides}
+    )
 
 
 _MODULE_EMULATORS: list[Emulator] = []

@@ -23,8 +23,6 @@ import requests
 from voucherify_emulator import Emulator
 from voucherify_emulator.api import OBJECTS
 
-pytestmark = pytest.mark.integration
-
 
 # --- helpers -------------------------------------------------------------------------------------
 @contextmanager

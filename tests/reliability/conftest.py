@@ -3,7 +3,6 @@ emulator's ground truth by primary key, time the retries the client sleeps throu
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -14,38 +13,13 @@ import backoff._sync
 import pytest
 
 from tap_voucherify_exports import client as client_module
-from tests.helpers import PRIMARY_KEYS, STREAM_OBJECTS
+from tests.helpers import key_of, truth_keys
 from voucherify_emulator import Emulator
-
-TIMESTAMP_KEYS = {"date", "created_at"}
 
 
 def base_config(emu: Emulator, **overrides: Any) -> dict[str, Any]:
-    """Yearly windows over the emulator's 2021-2025 rows (4 full windows + 1 day), fast polls."""
-    return {
-        **emu.tap_settings,
-        "start_date": "2021-01-01T00:00:00Z",
-        "end_date": "2025-01-02T00:00:00Z",
-        "window_days": 365,
-        "poll_interval_max": 0.05,
-        "export_timeout": 30,
-        **overrides,
-    }
-
-
-def _key_part(field: str, value: Any) -> str:
-    if field in TIMESTAMP_KEYS and value:
-        return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).isoformat()
-    return "" if value is None else str(value)
-
-
-def key_of(stream: str, row: dict[str, Any]) -> tuple[str, ...]:
-    """The primary key of a record or a ground-truth row (CSV strings), normalised."""
-    return tuple(_key_part(f, row.get(f)) for f in PRIMARY_KEYS[stream])
-
-
-def truth_keys(emu: Emulator, stream: str) -> Counter:
-    return Counter(key_of(stream, row) for row in emu.ground_truth(STREAM_OBJECTS[stream]))
+    """`Emulator.tap_config` over the 2021-2025 rows (4 full yearly windows + 1 day), 30 s jobs."""
+    return emu.tap_config(**{"end_date": "2025-01-02T00:00:00Z", "export_timeout": 30, **overrides})
 
 
 def record_keys(messages: list[dict[str, Any]], stream: str) -> Counter:

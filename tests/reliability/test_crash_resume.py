@@ -1,6 +1,7 @@
-"""Crash and resume: scripts/crash_resume.py SIGKILLs the tap 5 times at random points (seeded)
-and resumes each time from the last complete STATE; no ground-truth row may be missing and no
-bookmark may go back. The 20-kill run is `python scripts/crash_resume.py --kills 20 --seed 1`."""
+"""Crash and resume: tests/reliability/crash_resume.py SIGKILLs the tap 5 times at random points
+(seeded) and resumes each time from the last complete STATE; no ground-truth row may be missing
+and no bookmark may go back. The 20-kill run is
+`python -m tests.reliability.crash_resume --kills 20 --seed 1`, from the repository root."""
 
 from __future__ import annotations
 
@@ -9,17 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-pytestmark = pytest.mark.integration
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "crash_resume.py"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_sigkill_at_random_points_then_resume_loses_no_row_and_never_moves_a_bookmark_back():
     run = subprocess.run(
-        [sys.executable, str(SCRIPT), "--kills", "5", "--seed", "7", "--json"],
-        check=False, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "tests.reliability.crash_resume", "--kills", "5", "--seed", "7",
+         "--json"],
+        cwd=ROOT, check=False, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert run.returncode in (0, 1), run.stderr[-3000:]
     summary = json.loads(run.stdout)

@@ -28,8 +28,6 @@ from tests.reliability.conftest import (
 )
 from voucherify_emulator import Emulator
 
-pytestmark = pytest.mark.integration
-
 ALL = {"vouchers", "customers", "publications"}
 
 

@@ -22,8 +22,7 @@ from tests.helpers import catalog_for, sync
 from tests.reliability.conftest import base_config
 from tests.reliability.hostile import HostileServer, repeated
 from voucherify_emulator import Emulator
-
-pytestmark = pytest.mark.integration
+from voucherify_emulator.tapconfig import tap_config
 
 SECRET = "sk_live_7f3c9a1e5b2d4c6e8a0b"  # distinctive: any occurrence is a leak
 TAP = Path(sys.executable).with_name("tap-voucherify-exports")
@@ -90,9 +89,8 @@ PEAK_LIMIT = 50 * MB
 
 
 def hostile_config(url: str) -> dict[str, object]:
-    return {"app_id": "a", "app_token": SECRET, "api_url": url, "window_days": 1,
-            "start_date": "2024-01-01T00:00:00Z", "end_date": "2024-01-02T00:00:00Z",
-            "poll_interval_max": 0.05}  # fmt: skip
+    return tap_config(url, "a", SECRET, window_days=1, start_date="2024-01-01T00:00:00Z",
+                      end_date="2024-01-02T00:00:00Z")  # fmt: skip
 
 
 def run_hostile(body) -> tuple[BaseException | None, int, int]:

@@ -76,3 +76,17 @@ def test_token_checks_signature_export_and_expiry():
     ):
         with pytest.raises(tokens.TokenError):
             bad()
+
+
+def test_tap_config_points_at_the_emulator_and_takes_any_override():
+    from voucherify_emulator import Emulator
+
+    with Emulator(rows={"voucher": 1}) as emu:
+        config = emu.tap_config(app_token="wrong", poll_interval_max=None, window_days=30)
+    assert config["api_url"].startswith("http://127.0.0.1:")
+    assert config["download_url"] != config["api_url"]
+    assert config["app_id"] == emu.app_id
+    assert config["app_token"] == "wrong"
+    assert config["start_date"] == "2021-01-01T00:00:00Z"
+    assert config["window_days"] == 30
+    assert "poll_interval_max" not in config  # None leaves the tap's default

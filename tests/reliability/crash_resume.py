@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Crash and resume: SIGKILL the tap at random points, resume from what a target would have kept.
 
 Against a local emulator (six streams, nine 180-day windows each, 0.2 s job latency, ~20,000
@@ -15,7 +14,7 @@ until a run completes. Then:
 - across the whole sequence of STATE messages (every run, in order), no bookmark went back;
 - duplicates re-emitted after a kill are counted (allowed: targets upsert on the primary key).
 
-    python scripts/crash_resume.py --kills 20 --seed 1
+    python -m tests.reliability.crash_resume --kills 20 --seed 1    # from the repository root
 
 Exit status 0 when every check holds; `--json` prints the summary as JSON.
 """
@@ -36,27 +35,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tap_voucherify_exports.tap import TapVoucherifyExports  # noqa: E402
-from tests.helpers import PRIMARY_KEYS, STREAM_OBJECTS  # noqa: E402
-from voucherify_emulator import Emulator  # noqa: E402
+from tap_voucherify_exports.tap import TapVoucherifyExports
+from tests.helpers import STREAM_OBJECTS, key_of, truth_keys
+from voucherify_emulator import Emulator
 
 ROWS = {"voucher": 12000, "redemption": 4000, "publication": 1500, "customer": 2000,
         "order": 1000, "points_expiration": 200}  # fmt: skip
-TIMESTAMP_KEYS = {"date", "created_at"}
-
-
-def key_of(stream: str, row: dict[str, Any]) -> tuple[str, ...]:
-    """Primary key of a record or a ground-truth row, timestamps normalised."""
-    parts = []
-    for field in PRIMARY_KEYS[stream]:
-        value = row.get(field)
-        if field in TIMESTAMP_KEYS and value:
-            value = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).isoformat()
-        parts.append("" if value is None else str(value))
-    return tuple(parts)
 
 
 def tap_command() -> list[str]:
@@ -153,7 +137,7 @@ def run_once(  # noqa: PLR0917
     first_request = None
     started = time.monotonic()
     with out_path.open("wb") as out, err_path.open("wb") as err:
-        process = subprocess.Popen(args, stdout=out, stderr=err)  # noqa: S603
+        process = subprocess.Popen(args, stdout=out, stderr=err)
         while process.poll() is None:
             elapsed = time.monotonic() - started
             if first_request is None and len(emu.requests) > seen:
@@ -205,8 +189,8 @@ def check(
     """Per-stream counts against the ground truth, and every problem found."""
     problems: list[str] = []
     streams = {}
-    for stream, obj in STREAM_OBJECTS.items():
-        truth = {key_of(stream, row) for row in emu.ground_truth(obj)}
+    for stream in STREAM_OBJECTS:
+        truth = set(truth_keys(emu, stream))
         got = Counter(key_of(stream, m["record"]) for m in kept if m["stream"] == stream)
         out = Counter(key_of(stream, m["record"]) for m in written if m["stream"] == stream)
         missing, extra = truth - set(got), set(out) - truth
@@ -251,15 +235,12 @@ def kill_delay(rng: random.Random, startup: float, remaining: float, kills_left:
 
 def crash_resume(kills: int, seed: int, workdir: Path, max_runs: int = 200) -> dict[str, Any]:
     """Run the whole experiment; return the summary (with `ok` and `problems`)."""
-    rng = random.Random(seed)  # noqa: S311 - kill delays, not secrets
+    rng = random.Random(seed)
     command = tap_command()
     with Emulator(seed=seed, rows=ROWS, job_latency_seconds=0.2) as emu:
-        config = {
-            **emu.tap_settings,
-            "start_date": "2021-01-01T00:00:00Z",
-            "end_date": "2025-01-02T00:00:00Z", "window_days": 180, "poll_interval_max": 0.05,
-            "max_concurrent_exports": 3,
-        }  # fmt: skip
+        config = emu.tap_config(
+            end_date="2025-01-02T00:00:00Z", window_days=180, max_concurrent_exports=3
+        )
         (workdir / "config.json").write_text(json.dumps(config))
         (workdir / "catalog.json").write_text(json.dumps(catalog(config)))
 

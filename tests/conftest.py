@@ -1,0 +1,25 @@
+"""Markers by folder, so a test's tier follows where it lives, not a line each file must repeat.
+
+`pytest -m "not integration and not e2e"` runs the unit tests alone; `-m e2e` the meltano and
+PostgreSQL tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+FOLDER_MARKERS = {
+    "integration": "integration",  # real HTTP against the emulator
+    "reliability": "integration",  # faults, crash-resume and security, also over real HTTP
+    "e2e": "e2e",  # through meltano into PostgreSQL
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.resolve().relative_to(HERE).parts[0]
+        if folder in FOLDER_MARKERS:
+            item.add_marker(FOLDER_MARKERS[folder])
