@@ -7,10 +7,15 @@ derived from these tables. The emulator keeps its own reading (`voucherify_emula
 tests/unit/test_fields_vs_emulator.py compares the two.
 
 Field lists are the union of the original API page and the current OpenAPI spec
-(research digest section 2.2). Labels: "ID", "Code", "Voucher Type", "Value" are confirmed by the
-only real CSV sample; the other voucher and redemption labels come from the Dashboard's export
-page (unmerged docs); the rest are inferred. The tap maps columns by position, so a label
-difference never breaks a sync.
+(research digest section 2.2). Each label records where it comes from (`LabelSource`): "ID",
+"Code", "Voucher Type", "Value" are confirmed by the only real CSV sample; the other voucher and
+redemption labels come from the Dashboard's export page (unmerged docs); the rest are inferred.
+Header cells are matched to fields by key or label, compared through `normalised` (case, space
+and punctuation ignored), so an inferred label that differs only in spelling still resolves.
+
+`metadata.<key>` fields (one user-defined metadata key as its own column) are not in the static
+tables: `ExportedObjectTable.with_metadata` adds them per stream from the `metadata_keys`
+setting, named `metadata__<key>` in records (singer-sdk's flattening separator).
 """
 
 from __future__ import annotations
@@ -38,6 +43,32 @@ DATE, DATETIME = FieldType.DATE, FieldType.DATE_TIME
 OBJ, INTS = FieldType.OBJECT, FieldType.INTEGER_LIST
 
 
+# The types a `metadata.<key>` field may be given in the `metadata_keys` setting.
+METADATA_TYPES = (STR, INT, NUM, BOOL, DATETIME)
+METADATA_KEY = "metadata"
+METADATA_PREFIX = "metadata."
+# Record property of `metadata.<key>`: singer-sdk's flattening separator, so a flattened
+# `metadata` object and requested keys land in the same column names.
+METADATA_PROPERTY_PREFIX = "metadata__"
+
+
+class LabelSource(enum.Enum):
+    """How sure the table is of a field's CSV header label."""
+
+    CONFIRMED = "confirmed"  # seen in a real export file (the API docs' only CSV sample)
+    DASHBOARD = "dashboard"  # the Dashboard's export page (unmerged docs, research digest §3)
+    INFERRED = "inferred"  # derived from the key; no source shows it
+
+
+def normalised(text: str) -> str:
+    """A header cell, key or label reduced to lower-case letters and digits, for matching.
+
+    `Campaign ID`, `campaign_id` and `CAMPAIGN-ID` all become `campaignid`; a BOM or stray
+    whitespace disappears too.
+    """
+    return "".join(char for char in text.casefold() if char.isalnum())
+
+
 @dataclass(frozen=True)
 class Field:
     """One exportable field of an exported object."""
@@ -45,6 +76,14 @@ class Field:
     key: str
     type: FieldType
     label: str
+    label_source: LabelSource = LabelSource.INFERRED
+    # The record property this field becomes; empty means the key itself.
+    record_property: str = ""
+
+    @property
+    def property_name(self) -> str:
+        """The record property (and schema property) of this field."""
+        return self.record_property or self.key
 
 
 @dataclass(frozen=True)
@@ -66,9 +105,48 @@ class ExportedObjectTable:
         """Field keys in table order (the order an export requests them in)."""
         return tuple(field.key for field in self.fields)
 
+    @property
+    def has_metadata(self) -> bool:
+        """Whether this object exports `metadata` (and so `metadata.<key>` fields)."""
+        return METADATA_KEY in self.keys
 
-def _table(exported_object: str, *rows: tuple[str, FieldType, str]) -> ExportedObjectTable:
-    return ExportedObjectTable(exported_object, tuple(Field(*row) for row in rows))
+    def with_metadata(self, keys: dict[str, FieldType]) -> ExportedObjectTable:
+        """This table plus one `metadata.<key>` field per key, typed; ValueError if no metadata."""
+        if not keys:
+            return self
+        if not self.has_metadata:
+            raise ValueError(f"{self.exported_object} exports have no metadata")
+        extra = tuple(metadata_field(key, field_type) for key, field_type in keys.items())
+        return ExportedObjectTable(self.exported_object, self.fields + extra)
+
+
+def metadata_field(key: str, field_type: FieldType) -> Field:
+    """The `metadata.<key>` export field (research digest §3: "expressed as metadata.X").
+
+    Its header label is not documented anywhere: `Metadata <key>` is a guess, and matching
+    through `normalised` also accepts `metadata.<key>` or `Metadata: <key>`.
+    """
+    return Field(
+        METADATA_PREFIX + key,
+        field_type,
+        f"Metadata {key}",
+        LabelSource.INFERRED,
+        METADATA_PROPERTY_PREFIX + key,
+    )
+
+
+def _table(
+    exported_object: str,
+    *rows: tuple[str, FieldType, str],
+    labels_from: LabelSource = LabelSource.INFERRED,
+    confirmed: frozenset[str] = frozenset(),
+) -> ExportedObjectTable:
+    """A table whose labels come from `labels_from`, except the `confirmed` keys' labels."""
+    fields = tuple(
+        Field(key, field_type, label, LabelSource.CONFIRMED if key in confirmed else labels_from)
+        for key, field_type, label in rows
+    )
+    return ExportedObjectTable(exported_object, fields)
 
 
 VOUCHER = _table(
@@ -106,6 +184,8 @@ VOUCHER = _table(
     ("discount_unit_type", STR, "Discount Unit Type"),
     ("discount_unit_effect", STR, "Discount Unit Effect"),
     ("validation_rules_id", STR, "Validation Rules ID"),
+    labels_from=LabelSource.DASHBOARD,
+    confirmed=frozenset({"id", "code", "voucher_type", "value"}),
 )
 
 REDEMPTION = _table(
@@ -128,6 +208,7 @@ REDEMPTION = _table(
     ("failure_code", STR, "Failure Code"),
     ("failure_message", STR, "Failure Message"),
     ("metadata", OBJ, "Metadata"),
+    labels_from=LabelSource.DASHBOARD,
 )
 
 PUBLICATION = _table(

@@ -1,18 +1,25 @@
-"""CSV text + field table → typed records, one converter per column chosen once per export."""
+"""CSV text + field table → typed records, one converter per column chosen once per export.
+
+Which column holds which field is columns.py's decision, made once from the header.
+"""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import json
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, TextIO
 
 import msgspec
 
+from tap_voucherify_exports.columns import Column, ColumnMap, map_header, shorten
 from tap_voucherify_exports.errors import CsvFormatError, TruncatedCsvError
 from tap_voucherify_exports.fields import ExportedObjectTable, FieldType
+
+LOGGER = logging.getLogger("tap_voucherify_exports")
 
 # A `metadata` cell that is not a JSON object is kept, verbatim, under this key (see README).
 RAW_TEXT_KEY = "_raw_text"
@@ -107,16 +114,19 @@ CONVERTERS: dict[FieldType, Callable[[str], Any]] = {
 RowConverter = Callable[[list[str]], dict[str, Any]]
 
 
-def compile_row(columns: Sequence[str], types: Sequence[FieldType]) -> RowConverter:
+def compile_row(
+    columns: Sequence[str], types: Sequence[FieldType], indexes: Sequence[int] | None = None
+) -> RowConverter:
     """Build one function that turns a CSV row into a record, straight-line code per column.
 
     Generated once per export from the field table: strings become `row[i] or None`, every
     other type calls its converter on non-empty cells. No per-cell loop, lookup or branch on
-    type is left at run time.
+    type is left at run time. `columns[n]` is read from `row[indexes[n]]` (default: `row[n]`).
     """
     namespace: dict[str, Any] = {}
     items = []
-    for index, (key, field_type) in enumerate(zip(columns, types, strict=True)):
+    positions = range(len(columns)) if indexes is None else indexes
+    for index, key, field_type in zip(positions, columns, types, strict=True):
         if field_type is FieldType.STRING:
             items.append(f"{key!r}: row[{index}] or None")
         else:
@@ -171,36 +181,49 @@ class _LineReader:
             yield line
 
 
-def _shorten(items: Sequence[str], most: int = 40) -> str:
-    """A list for an error message, capped: a hostile header may have 10,000 columns."""
-    shown = ", ".join(items[:most])
-    return shown if len(items) <= most else f"{shown}, … ({len(items) - most} more)"
+def row_converter(column_map: ColumnMap) -> RowConverter:
+    """The row → record function for one export's column mapping."""
+    direct = column_map.direct
+    convert = compile_row(
+        [column.field.property_name for column in direct],
+        [column.field.type for column in direct],
+        [column.index for column in direct],
+    )
+    folded = tuple((column.index, column.metadata_key) for column in column_map.folded)
+    if not folded:
+        return convert
+    name = column_map.folded[0].field.property_name
+
+    def convert_with_metadata(row: list[str]) -> dict[str, Any]:
+        # `metadata` split into one column per key: the object again, its values the cell
+        # text; keys with an empty cell are left out, and no key at all is null (like an
+        # empty JSON cell).
+        record = convert(row)
+        record[name] = {key: row[index] for index, key in folded if row[index]} or None
+        return record
+
+    return convert_with_metadata
+
+
+def _log_warning(message: str) -> None:
+    LOGGER.warning("%s", message)
 
 
 class CsvRecordReader:
     """Reads one export's CSV into typed records for the requested fields."""
 
-    def __init__(self, stream_name: str, table: ExportedObjectTable, fields: Sequence[str]) -> None:
+    def __init__(
+        self,
+        stream_name: str,
+        table: ExportedObjectTable,
+        fields: Sequence[str],
+        warn: Callable[[str], None] = _log_warning,
+    ) -> None:
         self.stream_name = stream_name
         self.table = table
         self.fields = tuple(fields)
-
-    def _columns(self, header: list[str]) -> tuple[str, ...]:
-        """Map header positions to field keys.
-
-        Voucherify writes human-readable labels ("Voucher Type"), so columns are matched to the
-        requested `fields` by position; a header of field keys may come in any order.
-        """
-        cleaned = [cell.lstrip("\ufeff").strip() for cell in header]
-        if sorted(cleaned) == sorted(self.fields):
-            return tuple(cleaned)
-        if len(cleaned) != len(self.fields):
-            raise CsvFormatError(
-                f"{self.stream_name}: the export has {len(cleaned)} columns but "
-                f"{len(self.fields)} fields were requested. Expected fields: "
-                f"{_shorten(self.fields)}. Header seen: {_shorten(cleaned)}."
-            )
-        return self.fields
+        self.warn = warn
+        self.column_map: ColumnMap | None = None  # set once the header is read
 
     def records(self, text: TextIO, *, skip_rows: int = 0) -> Iterator[dict[str, Any]]:
         """Yield typed records from CSV text (opened with newline=''); skip rows already emitted."""
@@ -213,11 +236,13 @@ class CsvRecordReader:
                 raise TruncatedCsvError(
                     f"{self.stream_name}: the export body is empty (no header)."
                 )
-            columns = self._columns(header)
-            types = tuple(self.table.field(key).type for key in columns)
-            converters = tuple(CONVERTERS[field_type] for field_type in types)
-            convert_row = compile_row(columns, types)
-            width = len(columns)
+            self.column_map = column_map = map_header(
+                self.stream_name, self.table, self.fields, header
+            )
+            if column_map.warning:
+                self.warn(column_map.warning)
+            convert_row = row_converter(column_map)
+            width = len(header)
             for row in reader:
                 if len(row) != width:
                     if not row:
@@ -229,7 +254,7 @@ class CsvRecordReader:
                 try:
                     yield convert_row(row)
                 except (ValueError, TypeError):
-                    self._bad_cell(row, columns, converters, reader.line_num)
+                    self._bad_cell(row, column_map.direct, reader.line_num)
         except csv.Error as exc:
             error = CsvFormatError if tracker.last.endswith(("\n", "\r")) else TruncatedCsvError
             raise error(
@@ -254,7 +279,7 @@ class CsvRecordReader:
     def _wrong_width(self, row: list[str], width: int, line: int, last_line: str) -> None:
         message = (
             f"{self.stream_name}: line {line} has {len(row)} cells but the header has {width} "
-            f"columns ({_shorten(self.fields)})."
+            f"columns ({shorten(self.fields)})."
         )
         if not last_line.endswith(("\n", "\r")):
             raise TruncatedCsvError(
@@ -262,21 +287,15 @@ class CsvRecordReader:
             )
         raise CsvFormatError(message)
 
-    def _bad_cell(
-        self,
-        row: list[str],
-        columns: Sequence[str],
-        converters: Sequence[Callable[[str], Any]],
-        line: int,
-    ) -> None:
-        for key, convert, cell in zip(columns, converters, row, strict=True):
+    def _bad_cell(self, row: list[str], columns: Sequence[Column], line: int) -> None:
+        for column in columns:
+            cell = row[column.index]
             try:
                 if cell:
-                    convert(cell)
+                    CONVERTERS[column.field.type](cell)
             except (ValueError, TypeError) as exc:
-                field_type = self.table.field(key).type.value
                 raise CsvFormatError(
-                    f"{self.stream_name}: line {line}, column `{key}`: cannot read "
-                    f"{_preview(cell)} as {field_type} ({exc})."
+                    f"{self.stream_name}: line {line}, column `{column.field.key}`: cannot read "
+                    f"{_preview(cell)} as {column.field.type.value} ({exc})."
                 ) from None
         raise CsvFormatError(f"{self.stream_name}: line {line}: unreadable row.")  # unreachable

@@ -15,7 +15,7 @@ LAYERS = [
     {"pipeline"},
     {"exports"},
     {"client", "records"},
-    {"auth", "output", "schemas"},
+    {"auth", "output", "schemas", "columns"},
     {"settings", "windows", "fields"},
     {"errors"},
     {"redaction"},

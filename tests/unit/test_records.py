@@ -61,7 +61,7 @@ def test_each_converter_rejects_what_it_cannot_type(field_type, cell):
         CONVERTERS[field_type](cell)
 
 
-def test_header_of_labels_is_mapped_to_requested_fields_by_position():
+def test_header_of_labels_is_mapped_to_requested_fields_by_label():
     rows = read(
         "ID,Code,Value,Active,Metadata,Creation Date\nv1,C,1.5,true,,2024-01-01T00:00:00Z\n"
     )
@@ -109,8 +109,12 @@ def test_bom_crlf_and_quoted_newlines_commas_and_quotes_are_read():
     assert rows[0]["metadata"] == {"note": 'line1\r\nline2, "q"'}
 
 
-def test_column_count_differing_from_requested_fields_names_both():
-    with pytest.raises(CsvFormatError, match=r"3 columns but 6 fields.*Expected fields: id, code"):
+def test_columns_missing_from_the_header_are_named_with_header_and_request():
+    with pytest.raises(
+        CsvFormatError,
+        match=r"missing requested field\(s\) active, metadata, created_at\. "
+        r"Header seen: ID, Code, Value\. Requested fields: id, code",
+    ):
         read("ID,Code,Value\nv1,C,1\n")
 
 
