@@ -9,8 +9,11 @@ MELTANO_VERSION ?= 4.4.1
 # (meltano.yml says why that one).
 DUCKDB_REQUIREMENT ?= duckdb>=1.4,<2
 # Exact versions of every dependency, so a fresh clone installs what CI tested (`make constraints`
-# refreshes it). Resolved on Python 3.11; on another Python `make install CONSTRAINTS=` skips it.
-CONSTRAINTS ?= constraints.txt
+# refreshes it). They are resolved on CI's Python, 3.11, and some do not install on others
+# (importlib-metadata 10 needs 3.11), so another Python resolves afresh; CONSTRAINTS= forces that.
+CONSTRAINTS_PYTHON := 3.11
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+CONSTRAINTS ?= $(if $(filter $(CONSTRAINTS_PYTHON),$(PYTHON_VERSION)),constraints.txt)
 CONSTRAINT_ARGS := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 
 BIN := $(VENV)/bin
@@ -63,6 +66,8 @@ SCRATCH_VENV := .venv-constraints
 
 ## constraints: resolve every dependency afresh (newest allowed) in a scratch venv, pin it all
 constraints:
+	@[ "$(PYTHON_VERSION)" = "$(CONSTRAINTS_PYTHON)" ] || \
+		{ echo "make constraints: needs Python $(CONSTRAINTS_PYTHON) (PYTHON=...), got $(PYTHON_VERSION)"; exit 1; }
 	rm -rf $(SCRATCH_VENV)
 	$(PYTHON) -m venv $(SCRATCH_VENV)
 	$(SCRATCH_VENV)/bin/python -m pip install --quiet --upgrade pip
