@@ -109,7 +109,3 @@ class TapVoucherifyExports(Tap):
             for stream in self.streams.values()
             if isinstance(stream, VoucherifyExportStream) and stream.selected
         ]
-
-
-if __name__ == "__main__":
-    TapVoucherifyExports.cli()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from psycopg import sql
 
 from voucherify_emulator import Emulator
 from voucherify_emulator.jobs import ExportJob
@@ -337,3 +338,26 @@ def test_deselected_column_is_neither_requested_nor_loaded(
         assert set(columns) == every_field - {"metadata"}
         assert set(pg.keys("vouchers")) == truth_keys(emu, "vouchers")
         assert not pg.duplicate_keys("vouchers")
+
+
+def test_timestamps_land_as_utc_without_time_zone_and_empty_metadata_as_json_null(
+    full_sync: Sync,
+) -> None:
+    """What the README's "Loading into PostgreSQL" says target-postgres does with both."""
+    columns = full_sync.pg.columns("vouchers")
+    assert columns["created_at"][0] == "timestamp without time zone"
+    assert columns["metadata"][0] == "jsonb"
+    truth = full_sync.emu.ground_truth("voucher")
+    empty = sum(1 for cells in truth if cells["metadata"] == "")
+    assert empty, "the emulator should serve some empty metadata cells"
+    table = sql.SQL("{}.{}").format(sql.Identifier(full_sync.pg.schema), sql.Identifier("vouchers"))
+    [(sql_null, json_null, earliest)] = full_sync.pg.query(
+        sql.SQL(
+            "SELECT count(*) FILTER (WHERE metadata IS NULL),"
+            " count(*) FILTER (WHERE metadata = 'null'::jsonb), min(created_at) FROM {}"
+        ).format(table)
+    )
+    assert (sql_null, json_null) == (0, empty)
+    first = min(parse_ts(cells["created_at"]) for cells in truth)
+    # Naive, read with the session in UTC: the instant in UTC with the offset dropped.
+    assert earliest == first.replace(tzinfo=None)
