@@ -49,7 +49,7 @@ def tap_command() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("tap-voucherify-exports")
-    return [found] if found else [sys.executable, "-m", "tap_voucherify_exports.tap"]
+    return [found] if found else [sys.executable, "-m", "tap_voucherify_exports"]
 
 
 def catalog(config: dict[str, Any]) -> dict[str, Any]:
