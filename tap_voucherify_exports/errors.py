@@ -1,19 +1,78 @@
 """Every exception the tap raises on purpose, at the ground floor: modules above import these.
 
 `VoucherifyError` is the base: its message is meant for the user, one line, with no secret or
-download token in it (see redaction.py). Settings problems are singer-sdk's
-`ConfigValidationError`, raised by settings.py, so the SDK's CLI reports them as config errors.
+download token in it (see redaction.py), and `hint` says what to check where that helps. Settings
+problems are a `SettingsError`, singer-sdk's `ConfigValidationError` carrying one line per bad
+setting in `errors`, which is what the SDK's CLI prints.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from singer_sdk.exceptions import ConfigValidationError
 
 from tap_voucherify_exports.redaction import safe_url
 
 
+class SettingsError(ConfigValidationError):
+    """One or more bad settings; `errors` has one line per problem, naming setting and value."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors) or "Config validation failed", errors=errors)
+
+
+_T = TypeVar("_T")
+# singer-sdk's JSON-schema messages: "<message> in config['<setting>']" and
+# "'<setting>' is a required property" (plugin_base._format_validation_error).
+_SCHEMA_PATH = re.compile(r" in config\['([^']+)'\]")
+_SCHEMA_REQUIRED = re.compile(r"^'([^']+)' is a required property$")
+
+
+class SettingProblems:
+    """Collects one line per bad setting while settings.py goes on checking the rest."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.names: set[str] = set()
+
+    def check(self, name: str, parse: Callable[[], _T], fallback: _T) -> _T:
+        """`parse()`, or `fallback` (recording the problem) when it names a bad setting."""
+        try:
+            return parse()
+        except ConfigValidationError as exc:
+            self.add(name, str(exc))
+            return fallback
+
+    def add(self, name: str, line: str) -> None:
+        """Record a problem with setting `name`."""
+        self.names.add(name)
+        self.lines.append(line)
+
+    def add_schema_error(self, error: str) -> None:
+        """Record one of singer-sdk's JSON-schema errors, unless its setting is reported."""
+        required = _SCHEMA_REQUIRED.match(error)
+        path = _SCHEMA_PATH.search(error)
+        if required:
+            name, line = required.group(1), f"Setting `{required.group(1)}` is required."
+        elif path:
+            message = error[: path.start()] + error[path.end() :]
+            name, line = path.group(1), f"Setting `{path.group(1)}`: {message}."
+        else:
+            name, line = "", f"Config: {error}."
+        if not name or name not in self.names:
+            self.add(name, line)
+
+
 class VoucherifyError(Exception):
     """Base class of every error this tap raises on purpose."""
+
+    @property
+    def hint(self) -> str | None:
+        """What the user should check, when the message alone does not say."""
+        return None
 
 
 # --- HTTP (client.py) ---
@@ -42,6 +101,20 @@ class VoucherifyAPIError(VoucherifyError):
         parts.append(f" on {method} {self.url}")
         super().__init__("".join(parts))
 
+    @property
+    def hint(self) -> str | None:
+        """401/403/404 are most often a config problem: say which settings to look at."""
+        if self.status == 401:  # noqa: PLR2004 - HTTP status
+            return (
+                "Check app_id and app_token (Project Settings > API keys), and that api_url "
+                "is the region of that project (eu, us1 or as1)."
+            )
+        if self.status == 403:  # noqa: PLR2004 - HTTP status
+            return "Check that these API keys may create and read exports in this project."
+        if self.status == 404 and "/v1/exports" in self.url:  # noqa: PLR2004 - HTTP status
+            return "Check api_url: it should be a Voucherify API origin or a region name."
+        return None
+
 
 class RetriableHTTPError(VoucherifyError):
     """A 429, a 5xx, or a connection failure: worth another try."""
@@ -60,6 +133,11 @@ class ExportFailedError(VoucherifyError):
 
 class ExportTimeoutError(VoucherifyError):
     """The export did not reach `DONE` within `export_timeout`."""
+
+    @property
+    def hint(self) -> str | None:
+        """A big window may simply need longer."""
+        return "Raise export_timeout, or lower window_days so each export is smaller."
 
 
 class ExportResultError(VoucherifyError):

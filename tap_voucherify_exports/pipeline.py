@@ -56,6 +56,7 @@ class ExportPipeline:
         self._downloading = False
         self._lock = threading.Lock()
         self._created: set[str] = set()  # export ids whose rows are not all emitted yet
+        self._kept: list[str] = []  # downloaded, left on Voucherify (delete_exports off)
 
     def plan(self, requests: Iterable[ExportRequest]) -> None:
         """Queue the requests the sync will ask for, in the order it will ask."""
@@ -94,6 +95,8 @@ class ExportPipeline:
         self._top_up()
         if self.delete_exports:
             self.api.delete_export(export.id)
+        else:
+            self._kept.append(export.id)
 
     def close(self) -> None:
         """Stop waiting for jobs nobody will download; delete them when `delete_exports` is on."""
@@ -106,8 +109,14 @@ class ExportPipeline:
         if self.delete_exports:
             for export_id in sorted(self._created):
                 self.api.delete_export(export_id)
-        elif self._created:
-            LOGGER.info(
-                "Abandoned exports left on Voucherify: %s", ", ".join(sorted(self._created))
-            )
+        else:
+            # Each one is a downloadable file of customer data on the account: say so loudly.
+            left = [*self._kept, *sorted(self._created)]
+            if left:
+                LOGGER.warning(
+                    "%d exports left on Voucherify because delete_exports is false: %s",
+                    len(left),
+                    ", ".join(left),
+                )
         self._created.clear()
+        self._kept.clear()

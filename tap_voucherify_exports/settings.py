@@ -1,15 +1,23 @@
-"""Config → a frozen, validated `Settings` object. Side-effect free; errors name the setting."""
+"""Config → a frozen, validated `Settings` object. Side-effect free; errors name the setting.
+
+Every setting is checked, not just the first bad one: `parse_settings` raises one
+`SettingsError` listing every problem, one line each, naming the setting and the value, so a
+user fixes a config in one round. The tap runs it when it is built, before any message or
+request (tap.py's `_validate_config` seam).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from singer_sdk.exceptions import ConfigValidationError
+
+from tap_voucherify_exports.errors import SettingProblems, SettingsError
 
 # Voucherify's regional clusters (research digest §4). The download host is where `result.url`
 # points for exports generated on that cluster.
@@ -25,6 +33,8 @@ POLL_INTERVAL_MAX_SECONDS_DEFAULT = 30
 EXPORT_TIMEOUT_SECONDS_DEFAULT = 3600
 REQUEST_TIMEOUT_SECONDS_DEFAULT = 300
 MAX_CONCURRENT_EXPORTS_DEFAULT = 3
+# Each export is a downloadable CSV of customer data on the account until it is deleted.
+DELETE_EXPORTS_DEFAULT = True
 LOOPBACK_HOSTS = frozenset({"localhost"})
 
 
@@ -60,7 +70,7 @@ def _origin_setting(name: str, value: str) -> str:
     if parts.scheme == "http" and not _is_loopback(host):
         raise ConfigValidationError(
             f"Setting `{name}` must use https for a non-loopback host ({host}): "
-            "credentials are never sent in clear text.",
+            f"credentials are never sent in clear text; got {value!r}.",
         )
     if parts.query or parts.fragment or parts.path.strip("/"):
         raise ConfigValidationError(
@@ -111,11 +121,29 @@ def _positive_number(config: Mapping[str, Any], name: str, default: float, minim
         number = float(value)
     except (TypeError, ValueError):
         raise ConfigValidationError(f"Setting `{name}` must be a number; got {value!r}.") from None
-    if isinstance(value, bool) or number < minimum:
+    if isinstance(value, bool) or not number >= minimum:  # `not >=` also refuses NaN
         raise ConfigValidationError(
             f"Setting `{name}` must be at least {minimum:g}; got {value!r}."
         )
     return number
+
+
+def _whole_number(config: Mapping[str, Any], name: str, default: int, minimum: int) -> int:
+    number = _positive_number(config, name, default, minimum)
+    if number != int(number):
+        raise ConfigValidationError(
+            f"Setting `{name}` must be a whole number; got {config.get(name)!r}."
+        )
+    return int(number)
+
+
+def _boolean(config: Mapping[str, Any], name: str, default: bool) -> bool:
+    value = config.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise ConfigValidationError(f"Setting `{name}` must be true or false; got {value!r}.")
+    return value
 
 
 @dataclass(frozen=True)
@@ -157,40 +185,103 @@ def _credential(config: Mapping[str, Any], name: str) -> str:
     return value.strip()
 
 
-def parse_settings(config: Mapping[str, Any]) -> Settings:
-    """Validate a tap config into `Settings`; a `ConfigValidationError` names the bad setting."""
-    app_id = _credential(config, "app_id")
-    app_token = _credential(config, "app_token")
+def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ()) -> Settings:
+    """Validate a tap config into `Settings`, or raise one `SettingsError` listing every problem.
+
+    `schema_errors` are singer-sdk's JSON-schema messages for the same config (the tap passes
+    them): each is kept unless this function already reported the setting in its own words, so
+    the SDK's built-in settings (stream_maps, flattening, batch_config) are checked too.
+    """
+    problems = SettingProblems()
+    app_id = problems.check("app_id", lambda: _credential(config, "app_id"), "")
+    app_token = problems.check("app_token", lambda: _credential(config, "app_token"), "")
 
     api_url = str(config.get("api_url") or DEFAULT_API_URL).strip()
     region = REGIONS.get(api_url.lower())
-    api_origin = region[0] if region else _origin_setting("api_url", api_url)
+    api_origin = (
+        region[0]
+        if region
+        else problems.check("api_url", lambda: _origin_setting("api_url", api_url), DEFAULT_API_URL)
+    )
     download_url = config.get("download_url")
     if download_url:
-        download_origin = _origin_setting("download_url", str(download_url).strip())
+        download_origin = problems.check(
+            "download_url",
+            lambda: _origin_setting("download_url", str(download_url).strip()),
+            REGIONS["eu"][1],
+        )
     else:
         download_origin = region[1] if region else _download_origin_for(api_origin)
 
+    start_date: dt.datetime | None = None
     if config.get("start_date") in (None, ""):
-        raise ConfigValidationError("Setting `start_date` is required, e.g. 2024-01-01T00:00:00Z.")
-    start_date = parse_timestamp("start_date", config["start_date"])
+        problems.add("start_date", "Setting `start_date` is required, e.g. 2024-01-01T00:00:00Z.")
+    else:
+        start_date = problems.check(
+            "start_date", lambda: parse_timestamp("start_date", config["start_date"]), None
+        )
     end_date = None
     if config.get("end_date") not in (None, ""):
-        end_date = parse_timestamp("end_date", config["end_date"])
-        if end_date <= start_date:
-            raise ConfigValidationError("Setting `end_date` must be later than `start_date`.")
+        end_date = problems.check(
+            "end_date", lambda: parse_timestamp("end_date", config["end_date"]), None
+        )
+        if end_date is not None and start_date is not None and end_date <= start_date:
+            problems.add(
+                "end_date",
+                f"Setting `end_date` must be later than `start_date`; got end_date "
+                f"{config['end_date']!r}, start_date {config['start_date']!r}.",
+            )
 
-    window_days = _positive_number(config, "window_days", WINDOW_DAYS_DEFAULT, 1)
-    min_window_seconds = _positive_number(
-        config, "min_window_seconds", MIN_WINDOW_SECONDS_DEFAULT, 0.001
+    window_days = problems.check(
+        "window_days",
+        lambda: _positive_number(config, "window_days", WINDOW_DAYS_DEFAULT, 1),
+        float(WINDOW_DAYS_DEFAULT),
     )
-    if min_window_seconds > window_days * 86400:
-        raise ConfigValidationError("Setting `min_window_seconds` must not exceed `window_days`.")
-    max_concurrent = _positive_number(
-        config, "max_concurrent_exports", MAX_CONCURRENT_EXPORTS_DEFAULT, 1
+    min_window_seconds = problems.check(
+        "min_window_seconds",
+        lambda: _positive_number(config, "min_window_seconds", MIN_WINDOW_SECONDS_DEFAULT, 0.001),
+        float(MIN_WINDOW_SECONDS_DEFAULT),
     )
-    if max_concurrent != int(max_concurrent):
-        raise ConfigValidationError("Setting `max_concurrent_exports` must be a whole number.")
+    if not problems.names & {"window_days", "min_window_seconds"} and (
+        min_window_seconds > window_days * 86400
+    ):
+        problems.add(
+            "min_window_seconds",
+            f"Setting `min_window_seconds` must not exceed `window_days` "
+            f"({window_days:g} days = {window_days * 86400:g} s); got {min_window_seconds:g}.",
+        )
+    max_concurrent = problems.check(
+        "max_concurrent_exports",
+        lambda: _whole_number(config, "max_concurrent_exports", MAX_CONCURRENT_EXPORTS_DEFAULT, 1),
+        MAX_CONCURRENT_EXPORTS_DEFAULT,
+    )
+    poll_interval_max = problems.check(
+        "poll_interval_max",
+        lambda: _positive_number(
+            config, "poll_interval_max", POLL_INTERVAL_MAX_SECONDS_DEFAULT, 0.01
+        ),
+        float(POLL_INTERVAL_MAX_SECONDS_DEFAULT),
+    )
+    export_timeout = problems.check(
+        "export_timeout",
+        lambda: _positive_number(config, "export_timeout", EXPORT_TIMEOUT_SECONDS_DEFAULT, 0.01),
+        float(EXPORT_TIMEOUT_SECONDS_DEFAULT),
+    )
+    request_timeout = problems.check(
+        "request_timeout",
+        lambda: _positive_number(config, "request_timeout", REQUEST_TIMEOUT_SECONDS_DEFAULT, 0.01),
+        float(REQUEST_TIMEOUT_SECONDS_DEFAULT),
+    )
+    delete_exports = problems.check(
+        "delete_exports",
+        lambda: _boolean(config, "delete_exports", DELETE_EXPORTS_DEFAULT),
+        DELETE_EXPORTS_DEFAULT,
+    )
+
+    for error in schema_errors:
+        problems.add_schema_error(error)
+    if problems.lines or start_date is None:
+        raise SettingsError(problems.lines)
 
     return Settings(
         app_id=app_id,
@@ -201,15 +292,9 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         end_date=end_date,
         window=dt.timedelta(days=window_days),
         min_window=dt.timedelta(seconds=min_window_seconds),
-        poll_interval_max_seconds=_positive_number(
-            config, "poll_interval_max", POLL_INTERVAL_MAX_SECONDS_DEFAULT, 0.01
-        ),
-        export_timeout_seconds=_positive_number(
-            config, "export_timeout", EXPORT_TIMEOUT_SECONDS_DEFAULT, 0.01
-        ),
-        request_timeout_seconds=_positive_number(
-            config, "request_timeout", REQUEST_TIMEOUT_SECONDS_DEFAULT, 0.01
-        ),
-        max_concurrent_exports=int(max_concurrent),
-        delete_exports=bool(config.get("delete_exports", False)),
+        poll_interval_max_seconds=poll_interval_max,
+        export_timeout_seconds=export_timeout,
+        request_timeout_seconds=request_timeout,
+        max_concurrent_exports=max_concurrent,
+        delete_exports=delete_exports,
     )

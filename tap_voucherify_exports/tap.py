@@ -1,23 +1,60 @@
-"""The tap: its settings (declared only here) and its streams."""
+"""The tap: its settings (declared only here), its streams, and how a run ends.
+
+A run ends one of three ways, each with its own exit status: 0 for a complete sync; 1 with one
+line per problem (and a hint where one helps) for an error the tap raises on purpose (bad
+settings, `VoucherifyError`), the traceback only at LOGLEVEL=DEBUG; 128 + the signal's number
+(130 for SIGINT, 143 for SIGTERM) when stopped, after the last complete STATE. Anything else is
+a bug and keeps the SDK's traceback.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import signal
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import cached_property
+from types import FrameType
+from typing import Any
 
+import click
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 
 from tap_voucherify_exports import settings as defaults
+from tap_voucherify_exports.errors import SettingsError, VoucherifyError
 from tap_voucherify_exports.output import StateFlushingWriter
 from tap_voucherify_exports.session import SyncSession
+from tap_voucherify_exports.settings import parse_settings
 from tap_voucherify_exports.streams import STREAM_TYPES, VoucherifyExportStream
 
 if sys.version_info >= (3, 12):
     from typing import override
 else:
     from typing_extensions import override
+
+EXIT_ERROR = 1
+
+
+@contextlib.contextmanager
+def _errors_end_the_run(logger: logging.Logger) -> Iterator[None]:
+    """Turn an error the tap raises on purpose into its lines on stderr and exit status 1."""
+    try:
+        yield
+    except ConfigValidationError as exc:
+        for line in exc.errors or [str(exc)]:
+            logger.error("%s", line)
+        logger.error("Config validation failed: nothing was synced.")
+        sys.exit(EXIT_ERROR)
+    except VoucherifyError as exc:
+        # The message says what happened; a traceback helps only whoever debugs the tap.
+        debugging = logger.isEnabledFor(logging.DEBUG)
+        logger.error("%s", exc, exc_info=exc if debugging else None)
+        if exc.hint:
+            logger.error("Hint: %s", exc.hint)
+        sys.exit(EXIT_ERROR)
 
 
 class TapVoucherifyExports(Tap):
@@ -61,8 +98,10 @@ class TapVoucherifyExports(Tap):
         th.Property("max_concurrent_exports", th.IntegerType(),
                     default=defaults.MAX_CONCURRENT_EXPORTS_DEFAULT,
                     description="Export jobs kept in flight at once (1 = one after another)."),
-        th.Property("delete_exports", th.BooleanType(), default=False,
-                    description="Delete each export from Voucherify once its rows are synced."),
+        th.Property("delete_exports", th.BooleanType(), default=defaults.DELETE_EXPORTS_DEFAULT,
+                    description="Delete each export from Voucherify once its rows are synced "
+                                "(and abandoned ones when a sync fails or is stopped). False "
+                                "keeps them, and says so with a warning."),
     ).to_dict()  # fmt: skip
 
     @cached_property
@@ -75,11 +114,67 @@ class TapVoucherifyExports(Tap):
         return [stream_type(self, self.session) for stream_type in STREAM_TYPES]
 
     # --- singer-sdk seams -----------------------------------------------------------------------
+    # `_validate_config` (private) is the one place the SDK validates config, called from the
+    # constructor with `raise_errors=validate_config` before the tap reads state or catalog, so
+    # before any message or request. The override runs the SDK's JSON-schema check and then
+    # settings.py's, and raises one `SettingsError` listing every problem: the SDK's CLI prints
+    # `errors` one line each (its own check's errors would otherwise come without ours).
+    #
     # `sync_all` and `run_sync_dry_run` (behind `--test`) are `@typing.final` in singer-sdk (a
     # typing marker, not enforced at run time), and the SDK offers no hook around a whole sync:
     # these two overrides are the only way to open one session around one. Each calls the SDK's
     # own method inside.
     # tests/unit/test_sdk_seams.py fails when an upgrade changes either.
+
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        try:
+            super()._validate_config(raise_errors=True)  # also fills in the schema's defaults
+            schema_errors: list[str] = []
+        except ConfigValidationError as exc:
+            schema_errors = list(exc.errors)
+        try:
+            parse_settings(self.config, schema_errors)
+        except SettingsError as exc:
+            if raise_errors:
+                raise
+            # `--discover` builds the tap without validation (meltano runs it before every sync):
+            # one line here, the sync that follows lists every problem and refuses to start.
+            self.logger.warning(
+                "Config validation failed (%d problems); a sync will list them and not start.",
+                len(exc.errors),
+            )
+            return list(exc.errors)
+        return []
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        # The SDK's handler writes STATE and exits 0, so a stopped sync looks complete to cron,
+        # Airflow or `meltano run`. Here the STATE already written is the last complete one (the
+        # bookmark moves only at window ends, streams.py), so this only says so and exits
+        # 128 + signum; unwinding the sync closes the session (exports deleted, threads stopped).
+        status = 128 + signum
+        self.logger.warning(
+            "Stopped by %s: incomplete sync, the last STATE written covers every row before "
+            "it; exiting with status %d.",
+            signal.Signals(signum).name,
+            status,
+        )
+        raise SystemExit(status)
+
+    @override
+    @classmethod
+    def invoke(cls, **kwargs: Any) -> None:
+        with _errors_end_the_run(cls.logger):
+            super().invoke(**kwargs)
+
+    @override
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        # The SDK builds the tap for `--test` in a click callback, outside the command's own
+        # handling of config errors: the same one-line reporting applies here.
+        with _errors_end_the_run(cls.logger):
+            super().cb_test(ctx, param, value)
 
     @override  # type: ignore[misc]  # final for typing only: see the seams note above
     def sync_all(self) -> None:

@@ -9,7 +9,8 @@ means bookmarks move on record values again). These tests fail first, before any
 import inspect
 
 import pytest
-from singer_sdk import Stream, Tap
+from singer_sdk import Stream, Tap, plugin_base
+from singer_sdk.plugin_base import PluginBase, SingerCommand
 
 from tap_voucherify_exports.streams import VoucherifyExportStream
 from tap_voucherify_exports.tap import TapVoucherifyExports
@@ -23,6 +24,8 @@ STREAM_HOOKS = {
 TAP_SEAMS = {
     "sync_all": "(self)",
     "run_sync_dry_run": "(self, dry_run_record_limit=1, streams=None)",
+    "_validate_config": "(self, *, raise_errors=True)",
+    "_handle_termination": "(self, signum, frame)",
 }
 
 
@@ -66,3 +69,32 @@ def test_the_sdk_dry_run_still_goes_through_run_sync_dry_run() -> None:
     assert "self.run_sync_dry_run(" in inspect.getsource(Tap.run_connection_test)
     assert "sync_all" in vars(TapVoucherifyExports)
     assert "run_sync_dry_run" in vars(TapVoucherifyExports)
+
+
+def test_config_is_still_validated_once_in_the_constructor_through_the_override() -> None:
+    # Before state, catalog or any message: the override raises the settings' SettingsError.
+    assert "self._validate_config(raise_errors=validate_config)" in inspect.getsource(
+        PluginBase.__init__
+    )
+    assert "_validate_config" in vars(TapVoucherifyExports)
+
+
+def test_the_cli_still_prints_config_errors_one_line_each() -> None:
+    # What the README promises users see: SingerCommand logs every entry of `errors`.
+    source = inspect.getsource(SingerCommand.invoke)
+    assert "for error in exc.errors:" in source
+    # settings.py reads the setting's name out of the SDK's JSON-schema messages this way.
+    assert "in config[" in inspect.getsource(plugin_base._format_validation_error)
+
+
+def test_signals_still_reach_the_overridden_termination_handler() -> None:
+    source = inspect.getsource(PluginBase._setup_signal_handlers)
+    assert "signal.signal(signal.SIGINT, self._handle_termination)" in source
+    assert "signal.signal(signal.SIGTERM, self._handle_termination)" in source
+    assert "_handle_termination" in vars(TapVoucherifyExports)
+
+
+def test_test_mode_still_builds_the_tap_in_cb_test() -> None:
+    # cb_test and invoke are public, but the tap wraps them for its error reporting.
+    assert "tap.run_connection_test()" in inspect.getsource(Tap.cb_test)
+    assert "tap.sync_all()" in inspect.getsource(Tap.invoke)

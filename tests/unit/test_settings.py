@@ -3,6 +3,7 @@ import datetime as dt
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
+from tap_voucherify_exports.errors import SettingsError
 from tap_voucherify_exports.settings import parse_settings
 
 BASE = {"app_id": "id", "app_token": "token", "start_date": "2024-01-01"}
@@ -76,3 +77,43 @@ def test_bad_config_fails_with_the_setting_named(overrides, setting):
 def test_the_token_never_appears_in_the_settings_repr():
     assert "token" not in repr(settings(app_token="s3cr3t")).replace("app_token", "")
     assert "s3cr3t" not in repr(settings(app_token="s3cr3t"))
+
+
+def test_every_problem_is_listed_one_line_each_naming_setting_and_value():
+    with pytest.raises(SettingsError) as raised:
+        settings(start_date="yesterday", window_days=0, api_url="us-1", max_concurrent_exports=0)
+    assert raised.value.errors == [
+        "Setting `api_url` must be an http(s) URL such as https://api.voucherify.io or a region "
+        "name (eu, us1, as1); got 'us-1'.",
+        "Setting `start_date` must be an ISO 8601 date or date-time such as "
+        "2024-01-01T00:00:00Z; got 'yesterday'.",
+        "Setting `window_days` must be at least 1; got 0.",
+        "Setting `max_concurrent_exports` must be at least 1; got 0.",
+    ]
+
+
+def test_schema_errors_are_kept_unless_the_setting_is_already_reported():
+    schema_errors = [
+        "0 is less than the minimum of 1 in config['window_days']",
+        "3 is not of type 'object', 'null' in config['stream_maps']",
+        "'app_id' is a required property",
+    ]
+    with pytest.raises(SettingsError) as raised:
+        parse_settings({**BASE, "window_days": 0, "app_id": None}, schema_errors)
+    assert raised.value.errors == [
+        "Setting `app_id` is required: the Voucherify Application ID from Project Settings > "
+        "API keys.",
+        "Setting `window_days` must be at least 1; got 0.",
+        "Setting `stream_maps`: 3 is not of type 'object', 'null'.",
+    ]
+
+
+def test_the_token_is_never_quoted_in_a_problem():
+    with pytest.raises(SettingsError) as raised:
+        settings(app_token=12345)
+    assert "12345" not in str(raised.value.errors)
+
+
+def test_exports_are_deleted_by_default():
+    assert settings().delete_exports is True
+    assert settings(delete_exports=False).delete_exports is False

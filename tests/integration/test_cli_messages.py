@@ -1,0 +1,166 @@
+"""What a user sees: the installed `tap-voucherify-exports` run as a subprocess, its stderr and
+exit status, for bad settings and for errors the tap raises on purpose."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tap_voucherify_exports.emulator import Emulator
+
+TAP = Path(sys.executable).with_name("tap-voucherify-exports")
+RUN_TIMEOUT_SECONDS = 300
+
+
+def run_tap(
+    config: dict[str, Any], tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the tap's CLI on `config`; return its exit status, stdout and stderr."""
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("TAP_VOUCHERIFY_EXPORTS_") and name != "LOGLEVEL"
+    }
+    return subprocess.run(
+        [str(TAP), "--config", str(config_path), *args],
+        env=environment | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_SECONDS,
+        check=False,
+    )
+
+
+def error_lines(stderr: str) -> list[str]:
+    """The text of each ERROR log line."""
+    return [line.split("| ", 3)[-1] for line in stderr.splitlines() if "| ERROR" in line]
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    with Emulator(seed=5, rows={"voucher": 30, "customer": 20}, job_latency_seconds=0.05) as emu:
+        yield emu
+
+
+def good_config(emu: Emulator, **overrides: Any) -> dict[str, Any]:
+    return {
+        **emu.tap_settings,
+        "start_date": "2020-01-01T00:00:00Z",
+        "window_days": 3650,
+        "poll_interval_max": 0.05,
+        **overrides,
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        (
+            {"start_date": "yesterday"},
+            "Setting `start_date` must be an ISO 8601 date or date-time such as "
+            "2024-01-01T00:00:00Z; got 'yesterday'.",
+        ),
+        ({"window_days": 0}, "Setting `window_days` must be at least 1; got 0."),
+        ({"api_url": "ftp://x"}, "Setting `api_url` must be an http(s) URL such as "),
+        ({"api_url": "eu1"}, "or a region name (eu, us1, as1); got 'eu1'."),
+        (
+            {"end_date": "2019-06-01"},
+            "Setting `end_date` must be later than `start_date`; got end_date '2019-06-01', "
+            "start_date '2020-01-01T00:00:00Z'.",
+        ),
+        ({"max_concurrent_exports": 1.5}, "Setting `max_concurrent_exports` must be a whole"),
+        ({"delete_exports": "yes"}, "Setting `delete_exports` must be true or false; got 'yes'."),
+        ({"export_timeout": -1}, "Setting `export_timeout` must be at least 0.01; got -1."),
+        ({"app_token": ""}, "Setting `app_token` is required"),
+        ({"stream_maps": 3}, "Setting `stream_maps`: 3 is not of type 'object', 'null'."),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_it_before_any_message_or_request(
+    emu: Emulator, tmp_path: Path, overrides: dict[str, Any], line: str
+) -> None:
+    result = run_tap(good_config(emu, **overrides), tmp_path)
+    assert result.returncode == 1, result.stderr
+    errors = error_lines(result.stderr)
+    assert any(error.startswith(line) or line in error for error in errors), result.stderr
+    assert errors[-1] == "Config validation failed: nothing was synced."
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""  # not even a SCHEMA: a target creates no table
+    assert emu.requests == []
+
+
+def test_every_bad_setting_is_reported_at_once(emu: Emulator, tmp_path: Path) -> None:
+    config = good_config(emu, start_date="yesterday", window_days=0, api_url="ftp://x")
+    result = run_tap(config, tmp_path)
+    assert result.returncode == 1
+    named = [error.split("`")[1] for error in error_lines(result.stderr)[:-1]]
+    assert named == ["api_url", "start_date", "window_days"]
+
+
+def test_test_mode_reports_bad_settings_the_same_way(emu: Emulator, tmp_path: Path) -> None:
+    result = run_tap(good_config(emu, window_days=0), tmp_path, "--test")
+    assert result.returncode == 1
+    assert "Setting `window_days` must be at least 1; got 0." in error_lines(result.stderr)
+    assert "Traceback" not in result.stderr
+    assert emu.requests == []
+
+
+def test_a_rejected_token_is_one_line_with_a_hint_and_no_traceback(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    result = run_tap(good_config(emu, app_token="wrong"), tmp_path)
+    assert result.returncode == 1
+    errors = error_lines(result.stderr)
+    assert any(error.startswith("Voucherify API error 401") for error in errors), errors
+    assert errors[-1] == (
+        "Hint: Check app_id and app_token (Project Settings > API keys), and that api_url is "
+        "the region of that project (eu, us1 or as1)."
+    )
+    assert "Traceback" not in result.stderr
+    assert "wrong" not in result.stderr
+
+
+def test_the_traceback_is_there_at_loglevel_debug(emu: Emulator, tmp_path: Path) -> None:
+    result = run_tap(good_config(emu, app_token="wrong"), tmp_path, env={"LOGLEVEL": "DEBUG"})
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert "VoucherifyAPIError" in result.stderr
+
+
+def test_an_export_timeout_says_which_settings_to_change(emu: Emulator, tmp_path: Path) -> None:
+    emu.inject("never_finish", times=None)
+    result = run_tap(good_config(emu, export_timeout=0.5), tmp_path)
+    assert result.returncode == 1
+    errors = error_lines(result.stderr)
+    assert any("did not finish within 0.5 s (export_timeout)" in error for error in errors)
+    assert errors[-1] == (
+        "Hint: Raise export_timeout, or lower window_days so each export is smaller."
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_exports_are_deleted_once_synced_by_default(emu: Emulator, tmp_path: Path) -> None:
+    result = run_tap(good_config(emu), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert emu.exports, "the sync created no export"
+    assert all(job.deleted for job in emu.exports)
+    assert "left on Voucherify" not in result.stderr
+
+
+def test_exports_kept_by_choice_are_listed_in_a_warning(emu: Emulator, tmp_path: Path) -> None:
+    result = run_tap(good_config(emu, delete_exports=False), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert emu.exports
+    assert not any(job.deleted for job in emu.exports)
+    warnings = [line for line in result.stderr.splitlines() if "| WARNING" in line]
+    [left] = [line for line in warnings if "left on Voucherify" in line]
+    assert f"{len(emu.exports)} exports left on Voucherify because delete_exports is false" in left
+    assert all(job.id in left for job in emu.exports)
