@@ -376,7 +376,8 @@ def _bad_line(path: str, position: int) -> tuple[int, list[str]]:
 )
 def test_malformed_row_fails_naming_stream_line_column_and_value(emulator, kind, expected):
     on_nth_create(emulator, 2, lambda: emulator.inject("malformed_row", kind=kind))
-    messages, error = sync(base_config(emulator, max_concurrent_exports=1))
+    # The export is kept (delete_exports off): the test reads the bad line from its file.
+    messages, error = sync(base_config(emulator, max_concurrent_exports=1, delete_exports=False))
     assert error is not None
     job = emulator.exports[1]
     position = len(job.rows) // 2
