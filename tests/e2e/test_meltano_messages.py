@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_voucherify_exports.emulator import Emulator
+from voucherify_emulator import Emulator
 
 from .conftest import MeltanoProject
 from .support import TAP, Postgres, configure_tap

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tap_voucherify_exports.emulator import Emulator
+from voucherify_emulator import Emulator
 
 TAP = Path(sys.executable).with_name("tap-voucherify-exports")
 RUN_TIMEOUT_SECONDS = 300
@@ -52,13 +52,9 @@ def emu() -> Iterator[Emulator]:
 
 
 def good_config(emu: Emulator, **overrides: Any) -> dict[str, Any]:
-    return {
-        **emu.tap_settings,
-        "start_date": "2020-01-01T00:00:00Z",
-        "window_days": 3650,
-        "poll_interval_max": 0.05,
-        **overrides,
-    }
+    return emu.tap_config(
+        **{"start_date": "2020-01-01T00:00:00Z", "window_days": 3650, **overrides}
+    )
 
 
 @pytest.mark.parametrize(
