@@ -1,4 +1,5 @@
-"""One `requests.Session`, timeouts, retries with backoff, Voucherify error bodies → exceptions."""
+"""One `requests.Session`, the run's rate gate, timeouts, retries with backoff, OAuth renewal,
+Voucherify error bodies → exceptions."""
 
 from __future__ import annotations
 
@@ -6,15 +7,21 @@ import json
 import logging
 import time
 from collections.abc import Generator
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import backoff
 import requests
 from requests.adapters import HTTPAdapter
 
-from tap_voucherify_exports.auth import AppKeyAuth, TrustedOriginSession
-from tap_voucherify_exports.errors import RetriableHTTPError, VoucherifyAPIError
+from tap_voucherify_exports import ratelimit
+from tap_voucherify_exports.auth import (
+    AppKeyAuth,
+    OAuthBearerAuth,
+    OAuthToken,
+    TrustedOriginSession,
+)
+from tap_voucherify_exports.errors import RetriableHTTPError, VoucherifyAPIError, VoucherifyError
+from tap_voucherify_exports.ratelimit import RateGate, named_wait_seconds
 from tap_voucherify_exports.redaction import safe_url
 from tap_voucherify_exports.settings import Settings
 
@@ -44,23 +51,7 @@ def _error_body(response: requests.Response) -> dict[str, Any]:
 
 def retry_after_seconds(response: requests.Response, now: float | None = None) -> float | None:
     """How long the server asked us to wait: `Retry-After`, else `X-Rate-Limit-Retry` (epoch s)."""
-    now = time.time() if now is None else now
-    retry_after = response.headers.get("Retry-After")
-    if retry_after:
-        try:
-            return max(0.0, float(retry_after))
-        except ValueError:
-            try:
-                return max(0.0, parsedate_to_datetime(retry_after).timestamp() - now)
-            except (TypeError, ValueError):
-                pass
-    retry_at = response.headers.get("X-Rate-Limit-Retry")
-    if retry_at and response.status_code == 429:  # noqa: PLR2004 - only a 429 means "wait for it"
-        try:
-            return max(0.0, float(retry_at) - now)
-        except ValueError:
-            return None
-    return None
+    return named_wait_seconds(response.status_code, response.headers, now)
 
 
 def _wait_gen(max_value: float = BACKOFF_MAX_SECONDS) -> Generator[float, Any, None]:
@@ -70,25 +61,51 @@ def _wait_gen(max_value: float = BACKOFF_MAX_SECONDS) -> Generator[float, Any, N
     exception = yield 0.0
     while True:
         fallback = next(expo)
+        if getattr(exception, "gated", False):
+            exception = yield 0.0
+            continue
         asked = getattr(exception, "retry_after_seconds", None)
         exception = yield asked if asked is not None else fallback
 
 
 def _log_retry(details: Any) -> None:
+    exception = details["exception"]
+    if getattr(exception, "gated", False):
+        LOGGER.warning(
+            "%s; every request of this run waits %.1f s (try %d)",
+            exception,
+            exception.retry_after_seconds or 0.0,
+            details["tries"],
+        )
+        return
     LOGGER.warning(
-        "Retrying in %.1f s after try %d: %s",
-        details["wait"],
-        details["tries"],
-        details["exception"],
+        "Retrying in %.1f s after try %d: %s", details["wait"], details["tries"], exception
     )
 
 
 class VoucherifyClient:
-    """Sends requests with the app keys (to trusted origins only), retrying what is retriable."""
+    """Sends requests with the credentials (to trusted origins only), through the run's rate
+    gate, retrying what is retriable."""
 
-    def __init__(self, settings: Settings, *, max_tries: int = MAX_TRIES) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        max_tries: int = MAX_TRIES,
+        rate_window_seconds: float = ratelimit.MINUTE_SECONDS,
+    ) -> None:
         self.settings = settings
-        self.auth = AppKeyAuth(settings.app_id, settings.app_token, settings.trusted_origins)
+        self.gate = RateGate(
+            settings.max_requests_per_minute,
+            window_seconds=rate_window_seconds,
+            max_pause_seconds=RETRY_AFTER_MAX_SECONDS,
+        )
+        self._app_keys = AppKeyAuth(settings.app_id, settings.app_token, settings.trusted_origins)
+        self.oauth: OAuthBearerAuth | None = None
+        self.auth: AppKeyAuth | OAuthBearerAuth = self._app_keys
+        if settings.auth_method == "oauth":
+            self.oauth = OAuthBearerAuth(settings.trusted_origins, self._fetch_token)
+            self.auth = self.oauth
         self.session = TrustedOriginSession(self.auth)
         self.session.headers["User-Agent"] = USER_AGENT
         # One connection per export that may be in flight, plus the download.
@@ -110,7 +127,7 @@ class VoucherifyClient:
         )(self._send)
 
     def is_trusted(self, url: str) -> bool:
-        """Whether the app keys may be sent to this URL."""
+        """Whether the credentials may be sent to this URL."""
         return self.auth.is_trusted(url)
 
     def request(
@@ -118,32 +135,58 @@ class VoucherifyClient:
         method: str,
         url: str,
         *,
+        kind: str = "other",
         json_body: dict[str, Any] | None = None,
         stream: bool = False,
     ) -> requests.Response:
-        """Send a request, retrying 429/5xx/connection errors; raise `VoucherifyAPIError` else."""
-        return self._send_with_retries(method, url, json_body, stream)
+        """Send a request, retrying 429/5xx/connection errors; raise `VoucherifyAPIError` else.
+
+        `kind` (create, get, list, download, …) is what the end-of-run summary counts it as.
+        With OAuth, a 401 renews the token and sends the request once more.
+        """
+        try:
+            return self._send_with_retries(method, url, kind, json_body, stream)
+        except VoucherifyAPIError as exc:
+            if exc.status != 401 or self.oauth is None:  # noqa: PLR2004 - Unauthorized
+                raise
+            if not self.oauth.renew_after_401(exc.sent_authorization):
+                raise
+            LOGGER.info("%s %s: OAuth token rejected (401); renewed it", method, safe_url(url))
+            return self._send_with_retries(method, url, kind, json_body, stream)
 
     def _send(
         self,
         method: str,
         url: str,
+        kind: str,
         json_body: dict[str, Any] | None,
         stream: bool,
+        *,
+        auth: AppKeyAuth | None = None,
+        form: dict[str, str] | None = None,
     ) -> requests.Response:
+        if json_body is not None:
+            data: Any = json.dumps(json_body)
+            headers: dict[str, str] | None = {"Content-Type": "application/json"}
+        else:
+            data, headers = form, None
+        slot = self.gate.acquire(kind)
         try:
             response = self.session.request(
                 method,
                 url,
-                data=None if json_body is None else json.dumps(json_body),
-                headers={"Content-Type": "application/json"} if json_body is not None else None,
+                data=data,
+                headers=headers,
                 stream=stream,
                 timeout=self.timeout,
+                auth=auth,
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
+            self.gate.release(slot, None, {})
             raise RetriableHTTPError(
                 f"{method} {safe_url(url)} failed: {type(exc).__name__}"
             ) from None
+        self.gate.release(slot, response.status_code, response.headers)
         if response.status_code < 400:  # noqa: PLR2004
             return response
         body = _error_body(response)
@@ -153,12 +196,58 @@ class VoucherifyClient:
                 f"{method} {safe_url(url)} answered {response.status_code}: "
                 f"{body.get('message', '')}".rstrip(": "),
                 retry_after_seconds(response),
+                gated=response.status_code == 429,  # noqa: PLR2004 - the rate-limit status
             )
-        raise VoucherifyAPIError(method, url, response.status_code, body)
+        error = VoucherifyAPIError(method, url, response.status_code, body)
+        error.sent_authorization = response.request.headers.get("Authorization")
+        raise error
+
+    # --- OAuth ------------------------------------------------------------------------------------
+    @property
+    def _token_url(self) -> str:
+        return f"{self.settings.api_origin}/v1/oauth/token"
+
+    def _fetch_token(self) -> OAuthToken:
+        """`POST /v1/oauth/token` (client credentials), the one call that carries the app keys."""
+        form = {"grant_type": "client_credentials", "scope": self.settings.oauth_scope}
+        response = backoff.on_exception(
+            _wait_gen, RetriableHTTPError, max_tries=MAX_TRIES, jitter=None, on_backoff=_log_retry
+        )(self._send)("POST", self._token_url, "token", None, False, auth=self._app_keys, form=form)
+        try:
+            token = OAuthToken.from_json(response.json(), time.monotonic())
+        except ValueError as exc:
+            raise VoucherifyError(f"POST {self._token_url}: {exc}") from None
+        LOGGER.info("Obtained an OAuth token (scope %s, %.0f s)", self.settings.oauth_scope,
+                    token.lifetime)  # fmt: skip
+        return token
+
+    def revoke_tokens(self) -> None:
+        """`POST /v1/oauth/token/revoke` for every token this run obtained; failures only warn."""
+        if self.oauth is None:
+            return
+        now = time.monotonic()
+        for token in self.oauth.issued:
+            if token.expires <= now:
+                continue
+            try:
+                self._send(
+                    "POST", f"{self._token_url}/revoke", "revoke", None, False,
+                    auth=self._app_keys, form={"access_token": token.value},
+                )  # fmt: skip
+            except VoucherifyAPIError as exc:
+                if exc.status != 404:  # noqa: PLR2004 - "not found or inactive": nothing to revoke
+                    LOGGER.warning("Could not revoke an OAuth token: %s", exc)
+            except VoucherifyError as exc:
+                LOGGER.warning("Could not revoke an OAuth token: %s", exc)
+        self.oauth.issued.clear()
 
     def close(self) -> None:
-        """Release pooled connections."""
-        self.session.close()
+        """Revoke OAuth tokens, log what the run cost the quota, release pooled connections."""
+        try:
+            self.revoke_tokens()
+        finally:
+            LOGGER.info("%s", self.gate.stats.summary())
+            self.session.close()
 
     def __enter__(self) -> VoucherifyClient:
         return self

@@ -90,6 +90,7 @@ class VoucherifyAPIError(VoucherifyError):
         self.message = body.get("message") or "no message"
         self.details = body.get("details")
         self.request_id = body.get("request_id")
+        self.sent_authorization: str | None = None  # the bearer a 401 rejected (never logged)
         parts = [f"Voucherify API error {status}"]
         if self.key:
             parts.append(f" ({self.key})")
@@ -119,9 +120,14 @@ class VoucherifyAPIError(VoucherifyError):
 class RetriableHTTPError(VoucherifyError):
     """A 429, a 5xx, or a connection failure: worth another try."""
 
-    def __init__(self, message: str, retry_after_seconds: float | None = None) -> None:
+    def __init__(
+        self, message: str, retry_after_seconds: float | None = None, *, gated: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+        # A 429: the rate gate already holds every request until the named time, so the retry
+        # needs no backoff of its own.
+        self.gated = gated
 
 
 # --- Export jobs (exports.py) ---

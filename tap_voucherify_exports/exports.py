@@ -6,22 +6,18 @@ import enum
 import io
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TextIO, cast
 
-import backoff
 import requests
 import urllib3
 
 from tap_voucherify_exports.client import VoucherifyClient
 from tap_voucherify_exports.errors import (
-    ExportCancelledError,
     ExportFailedError,
     ExportResultError,
-    ExportTimeoutError,
     TruncatedCsvError,
     VoucherifyAPIError,
     VoucherifyError,
@@ -32,8 +28,6 @@ from tap_voucherify_exports.windows import Window
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
 
-POLL_INTERVAL_MIN_SECONDS = 1.0
-POLL_INTERVAL_GROWTH = 1.5
 DOWNLOAD_MAX_TRIES = 5
 RESULT_PREVIEW_CHARS = 500
 # A 401/403 on the download means the short-lived `token` in result.url expired (Voucherify docs:
@@ -148,51 +142,45 @@ class ExportsAPI:
     def __init__(self, client: VoucherifyClient, settings: Settings) -> None:
         self.client = client
         self.settings = settings
-        self.cancelled = threading.Event()
         self._exports_url = f"{settings.api_origin}/v1/exports"
 
     def create_export(self, request: ExportRequest) -> Export:
         """`POST /v1/exports`."""
-        response = self.client.request("POST", self._exports_url, json_body=request.body())
+        response = self.client.request(
+            "POST", self._exports_url, kind="create", json_body=request.body()
+        )
         export = Export.from_json(response.json())
         LOGGER.info("%s: created %s for %s", request.stream_name, export.id, request)
         return export
 
     def get_export(self, export_id: str) -> Export:
         """`GET /v1/exports/{id}`."""
-        response = self.client.request("GET", f"{self._exports_url}/{export_id}")
+        response = self.client.request("GET", f"{self._exports_url}/{export_id}", kind="get")
         return Export.from_json(response.json())
+
+    def list_exports(self, limit: int) -> list[Export]:
+        """`GET /v1/exports?order=-created_at&limit=…`: the project's newest exports, first page."""
+        response = self.client.request(
+            "GET", f"{self._exports_url}?order=-created_at&limit={limit}", kind="list"
+        )
+        body = response.json()
+        items = body.get("exports") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise VoucherifyError(f"Unexpected export list from Voucherify: {str(body)[:200]}")
+        return [Export.from_json(item) for item in items]
 
     def delete_export(self, export_id: str) -> None:
         """`DELETE /v1/exports/{id}`; a failure is only a warning, the data is already synced."""
         try:
-            self.client.request("DELETE", f"{self._exports_url}/{export_id}")
+            self.client.request("DELETE", f"{self._exports_url}/{export_id}", kind="delete")
         except VoucherifyError as exc:
             LOGGER.warning("Could not delete export %s: %s", export_id, exc)
         else:
             LOGGER.info("Deleted export %s", export_id)
 
-    def wait_for_export(self, export: Export, request: ExportRequest) -> Export:
-        """Poll until `DONE`, pausing 1 s growing to `poll_interval_max`; raise on ERROR/timeout."""
-        started = time.monotonic()
-        intervals = backoff.expo(
-            base=POLL_INTERVAL_GROWTH,
-            factor=POLL_INTERVAL_MIN_SECONDS,
-            max_value=self.settings.poll_interval_max_seconds,
-        )
-        next(intervals)  # backoff.expo yields 0 first (its send() primer): wait 1 s before polling
-        timeout = self.settings.export_timeout_seconds
-        while export.is_pending:
-            remaining = timeout - (time.monotonic() - started)
-            if remaining <= 0:
-                raise ExportTimeoutError(
-                    f"{request.stream_name}: {export.id} ({request}) did not finish within "
-                    f"{timeout:g} s (export_timeout); last status {export.status or 'unknown'}."
-                )
-            if self.cancelled.wait(min(next(intervals), remaining)):
-                raise ExportCancelledError(f"{export.id} abandoned: the sync is stopping.")
-            export = self.get_export(export.id)
-            LOGGER.debug("%s is %s", export.id, export.status)
+    def finished(self, export: Export, request: ExportRequest, started: float) -> Export:
+        """A job that is no longer pending, made ready to download: raise on ERROR, and read a
+        DONE job once more if its answer had no `result` (polling.py does the waiting)."""
         if export.status == ExportStatus.DONE and not result_urls(export.result):
             # The create answer carries no `result`: a job already DONE by then (tiny, or a slow
             # client) is read once more, as Voucherify says, for its result.url.
@@ -244,7 +232,7 @@ class ExportsAPI:
             for attempt in range(1, DOWNLOAD_MAX_TRIES + 1):
                 url = urls[part]
                 try:
-                    with self.client.request("GET", url, stream=True) as response:
+                    with self.client.request("GET", url, kind="download", stream=True) as response:
                         for record in reader.records(_text(response), skip_rows=emitted):
                             emitted += 1
                             yield record

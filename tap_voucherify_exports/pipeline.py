@@ -3,7 +3,8 @@
 Voucherify builds export files on its own servers, so waiting for jobs one after another wastes
 wall time. The pipeline knows every export the sync will need, in output order, and keeps up to
 `max_concurrent_exports` of them in flight: the one downloading and the next ones, created and
-polled in worker threads (so 1 means strictly one after another). Streams still
+waited for in worker threads (so 1 means strictly one after another); one poller checks all
+of them with a single list call per interval (polling.py). Streams still
 download and emit one export at a time, in order, so records and STATE keep the sequential
 guarantees; only the waiting overlaps.
 """
@@ -25,17 +26,8 @@ LOGGER = logging.getLogger("tap_voucherify_exports")
 class ExportJobs(Protocol):
     """The export verbs the pipeline drives (exports.py's `ExportsAPI`)."""
 
-    @property
-    def cancelled(self) -> threading.Event:
-        """Set when the sync stops: waits end with `ExportCancelledError`."""
-        ...
-
     def create_export(self, request: ExportRequest) -> Export:
         """Create the job."""
-        ...
-
-    def wait_for_export(self, export: Export, request: ExportRequest) -> Export:
-        """Wait until the job is DONE."""
         ...
 
     def delete_export(self, export_id: str) -> None:
@@ -43,11 +35,26 @@ class ExportJobs(Protocol):
         ...
 
 
+class JobWaiter(Protocol):
+    """Waits for created jobs (polling.py's `ExportPoller`, one poller for all of them)."""
+
+    def wait(self, export: Export, request: ExportRequest) -> Export:
+        """Block until the job is DONE and return it."""
+        ...
+
+    def close(self) -> None:
+        """Stop waiting: every wait still going ends with `ExportCancelledError`."""
+        ...
+
+
 class ExportPipeline:
     """Runs planned export requests ahead of the stream that will download them."""
 
-    def __init__(self, api: ExportJobs, max_in_flight: int, *, delete_exports: bool) -> None:
+    def __init__(
+        self, api: ExportJobs, waiter: JobWaiter, max_in_flight: int, *, delete_exports: bool
+    ) -> None:
         self.api = api
+        self.waiter = waiter
         self.max_in_flight = max_in_flight
         self.delete_exports = delete_exports
         self._executor = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="export")
@@ -73,7 +80,7 @@ class ExportPipeline:
         export = self.api.create_export(request)
         with self._lock:
             self._created.add(export.id)
-        return self.api.wait_for_export(export, request)
+        return self.waiter.wait(export, request)
 
     def export_for(self, request: ExportRequest) -> Export:
         """The DONE export for `request`: prefetched if it was planned next, else run now."""
@@ -100,8 +107,8 @@ class ExportPipeline:
 
     def close(self) -> None:
         """Stop waiting for jobs nobody will download; delete them when `delete_exports` is on."""
-        self.api.cancelled.set()
         self._planned.clear()
+        self.waiter.close()
         for _, future in self._started:
             future.cancel()
         self._executor.shutdown(wait=True)

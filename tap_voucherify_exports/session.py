@@ -20,6 +20,7 @@ from tap_voucherify_exports.client import VoucherifyClient
 from tap_voucherify_exports.exports import ExportRequest, ExportsAPI
 from tap_voucherify_exports.fields import TABLES
 from tap_voucherify_exports.pipeline import ExportPipeline
+from tap_voucherify_exports.polling import ExportPoller
 from tap_voucherify_exports.records import CsvRecordReader
 from tap_voucherify_exports.redaction import redact_secrets_in_logs
 from tap_voucherify_exports.settings import Settings, parse_settings
@@ -63,7 +64,10 @@ class SyncSession:
         client = VoucherifyClient(settings)
         api = ExportsAPI(client, settings)
         pipeline = ExportPipeline(
-            api, settings.max_concurrent_exports, delete_exports=settings.delete_exports
+            api,
+            ExportPoller(api),
+            settings.max_concurrent_exports,
+            delete_exports=settings.delete_exports,
         )
         sync_end = settings.end_date or dt.datetime.now(dt.timezone.utc)
         self._open = _OpenSync(sync_end, client, api, pipeline)

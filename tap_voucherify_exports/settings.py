@@ -35,6 +35,14 @@ REQUEST_TIMEOUT_SECONDS_DEFAULT = 300
 MAX_CONCURRENT_EXPORTS_DEFAULT = 3
 # Each export is a downloadable CSV of customer data on the account until it is deleted.
 DELETE_EXPORTS_DEFAULT = True
+# Backfill (a stream's first run, no bookmark): yearly windows make a 4-year backfill 5 jobs per
+# stream, not 49; a window that ends in ERROR is still split in half (see streams.py).
+BACKFILL_WINDOW_DAYS_DEFAULT = 365
+# 30 % of the smallest paid plan (Business, 100 requests a minute, research digest §5): the
+# shop's own calls keep the other 70 %.
+MAX_REQUESTS_PER_MINUTE_DEFAULT = 30
+AUTH_METHODS = ("app_keys", "oauth")
+OAUTH_SCOPE_DEFAULT = "exports"
 LOOPBACK_HOSTS = frozenset({"localhost"})
 
 
@@ -157,12 +165,16 @@ class Settings:
     start_date: dt.datetime
     end_date: dt.datetime | None
     window: dt.timedelta
+    backfill_window: dt.timedelta
     min_window: dt.timedelta
     poll_interval_max_seconds: float
     export_timeout_seconds: float
     request_timeout_seconds: float
     max_concurrent_exports: int
     delete_exports: bool
+    max_requests_per_minute: int = MAX_REQUESTS_PER_MINUTE_DEFAULT
+    auth_method: str = "app_keys"
+    oauth_scope: str = OAUTH_SCOPE_DEFAULT
 
     @property
     def trusted_origins(self) -> frozenset[str]:
@@ -277,6 +289,25 @@ def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ())
         lambda: _boolean(config, "delete_exports", DELETE_EXPORTS_DEFAULT),
         DELETE_EXPORTS_DEFAULT,
     )
+    backfill_days = problems.check(
+        "backfill_window_days",
+        lambda: _whole_number(config, "backfill_window_days", BACKFILL_WINDOW_DAYS_DEFAULT, 1),
+        BACKFILL_WINDOW_DAYS_DEFAULT,
+    )
+    max_per_minute = problems.check(
+        "max_requests_per_minute",
+        lambda: _whole_number(
+            config, "max_requests_per_minute", MAX_REQUESTS_PER_MINUTE_DEFAULT, 1
+        ),
+        MAX_REQUESTS_PER_MINUTE_DEFAULT,
+    )
+    auth_method = str(config.get("auth_method") or "app_keys").strip()
+    if auth_method not in AUTH_METHODS:
+        problems.add(
+            "auth_method",
+            f"Setting `auth_method` must be one of {', '.join(AUTH_METHODS)}; got {auth_method!r}.",
+        )
+    oauth_scope = " ".join(str(config.get("oauth_scope") or OAUTH_SCOPE_DEFAULT).split())
 
     for error in schema_errors:
         problems.add_schema_error(error)
@@ -291,10 +322,14 @@ def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ())
         start_date=start_date,
         end_date=end_date,
         window=dt.timedelta(days=window_days),
+        backfill_window=dt.timedelta(days=max(window_days, backfill_days)),
         min_window=dt.timedelta(seconds=min_window_seconds),
         poll_interval_max_seconds=poll_interval_max,
         export_timeout_seconds=export_timeout,
         request_timeout_seconds=request_timeout,
         max_concurrent_exports=max_concurrent,
         delete_exports=delete_exports,
+        max_requests_per_minute=max_per_minute,
+        auth_method=auth_method,
+        oauth_scope=oauth_scope,
     )

@@ -76,12 +76,23 @@ class TapVoucherifyExports(Tap):
                     description="Origin of export files. Default: the region's download host "
                                 "(download.voucherify.io, us1.download…, as1.download…), "
                                 "else the api_url origin."),
+        th.Property("auth_method", th.StringType(), default="app_keys",
+                    allowed_values=list(defaults.AUTH_METHODS),
+                    description="app_keys: the app keys on every call. oauth: the app keys only "
+                                "to get an OAuth token, then the token on every call."),
+        th.Property("oauth_scope", th.StringType(), default=defaults.OAUTH_SCOPE_DEFAULT,
+                    description="Space-separated scopes of the OAuth token (auth_method oauth)."),
         th.Property("start_date", th.DateTimeType(), required=True,
                     description="Sync rows created at or after this time (UTC)."),
         th.Property("end_date", th.DateTimeType(),
                     description="Sync rows created before this time. Default: now."),
         th.Property("window_days", th.IntegerType(), default=defaults.WINDOW_DAYS_DEFAULT,
                     description="Days of created_at covered by one export job (at least 1)."),
+        th.Property("backfill_window_days", th.IntegerType(),
+                    default=defaults.BACKFILL_WINDOW_DAYS_DEFAULT,
+                    description="Days covered by one export job on a stream's first run (no "
+                                "bookmark yet; at least window_days). An export that ends in "
+                                "ERROR is split in half as usual."),
         th.Property("min_window_seconds", th.IntegerType(),
                     default=defaults.MIN_WINDOW_SECONDS_DEFAULT,
                     description="An export that ends in ERROR is split in half and retried "
@@ -98,6 +109,10 @@ class TapVoucherifyExports(Tap):
         th.Property("max_concurrent_exports", th.IntegerType(),
                     default=defaults.MAX_CONCURRENT_EXPORTS_DEFAULT,
                     description="Export jobs kept in flight at once (1 = one after another)."),
+        th.Property("max_requests_per_minute", th.IntegerType(),
+                    default=defaults.MAX_REQUESTS_PER_MINUTE_DEFAULT,
+                    description="Most API calls (downloads included) the tap starts in any 60 s; "
+                                "it also paces itself by Voucherify's X-Rate-Limit headers."),
         th.Property("delete_exports", th.BooleanType(), default=defaults.DELETE_EXPORTS_DEFAULT,
                     description="Delete each export from Voucherify once its rows are synced "
                                 "(and abandoned ones when a sync fails or is stopped). False "

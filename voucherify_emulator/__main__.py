@@ -75,6 +75,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-rows-per-export", type=int, default=None)
     parser.add_argument("--app-id", default="emulator-app-id")
     parser.add_argument("--app-token", default="emulator-app-token")
+    parser.add_argument("--rate-limit", type=int, default=2000, help="requests per minute")
+    parser.add_argument(
+        "--enforce-rate-limit", action="store_true", help="answer requests over it with 429"
+    )
+    parser.add_argument(
+        "--rate-limit-window", type=float, default=60.0, help="the limit's window (s)"
+    )
+    parser.add_argument("--oauth-token-ttl", type=int, default=900, help="OAuth token life (s)")
     parser.add_argument(
         "--grow-every",
         type=_grow,
@@ -110,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         max_rows_per_export=args.max_rows_per_export,
         app_id=args.app_id,
         app_token=args.app_token,
+        rate_limit_per_minute=args.rate_limit,
+        enforce_rate_limit=args.enforce_rate_limit,
+        rate_limit_window_seconds=args.rate_limit_window,
+        oauth_token_ttl_seconds=args.oauth_token_ttl,
         api_port=args.api_port,
         download_port=args.download_port,
         foreign_port=args.foreign_port,

@@ -22,10 +22,15 @@ class Config:
     app_id: str = "emulator-app-id"
     app_token: str = "emulator-app-token"  # noqa: S105 - a fake, local credential
     tenant: str = "emulator@example.com"  # the JWT `tenant` claim (a user e-mail in real tokens)
-    rate_limit_per_minute: int = 2000  # only reported in X-Rate-Limit-* headers, never enforced
+    rate_limit_per_minute: int = 2000  # reported in X-Rate-Limit-* headers
+    enforce_rate_limit: bool = False  # answer requests over the limit with 429
+    rate_limit_window_seconds: float = 60.0  # "per minute"; shorter only to keep tests quick
+    oauth_token_ttl_seconds: int = 900  # OAuth access tokens (Voucherify: 15 min)
 
     def __post_init__(self) -> None:
         if self.edges not in EDGES:
             raise ValueError(f"edges must be one of {EDGES}")
         if self.job_latency_seconds < 0:
             raise ValueError("job_latency_seconds must be >= 0")
+        if self.rate_limit_per_minute < 1 or self.rate_limit_window_seconds <= 0:
+            raise ValueError("rate_limit_per_minute must be >= 1 and its window > 0")

@@ -16,6 +16,7 @@ from voucherify_emulator.config import Config
 from voucherify_emulator.data import Dataset
 from voucherify_emulator.faults import FaultRegistry, make_fault
 from voucherify_emulator.jobs import ExportJob, JobStore
+from voucherify_emulator.oauth import TokenStore
 from voucherify_emulator.recording import RateCounter, RecordedRequest, Recorder
 from voucherify_emulator.server import Backend, Server, make_handler
 from voucherify_emulator.tapconfig import tap_config
@@ -38,6 +39,10 @@ class Emulator:
         max_rows_per_export: int | None = None,
         app_id: str = "emulator-app-id",
         app_token: str = "emulator-app-token",  # noqa: S107 - a fake, local credential
+        rate_limit_per_minute: int = 2000,
+        enforce_rate_limit: bool = False,
+        rate_limit_window_seconds: float = 60.0,
+        oauth_token_ttl_seconds: int = 900,
         api_port: int = 0,
         download_port: int = 0,
         foreign_port: int = 0,
@@ -54,6 +59,10 @@ class Emulator:
             max_rows_per_export=max_rows_per_export,
             app_id=app_id,
             app_token=app_token,
+            rate_limit_per_minute=rate_limit_per_minute,
+            enforce_rate_limit=enforce_rate_limit,
+            rate_limit_window_seconds=rate_limit_window_seconds,
+            oauth_token_ttl_seconds=oauth_token_ttl_seconds,
         )
         self._ports = {"api": api_port, "download": download_port, "foreign": foreign_port}
         self._state_file = state_file
@@ -62,6 +71,7 @@ class Emulator:
         self._load_state()
         self.faults = FaultRegistry()
         self.recorder = Recorder()
+        self.oauth = TokenStore(self.config.oauth_token_ttl_seconds, client_id=f"cl_{app_id}")
         self.jobs: JobStore | None = None
         self._servers: dict[str, Server] = {}
         self._threads: list[threading.Thread] = []
@@ -77,8 +87,13 @@ class Emulator:
             self.jobs,
             self.faults,
             self.recorder,
-            RateCounter(self.config.rate_limit_per_minute),
+            RateCounter(
+                self.config.rate_limit_per_minute,
+                window_seconds=self.config.rate_limit_window_seconds,
+                enforce=self.config.enforce_rate_limit,
+            ),
             lambda method, path, query, body: control.handle(self, method, path, query, body),
+            self.oauth,
         )
         for origin, port in self._ports.items():
             server = Server(port, make_handler(origin, backend))
@@ -157,6 +172,8 @@ class Emulator:
             "app_id": self.app_id,
             "app_token": self.app_token,
             "download_url": self.download_url,
+            # The tap's own cap at this emulator's limit (the tests of the cap set a lower one).
+            "max_requests_per_minute": self.config.rate_limit_per_minute,
         }
         # Any of these may be overridden too (a wrong token, a proxy in front of the download).
         return tap_config(**{**own, **overrides})

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-PHASES = ("create", "poll", "download", "delete", "any")
+PHASES = ("create", "poll", "download", "delete", "token", "any")
 
 # name -> default phase. Request-level faults default to "any"; download-stream faults to
 # "download"; job-level faults are decided when the export is created.
@@ -26,6 +26,7 @@ FAULTS: dict[str, str] = {
     "max_rows_per_export": "create",
     "foreign_download_host": "create",
     "malformed_row": "create",
+    "expire_oauth_token": "download",
 }
 
 # Parameters each fault understands, with defaults (documented in the package README/report).
@@ -40,6 +41,7 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "max_rows_per_export": {"max_rows": 0},
     "foreign_download_host": {},
     "malformed_row": {"kind": "cell_count"},
+    "expire_oauth_token": {},
 }
 
 

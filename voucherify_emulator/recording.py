@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass
 class RecordedRequest:
-    """One request as received: which origin, what was asked and with which headers."""
+    """One request as received: which origin, what was asked and with which headers, when it
+    arrived (epoch seconds), and how it was answered (`status`; for a 429, `retry_at`, the
+    epoch second the answer named for the next request)."""
 
     origin: str  # "api" | "download" | "foreign"
     method: str
     path: str
     query: dict[str, list[str]]
     headers: dict[str, str]
-    body: Any  # parsed JSON, or None
+    body: Any  # parsed JSON (or the form fields of an OAuth call), or None
+    at: float = field(default_factory=time.time)
+    status: int | None = None
+    retry_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict (for GET /_emulator/requests)."""
@@ -48,25 +54,35 @@ class Recorder:
 
 
 class RateCounter:
-    """Counts requests per minute for the informative X-Rate-Limit-* headers."""
+    """Counts requests per fixed window (a minute, aligned to the epoch, as Voucherify's per-minute
+    limits are inferred to be) for the X-Rate-Limit-* headers, and, when `enforce` is on, answers
+    the requests over the limit with a 429 as Voucherify does. `window_seconds` other than 60 is
+    for tests that cannot wait whole minutes."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, *, window_seconds: float = 60.0, enforce: bool = False) -> None:
         self.limit = limit
+        self.window_seconds = window_seconds
+        self.enforce = enforce
         self._lock = threading.Lock()
         self._window = 0
         self._count = 0
 
-    def hit(self) -> dict[str, str]:
-        """Count one request; return the headers every answer carries."""
+    def hit(self) -> tuple[bool, dict[str, str]]:
+        """Count one request; whether it is over an enforced limit, and the headers to send."""
         now = time.time()
-        window = int(now // 60)
+        window = int(now // self.window_seconds)
         with self._lock:
             if window != self._window:
                 self._window, self._count = window, 0
             self._count += 1
-            remaining = max(0, self.limit - self._count)
-        return {
+            count = self._count
+        reset = (window + 1) * self.window_seconds  # when the next window starts
+        headers = {
             "X-Rate-Limit-Limit": str(self.limit),
-            "X-Rate-Limit-Remaining": str(remaining),
-            "X-Rate-Limit-Retry": str((window + 1) * 60),  # epoch seconds of the next window
+            "X-Rate-Limit-Remaining": str(max(0, self.limit - count)),
+            "X-Rate-Limit-Retry": str(math.ceil(reset)),  # epoch seconds
         }
+        over = self.enforce and count > self.limit
+        if over:
+            headers["Retry-After"] = str(max(1, math.ceil(reset - now)))
+        return over, headers

@@ -27,6 +27,7 @@ from voucherify_emulator.config import Config
 from voucherify_emulator.csvfile import clean_cut_offset
 from voucherify_emulator.faults import Fault, FaultRegistry
 from voucherify_emulator.jobs import ExportJob, JobStore
+from voucherify_emulator.oauth import TokenStore
 from voucherify_emulator.recording import RateCounter, RecordedRequest, Recorder
 from voucherify_emulator.validation import (
     ApiError,
@@ -36,6 +37,8 @@ from voucherify_emulator.validation import (
 )
 
 _PREFIX = "/v1/exports"
+_OAUTH = "/v1/oauth/token"
+_TOO_MANY = {"code": 429, "message": "Too many requests hit the API too quickly."}
 _LIST_ORDERS = ("created_at", "-created_at", "status", "-status")
 ControlFn = Callable[[str, str, dict[str, list[str]], Any], tuple[int, Any]]
 
@@ -50,6 +53,7 @@ class Backend:
     recorder: Recorder
     rates: RateCounter
     control: ControlFn
+    oauth: TokenStore
 
 
 class Server(ThreadingHTTPServer):
@@ -74,6 +78,15 @@ class Server(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Clients dropping connections mid-download is normal here; stay quiet."""
+
+
+def _phase(method: str, path: str, origin: str) -> str:
+    """The fault phase a request belongs to."""
+    if origin != "api":
+        return "download"
+    if path.startswith(_OAUTH):
+        return "token"
+    return {"POST": "create", "DELETE": "delete"}.get(method, "poll")
 
 
 def make_handler(origin: str, backend: Backend) -> type[BaseHTTPRequestHandler]:
@@ -119,8 +132,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         data = b"" if body is None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        headers = {**self._rate_headers, **(headers or {})}
+        self._answered(status, headers)
         self.send_response(status)
-        for name, value in {**self.backend.rates.hit(), **(headers or {})}.items():
+        for name, value in headers.items():
             self.send_header(name, value)
         if body is not None:
             self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -129,6 +144,19 @@ class _Handler(BaseHTTPRequestHandler):
         if data:
             self.wfile.write(data)
 
+    def _answered(self, status: int, headers: dict[str, str]) -> None:
+        """Note the answer on the request's record; a 429's named time is when it was sent plus
+        `Retry-After`, else its `X-Rate-Limit-Retry` epoch second."""
+        record = self._record
+        if record is None:
+            return
+        record.status = status
+        if status == 429:  # noqa: PLR2004 - the rate-limit status
+            if "Retry-After" in headers:
+                record.retry_at = time.time() + float(headers["Retry-After"])
+            elif "X-Rate-Limit-Retry" in headers:
+                record.retry_at = float(headers["X-Rate-Limit-Retry"])
+
     def _handle(self, method: str) -> None:
         url = urlsplit(self.path)
         query = parse_qs(url.query, keep_blank_values=True)
@@ -136,7 +164,11 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         body: Any = None
         bad_json = False
-        if raw:
+        self._record: RecordedRequest | None = None
+        self._rate_headers: dict[str, str] = {}
+        if "x-www-form-urlencoded" in (self.headers.get("Content-Type") or ""):
+            body = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        elif raw:
             try:
                 body = json.loads(raw)
             except ValueError:
@@ -145,13 +177,23 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = self.backend.control(method, url.path, query, body)
             self._send_json(status, payload)
             return
-        self.backend.recorder.add(
-            RecordedRequest(self.origin, method, url.path, query, dict(self.headers.items()), body)
+        self._record = RecordedRequest(
+            self.origin, method, url.path, query, dict(self.headers.items()), body
         )
+        self.backend.recorder.add(self._record)
+        over, self._rate_headers = self.backend.rates.hit()
         try:
+            if over and self.origin != "foreign":
+                raise ApiError(429, dict(_TOO_MANY))
+            if self.backend.faults.take(
+                ("expire_oauth_token",), _phase(method, url.path, self.origin), None
+            ):
+                self.backend.oauth.expire_all()
             if bad_json:
                 raise invalid_payload("Payload should be valid JSON")
-            if self.origin == "api":
+            if self.origin == "api" and url.path.startswith(_OAUTH):
+                self._oauth(method, url.path, body)
+            elif self.origin == "api":
                 self._api(method, url.path, query, body)
             else:
                 self._download(method, url.path, query)
@@ -159,12 +201,35 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(exc.status, exc.body, exc.headers)
 
     def _check_auth(self) -> None:
+        """App keys, or an active OAuth token with an exports scope (`Authorization: Bearer`)."""
+        authorization = self.headers.get("Authorization") or ""
+        if authorization.startswith("Bearer "):
+            if not self.backend.oauth.allows_exports(authorization.removeprefix("Bearer ")):
+                raise unauthorized()
+            return
+        self._check_app_keys()
+
+    def _check_app_keys(self) -> None:
         config = self.backend.config
         if (
             self.headers.get("X-App-Id") != config.app_id
             or self.headers.get("X-App-Token") != config.app_token
         ):
             raise unauthorized()
+
+    def _oauth(self, method: str, path: str, form: Any) -> None:
+        """`POST /v1/oauth/token` and `POST /v1/oauth/token/revoke`: app keys only."""
+        self._check_app_keys()
+        form = form if isinstance(form, dict) else {}
+        if method == "POST" and path == _OAUTH:
+            self._send_json(200, self.backend.oauth.issue(form))
+        elif method == "POST" and path == f"{_OAUTH}/revoke":
+            if self.backend.oauth.revoke(form):
+                self._send_json(204, None)
+            else:
+                self._send_json(404, None)
+        else:
+            raise ApiError(404, {"code": 404, "key": "not_found", "message": "Resource not found"})
 
     def _request_faults(self, phase: str, exported_object: str | None) -> None:
         fault = self.backend.faults.take(("rate_limit", "server_error"), phase, exported_object)
@@ -312,8 +377,9 @@ class _Handler(BaseHTTPRequestHandler):
             after = fault.param("after_bytes")
             # Always stop short of the announced length, even for a tiny file.
             send = max(0, min(size - 1, int(after) if after is not None else size // 2))
+        self._answered(200, self._rate_headers)
         self.send_response(200)
-        for name, value in self.backend.rates.hit().items():
+        for name, value in self._rate_headers.items():
             self.send_header(name, value)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(announced))

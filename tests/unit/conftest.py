@@ -21,8 +21,10 @@ def config() -> dict[str, Any]:
         "start_date": "2024-01-01T00:00:00Z",
         "end_date": "2024-03-01T00:00:00Z",
         "window_days": 30,
+        "backfill_window_days": 30,  # the window tests count jobs per 30 days, first run or not
         "poll_interval_max": 0.01,
         "max_concurrent_exports": 1,
+        "max_requests_per_minute": 100000,  # the rate gate has tests of its own
     }
 
 

@@ -38,6 +38,7 @@ class FakeVoucherify:
 
     def install(self) -> FakeVoucherify:
         self.mocker.post(f"{API}/v1/exports", json=self._create)
+        self.mocker.get(f"{API}/v1/exports", json=self._list)
         self.mocker.get(
             requests_mock.ANY,
             additional_matcher=lambda r: r.url.startswith(f"{API}/v1/exports/"),
@@ -60,8 +61,15 @@ class FakeVoucherify:
         self.exports[export_id] = {"body": request.json(), "polls": 0}
         return {"id": export_id, "object": "export", "status": "SCHEDULED", "result": None}
 
+    def _list(self, request: Any, context: Any) -> dict[str, Any]:
+        newest_first = list(reversed(self.exports))[: int(request.qs.get("limit", ["10"])[0])]
+        exports = [self._status(export_id) for export_id in newest_first]
+        return {"object": "list", "data_ref": "exports", "exports": exports, "total": len(exports)}
+
     def _get(self, request: Any, context: Any) -> dict[str, Any]:
-        export_id = request.path.rsplit("/", 1)[-1]
+        return self._status(request.path.rsplit("/", 1)[-1])
+
+    def _status(self, export_id: str) -> dict[str, Any]:
         export = self.exports[export_id]
         export["polls"] += 1
         if export["polls"] <= self.polls_before_done:

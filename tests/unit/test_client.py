@@ -30,25 +30,29 @@ def test_429_waits_for_retry_after_then_succeeds(client, requests_mock, sleeps):
     requests_mock.get(
         f"{API}/v1/exports/x",
         [
-            {"status_code": 429, "headers": {"Retry-After": "7"}, "json": {"code": 429}},
+            {"status_code": 429, "headers": {"Retry-After": "0.4"}, "json": {"code": 429}},
             {"json": {"id": "x"}},
         ],
     )
+    started = time.monotonic()
     assert client.request("GET", f"{API}/v1/exports/x").json() == {"id": "x"}
-    assert sleeps == [7.0]
+    # The rate gate held the retry (backoff adds no sleep of its own).
+    assert time.monotonic() - started >= 0.4
+    assert sleeps == [0.0]
+    assert client.gate.stats.rate_limited == 1
 
 
 def test_429_without_retry_after_waits_until_x_rate_limit_retry(client, requests_mock, sleeps):
-    retry_at = str(int(time.time()) + 30)
+    retry_at = int(time.time()) + 1
     requests_mock.get(
         f"{API}/v1/exports/x",
         [
-            {"status_code": 429, "headers": {"X-Rate-Limit-Retry": retry_at}},
+            {"status_code": 429, "headers": {"X-Rate-Limit-Retry": str(retry_at)}},
             {"json": {"id": "x"}},
         ],
     )
     client.request("GET", f"{API}/v1/exports/x")
-    assert 28 <= sleeps[0] <= 31
+    assert time.time() >= retry_at
 
 
 def test_5xx_is_retried_with_growing_backoff_and_bounded(client, requests_mock, sleeps):
@@ -57,6 +61,7 @@ def test_5xx_is_retried_with_growing_backoff_and_bounded(client, requests_mock, 
         client.request("GET", f"{API}/v1/exports/x")
     assert len(sleeps) == 7
     assert sleeps == sorted(sleeps)
+    assert client.gate.stats.calls["other"] == 8
     assert sleeps[0] >= 1
 
 
@@ -136,3 +141,79 @@ def test_retry_after_accepts_http_dates():
     response.status_code = 429
     response.headers["Retry-After"] = "Wed, 21 Oct 2037 07:28:00 GMT"
     assert retry_after_seconds(response, now=0) > 0
+
+
+# --- OAuth ---------------------------------------------------------------------------------------
+TOKEN_URL = f"{API}/v1/oauth/token"
+
+
+@pytest.fixture
+def oauth_client():
+    settings = parse_settings(
+        {"app_id": "id", "app_token": SECRET, "start_date": "2024-01-01", "auth_method": "oauth"}
+    )
+    with VoucherifyClient(settings) as c:
+        yield c
+
+
+def token_answers(*tokens: str, expires_in: int = 900) -> list[dict]:
+    return [
+        {"json": {"access_token": t, "expires_in": expires_in, "token_type": "Bearer"}}
+        for t in tokens
+    ]
+
+
+def test_oauth_sends_the_bearer_and_the_app_keys_only_to_the_token_endpoint(
+    oauth_client, requests_mock
+):
+    requests_mock.post(TOKEN_URL, token_answers("bearer-1"))
+    requests_mock.post(f"{TOKEN_URL}/revoke", status_code=204)
+    requests_mock.get(rm.ANY, text="ok")
+    oauth_client.request("GET", f"{API}/v1/exports/x")
+    oauth_client.request("GET", "https://download.voucherify.io/v1/exports/x?token=t")
+    oauth_client.close()
+    token, api, download, revoke = requests_mock.request_history
+    assert token.headers["X-App-Token"] == SECRET
+    assert token.body == "grant_type=client_credentials&scope=exports"
+    for call in (api, download):
+        assert call.headers["Authorization"] == "Bearer bearer-1"
+        assert "X-App-Token" not in call.headers
+    assert revoke.url == f"{TOKEN_URL}/revoke"
+    assert revoke.body == "access_token=bearer-1"
+    assert oauth_client.gate.stats.calls == {"token": 1, "other": 2, "revoke": 1}
+
+
+def test_oauth_renews_after_a_401_and_sends_the_request_again(oauth_client, requests_mock):
+    requests_mock.post(TOKEN_URL, token_answers("bearer-1", "bearer-2"))
+    requests_mock.get(
+        f"{API}/v1/exports/x",
+        [{"status_code": 401, "json": {"code": 401, "key": "unauthorized"}}, {"json": {"id": "x"}}],
+    )
+    assert oauth_client.request("GET", f"{API}/v1/exports/x").json() == {"id": "x"}
+    calls = [(r.method, r.headers.get("Authorization")) for r in requests_mock.request_history]
+    assert calls == [
+        ("POST", None),
+        ("GET", "Bearer bearer-1"),
+        ("POST", None),
+        ("GET", "Bearer bearer-2"),
+    ]
+
+
+def test_oauth_renews_a_token_before_it_expires(oauth_client, requests_mock):
+    # A 1 s token is renewed once a fifth of its life (0.2 s) is left.
+    requests_mock.post(TOKEN_URL, token_answers("bearer-1", "bearer-2", expires_in=1))
+    requests_mock.get(f"{API}/v1/exports/x", json={"id": "x"})
+    oauth_client.request("GET", f"{API}/v1/exports/x")
+    oauth_client.request("GET", f"{API}/v1/exports/x")
+    time.sleep(0.85)  # at least this long passes: the token is then due, however loaded we are
+    oauth_client.request("GET", f"{API}/v1/exports/x")
+    sent = [r.headers.get("Authorization") for r in requests_mock.request_history]
+    assert sent == [None, "Bearer bearer-1", "Bearer bearer-1", None, "Bearer bearer-2"]
+
+
+def test_a_second_401_is_the_callers_to_handle(oauth_client, requests_mock):
+    requests_mock.post(TOKEN_URL, token_answers("bearer-1", "bearer-2"))
+    requests_mock.get(f"{API}/v1/exports/x", status_code=401, json={"code": 401})
+    with pytest.raises(VoucherifyAPIError, match="401"):
+        oauth_client.request("GET", f"{API}/v1/exports/x")
+    assert [r.method for r in requests_mock.request_history] == ["POST", "GET", "POST", "GET"]

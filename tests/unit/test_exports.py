@@ -14,6 +14,7 @@ from tap_voucherify_exports.errors import (
 )
 from tap_voucherify_exports.exports import Export, ExportRequest, ExportsAPI, result_urls
 from tap_voucherify_exports.fields import TABLES
+from tap_voucherify_exports.polling import ExportPoller
 from tap_voucherify_exports.records import CsvRecordReader
 from tap_voucherify_exports.settings import parse_settings
 
@@ -59,7 +60,7 @@ def test_wait_polls_through_scheduled_and_in_progress_until_done(api, requests_m
             {"json": done()},
         ],
     )
-    export = api.wait_for_export(Export("exp_1", "SCHEDULED", None), REQUEST)
+    export = ExportPoller(api).wait(Export("exp_1", "SCHEDULED", None), REQUEST)
     assert export.status == "DONE"
     assert requests_mock.call_count == 3
 
@@ -67,13 +68,13 @@ def test_wait_polls_through_scheduled_and_in_progress_until_done(api, requests_m
 def test_error_status_is_a_clear_failure_naming_export_object_and_window(api, requests_mock):
     requests_mock.get(f"{API}/exp_1", json={"id": "exp_1", "status": "ERROR", "result": None})
     with pytest.raises(ExportFailedError, match=r"vouchers: exp_1 \(voucher export"):
-        api.wait_for_export(Export("exp_1", "SCHEDULED", None), REQUEST)
+        ExportPoller(api).wait(Export("exp_1", "SCHEDULED", None), REQUEST)
 
 
 def test_a_job_that_never_finishes_times_out_with_a_clear_error(api, requests_mock):
     requests_mock.get(f"{API}/exp_1", json={"id": "exp_1", "status": "IN_PROGRESS"})
     with pytest.raises(ExportTimeoutError, match=r"exp_1 .* did not finish within 0.3 s"):
-        api.wait_for_export(Export("exp_1", "SCHEDULED", None), REQUEST)
+        ExportPoller(api).wait(Export("exp_1", "SCHEDULED", None), REQUEST)
 
 
 def test_create_sends_fields_order_and_window_filters(api, requests_mock):
@@ -194,7 +195,7 @@ def test_an_export_already_done_without_a_result_is_fetched_again_for_its_url(ap
     # Voucherify's create answer is SCHEDULED with result null; should one ever say DONE (a tiny
     # job), its result.url is only on Get Export.
     requests_mock.get(f"{API}/exp_1", json=done())
-    export = api.wait_for_export(Export("exp_1", "DONE", None), REQUEST)
+    export = ExportPoller(api).wait(Export("exp_1", "DONE", None), REQUEST)
     assert export.result == done()["result"]
 
 

@@ -27,7 +27,10 @@ class FakeAPI:
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         return Export(f"exp_{request.stream_name}", "SCHEDULED", None)
 
-    def wait_for_export(self, export: Export, request: ExportRequest) -> Export:
+    def close(self) -> None:
+        """The poller's close: nothing is polled here."""
+
+    def wait(self, export: Export, request: ExportRequest) -> Export:
         time.sleep(0.02)
         if request.stream_name in self.fail:
             raise ExportFailedError(f"{export.id} ended in ERROR")
@@ -48,7 +51,7 @@ def requests_(*names: str) -> list[ExportRequest]:
 @pytest.mark.parametrize("limit", [1, 2, 3])
 def test_never_more_jobs_in_flight_than_max_concurrent_exports(limit):
     api = FakeAPI()
-    pipeline = ExportPipeline(api, limit, delete_exports=False)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, limit, delete_exports=False)  # type: ignore[arg-type]
     planned = requests_("a", "b", "c", "d", "e")
     pipeline.plan(planned)
     for request in planned:
@@ -64,7 +67,7 @@ def test_never_more_jobs_in_flight_than_max_concurrent_exports(limit):
 
 def test_later_jobs_are_created_while_the_first_downloads():
     api = FakeAPI()
-    pipeline = ExportPipeline(api, 3, delete_exports=False)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 3, delete_exports=False)  # type: ignore[arg-type]
     planned = requests_("a", "b", "c")
     pipeline.plan(planned)
     pipeline.export_for(planned[0])
@@ -75,14 +78,14 @@ def test_later_jobs_are_created_while_the_first_downloads():
 
 def test_an_unplanned_request_runs_at_once():
     api = FakeAPI()
-    pipeline = ExportPipeline(api, 2, delete_exports=False)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 2, delete_exports=False)  # type: ignore[arg-type]
     assert pipeline.export_for(requests_("split-half")[0]).status == "DONE"
     pipeline.close()
 
 
 def test_a_failed_job_raises_for_the_stream_that_asks_for_it():
     api = FakeAPI(fail={"b"})
-    pipeline = ExportPipeline(api, 3, delete_exports=False)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 3, delete_exports=False)  # type: ignore[arg-type]
     planned = requests_("a", "b")
     pipeline.plan(planned)
     pipeline.done_downloading(pipeline.export_for(planned[0]))
@@ -93,7 +96,7 @@ def test_a_failed_job_raises_for_the_stream_that_asks_for_it():
 
 def test_close_deletes_jobs_nobody_downloaded_when_delete_exports_is_on():
     api = FakeAPI()
-    pipeline = ExportPipeline(api, 3, delete_exports=True)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 3, delete_exports=True)  # type: ignore[arg-type]
     planned = requests_("a", "b", "c")
     pipeline.plan(planned)
     pipeline.done_downloading(pipeline.export_for(planned[0]))

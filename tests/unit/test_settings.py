@@ -117,3 +117,29 @@ def test_the_token_is_never_quoted_in_a_problem():
 def test_exports_are_deleted_by_default():
     assert settings().delete_exports is True
     assert settings(delete_exports=False).delete_exports is False
+
+
+def test_quota_and_auth_defaults():
+    parsed = settings()
+    assert parsed.max_requests_per_minute == 30
+    assert parsed.auth_method == "app_keys"
+    assert parsed.oauth_scope == "exports"
+    assert parsed.backfill_window == dt.timedelta(days=365)
+
+
+def test_the_backfill_window_is_never_smaller_than_window_days():
+    assert settings(window_days=400, backfill_window_days=30).backfill_window.days == 400
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"max_requests_per_minute": 0}, "max_requests_per_minute` must be at least 1"),
+        ({"max_requests_per_minute": 2.5}, "max_requests_per_minute` must be a whole number"),
+        ({"auth_method": "basic"}, "auth_method` must be one of app_keys, oauth; got 'basic'"),
+        ({"backfill_window_days": 0}, "backfill_window_days` must be at least 1"),
+    ],
+)
+def test_bad_quota_and_auth_settings_name_the_setting(overrides, message):
+    with pytest.raises(ConfigValidationError, match=message):
+        settings(**overrides)

@@ -1,0 +1,230 @@
+"""Sharing the project's API quota, over real HTTP against the emulator: one list call polls every
+job in flight, a first run backfills in few jobs, the run logs what it cost."""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import logging
+import time
+from typing import Any
+
+import pytest
+
+from tap_voucherify_exports import session as session_module
+from tap_voucherify_exports.client import VoucherifyClient
+from tests.helpers import run_sync
+from tests.reliability.conftest import ROWS, assert_ground_truth, base_config, on_nth_create
+from voucherify_emulator import Emulator
+from voucherify_emulator.recording import RecordedRequest
+
+pytestmark = pytest.mark.integration
+
+POLL_INTERVAL = 0.25
+
+
+def polls(emu: Emulator) -> tuple[list[int], list[int]]:
+    """Indexes (in emu.requests) of list calls and of per-id gets on the API origin."""
+    listed, got = [], []
+    for n, r in enumerate(emu.requests):
+        if r.origin == "api" and r.method == "GET":
+            (listed if r.path.rstrip("/") == "/v1/exports" else got).append(n)
+    return listed, got
+
+
+def arrival_times(emu: Emulator) -> list[float]:
+    """Wall-clock arrival time of each request in `emu.requests` (same index)."""
+    times: list[float] = []
+    original = emu.recorder.add
+
+    def add(request: Any) -> None:
+        times.append(time.time())
+        original(request)
+
+    emu.recorder.add = add  # type: ignore[method-assign]
+    return times
+
+
+def test_polling_n_jobs_in_flight_costs_one_list_call_per_interval():
+    with Emulator(seed=5, rows=ROWS, job_latency_seconds=2.0) as emu:
+        times = arrival_times(emu)
+        config = base_config(emu, max_concurrent_exports=5, poll_interval_max=POLL_INTERVAL)
+        messages = run_sync(config, streams={"vouchers"})  # 5 yearly windows, all in flight
+        assert_ground_truth(messages, emu, {"vouchers"})
+        listed, got = polls(emu)
+        assert len([r for r in emu.requests if r.method == "POST"]) == 5
+    # While two or more jobs were pending, every one was seen on the list: a per-id get only
+    # ever polls a job left alone (the same one call).
+    assert len(got) <= 1
+    assert all(n > listed[-1] for n in got)
+    # One call per interval for all five jobs: consecutive polls leave the tap at least an
+    # interval apart, so over the span they cover there is no room for more (+2 for transit).
+    every = sorted(listed + got)
+    span = times[every[-1]] - times[every[0]]
+    assert len(every) <= span / POLL_INTERVAL + 2
+    # Per-id polling would have cost a call per job per interval.
+    assert len(every) < 5 * span / POLL_INTERVAL
+
+
+def test_a_first_run_backfills_in_backfill_windows_and_later_runs_in_window_days(emulator):
+    config = base_config(emulator, window_days=30, backfill_window_days=730)
+    first = run_sync(config, streams={"vouchers"})
+    creates = [r for r in emulator.requests if r.method == "POST"]
+    assert len(creates) == 3  # 2021-01-01 .. 2025-01-02 in 730-day windows
+    assert_ground_truth(first, emulator, {"vouchers"})
+    state = [m["value"] for m in first if m["type"] == "STATE"][-1]
+    emulator.recorder.clear()
+    later = base_config(emulator, window_days=30, backfill_window_days=730,
+                        end_date="2025-03-02T00:00:00Z")  # fmt: skip
+    run_sync(later, streams={"vouchers"}, state=state)
+    creates = [r for r in emulator.requests if r.method == "POST"]
+    assert len(creates) == 2  # 59 days after the bookmark, in 30-day windows
+
+
+def test_the_run_logs_its_calls_by_kind_429s_and_time_waited(emulator, caplog):
+    caplog.set_level(logging.INFO, logger="tap_voucherify_exports")
+    emulator.inject("rate_limit", phase="create", retry_after=1)
+    run_sync(base_config(emulator, max_concurrent_exports=1), streams={"vouchers"})
+    (summary,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("API calls")]
+    creates = len([r for r in emulator.requests if r.method == "POST"])
+    downloads = len([r for r in emulator.requests if r.origin == "download"])
+    assert f"{creates} create" in summary
+    assert f"{downloads} download" in summary
+    assert "429 answers: 1;" in summary
+    waited = float(summary.rsplit(": ", 1)[1].removesuffix(" s"))
+    assert waited >= 0.9
+
+
+# --- one rate gate, against an emulator that enforces its limit ----------------------------------
+# Voucherify's limits are per minute; the emulator's window and the tap's gate window are both
+# WINDOW seconds here (the gate takes its window as a constructor parameter; production passes
+# 60), so a test covers several windows in seconds. Everything else is the production path.
+WINDOW = 6.0
+LIMIT = 30
+
+
+@pytest.fixture
+def gate_window(monkeypatch: pytest.MonkeyPatch) -> float:
+    monkeypatch.setattr(
+        session_module,
+        "VoucherifyClient",
+        functools.partial(VoucherifyClient, rate_window_seconds=WINDOW),
+    )
+    return WINDOW
+
+
+def limited_emulator(**kwargs: Any) -> Emulator:
+    return Emulator(seed=5, rows=ROWS, rate_limit_per_minute=LIMIT, enforce_rate_limit=True,
+                    rate_limit_window_seconds=WINDOW, **kwargs)  # fmt: skip
+
+
+def quota_calls(emu: Emulator) -> list[RecordedRequest]:
+    """What counts against the limit: every call to the API and download origins."""
+    return [r for r in emu.requests if r.origin in ("api", "download")]
+
+
+def busiest_window(calls: list[RecordedRequest], window: float) -> int:
+    """The most calls that arrived within any `window` seconds (a sliding window)."""
+    times = sorted(r.at for r in calls)
+    return max(bisect.bisect_left(times, t + window) - n for n, t in enumerate(times))
+
+
+# 13 windows of 113 days over 2021-01-01 .. 2025-01-02, all in flight at once, each deleted
+# once synced: 13 creates, 13 downloads, 13 deletes and the polls, more than one window's budget.
+THIRTEEN_JOBS = {"backfill_window_days": 113, "window_days": 113, "max_concurrent_exports": 13,
+                 "delete_exports": True}  # fmt: skip
+
+
+@pytest.mark.parametrize("own_cap", [LIMIT, 100000], ids=["capped-at-the-limit", "headers-alone"])
+def test_13_jobs_in_flight_under_a_limit_of_30_complete_with_no_429(gate_window, own_cap):
+    with limited_emulator(job_latency_seconds=0.5) as emu:
+        config = base_config(emu, **THIRTEEN_JOBS, max_requests_per_minute=own_cap,
+                             poll_interval_max=0.5)  # fmt: skip
+        messages = run_sync(config, streams={"vouchers"})
+        assert_ground_truth(messages, emu, {"vouchers"})
+        calls = quota_calls(emu)
+    assert len([r for r in calls if r.method == "POST"]) == 13
+    assert len(calls) > LIMIT  # the run needed more than one window's budget
+    assert [r for r in calls if r.status == 429] == []
+    if own_cap == LIMIT:
+        # The tap's own cap is a sliding window: no span of WINDOW seconds holds more.
+        assert busiest_window(calls, WINDOW) <= LIMIT
+
+
+def test_one_429_holds_every_thread_until_the_named_time(gate_window):
+    with limited_emulator(job_latency_seconds=3.0) as emu:
+        # The 3rd create of 3 in flight gets the 429; the other two jobs' first polls fall due
+        # a second later, inside the 2 s pause.
+        on_nth_create(emu, 3, lambda: emu.inject("rate_limit", phase="create", retry_after=2))
+        config = base_config(emu, max_concurrent_exports=3, poll_interval_max=1,
+                             max_requests_per_minute=100000)  # fmt: skip
+        messages = run_sync(config, streams={"vouchers"})
+        assert_ground_truth(messages, emu, {"vouchers"})
+        calls = quota_calls(emu)
+    (limited,) = [n for n, r in enumerate(calls) if r.status == 429]
+    named = calls[limited].retry_at
+    assert named is not None
+    later = calls[limited + 1 :]
+    # The create retried, the other jobs' polls, then downloads and later creates: none sooner.
+    assert {(r.method, r.origin) for r in later} >= {("POST", "api"), ("GET", "api")}
+    assert [r for r in later if r.at < named] == []
+
+
+# --- OAuth -----------------------------------------------------------------------------------
+def bearer_checks(emu: Emulator) -> tuple[list[RecordedRequest], list[RecordedRequest]]:
+    """(token-endpoint calls, every other call), asserting who carried which credential."""
+    calls = quota_calls(emu)
+    token_calls = [r for r in calls if r.path.startswith("/v1/oauth/")]
+    others = [r for r in calls if not r.path.startswith("/v1/oauth/")]
+    for r in token_calls:
+        assert r.headers.get("X-App-Token") == emu.app_token
+        assert "Authorization" not in r.headers
+    for r in others:
+        assert r.headers.get("Authorization", "").startswith("Bearer "), (r.method, r.path)
+        assert "X-App-Token" not in r.headers
+        assert "X-App-Id" not in r.headers
+    return token_calls, others
+
+
+def test_oauth_every_call_carries_the_bearer_and_tokens_are_renewed_before_they_expire(caplog):
+    caplog.set_level(logging.DEBUG)
+    with Emulator(seed=5, rows=ROWS, job_latency_seconds=0.5, oauth_token_ttl_seconds=3) as emu:
+        config = base_config(emu, auth_method="oauth", max_concurrent_exports=1)
+        messages = run_sync(config, streams={"vouchers", "customers"})
+        assert_ground_truth(messages, emu, {"vouchers", "customers"})
+        token_calls, others = bearer_checks(emu)
+        active_after = emu.oauth.active
+    issued = [r for r in token_calls if r.path == "/v1/oauth/token"]
+    assert len(issued) >= 2  # a 10-job run outlives a 3 s token
+    assert [r for r in others if r.status == 401] == []  # renewed before, not after, expiry
+    assert issued[0].body == {"grant_type": ["client_credentials"], "scope": ["exports"]}
+    assert token_calls[-1].path == "/v1/oauth/token/revoke"
+    assert active_after == 0  # the run revoked what it held
+    bearers = {r.headers["Authorization"].removeprefix("Bearer ") for r in others}
+    assert len(bearers) >= 2
+    assert not [t for t in bearers if t in caplog.text]  # no token in any log line
+
+
+def test_oauth_token_that_expires_mid_download_is_renewed_and_the_sync_completes():
+    with Emulator(seed=5, rows=ROWS, job_latency_seconds=0.02) as emu:
+        # The first download breaks half-way; the token is gone when the tap resumes it.
+        emu.inject("reset_download", exported_object="voucher", after_bytes=20000)
+        downloads = 0
+        original = emu.recorder.add
+
+        def add(request: Any) -> None:
+            nonlocal downloads
+            original(request)
+            if request.origin == "download":
+                downloads += 1
+                if downloads == 2:
+                    emu.inject("expire_oauth_token", phase="download")
+
+        emu.recorder.add = add  # type: ignore[method-assign]
+        config = base_config(emu, auth_method="oauth", max_concurrent_exports=1)
+        messages = run_sync(config, streams={"vouchers"})
+        assert_ground_truth(messages, emu, {"vouchers"})
+        token_calls, others = bearer_checks(emu)
+    statuses = [r.status for r in others if r.origin == "download"][:3]
+    assert statuses == [200, 401, 200]  # broken, refused (token expired), resumed
+    assert len([r for r in token_calls if r.path == "/v1/oauth/token"]) == 2
