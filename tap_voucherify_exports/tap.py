@@ -13,6 +13,7 @@ import contextlib
 import logging
 import signal
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from functools import cached_property
 from types import FrameType
@@ -36,6 +37,8 @@ else:
     from typing_extensions import override
 
 EXIT_ERROR = 1
+# After a stop signal, further signals are ignored this long so the cleanup can finish.
+STOP_GRACE_SECONDS = 10.0
 
 
 @contextlib.contextmanager
@@ -62,6 +65,8 @@ class TapVoucherifyExports(Tap):
 
     name = "tap-voucherify-exports"
     message_writer_class = StateFlushingWriter
+    _stopping_since: float | None = None  # when a stop signal arrived (time.monotonic)
+    _stop_status = 0
 
     config_jsonschema = th.PropertiesList(
         th.Property("app_id", th.StringType(), required=True, title="Application ID",
@@ -168,14 +173,23 @@ class TapVoucherifyExports(Tap):
         # Airflow or `meltano run`. Here the STATE already written is the last complete one (the
         # bookmark moves only at window ends, streams.py), so this only says so and exits
         # 128 + signum; unwinding the sync closes the session (exports deleted, threads stopped).
-        status = 128 + signum
+        now = time.monotonic()
+        if self._stopping_since is not None:
+            # meltano follows a Ctrl-C's SIGINT with its own SIGTERM: let the cleanup finish,
+            # unless it takes longer than the grace (then a further signal ends it at once).
+            if now - self._stopping_since < STOP_GRACE_SECONDS:
+                self.logger.info("Already stopping (%s ignored).", signal.Signals(signum).name)
+                return
+            raise SystemExit(self._stop_status)
+        self._stopping_since = now
+        self._stop_status = 128 + signum
         self.logger.warning(
             "Stopped by %s: incomplete sync, the last STATE written covers every row before "
             "it; exiting with status %d.",
             signal.Signals(signum).name,
-            status,
+            self._stop_status,
         )
-        raise SystemExit(status)
+        raise SystemExit(self._stop_status)
 
     @override
     @classmethod

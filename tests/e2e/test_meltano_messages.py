@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
+
 import pytest
 
 from voucherify_emulator import Emulator
@@ -10,6 +15,8 @@ from .conftest import MeltanoProject
 from .support import TAP, Postgres, configure_tap
 
 pytestmark = pytest.mark.e2e
+
+WAIT_SECONDS = 120
 
 
 def test_meltano_run_with_bad_settings_names_each_and_loads_nothing(
@@ -36,3 +43,37 @@ def test_meltano_run_with_bad_settings_names_each_and_loads_nothing(
         (meltano_project.target_postgres_schema,),
     )
     assert tables == []
+
+
+def test_ctrl_c_through_meltano_run_stops_the_tap_with_one_line_and_no_traceback(
+    meltano_project: MeltanoProject, postgres_dsn: str
+) -> None:
+    rows = {"customer": 40, "order": 40}
+    with Emulator(seed=4, rows=rows, job_latency_seconds=0.05) as emu:
+        # Streams sync in name order: customers completes, then orders' jobs never finish.
+        emu.inject("never_finish", times=None, exported_object="order")
+        configure_tap(meltano_project, emu, export_timeout=600)
+        # A terminal's Ctrl-C: SIGINT to the whole foreground process group.
+        process = subprocess.Popen(
+            [str(meltano_project.meltano), "run", TAP, "target-postgres"],
+            cwd=meltano_project.root,
+            env=meltano_project.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not any(job.exported_object == "order" for job in emu.exports):
+            assert process.poll() is None, process.communicate()[0]
+            assert time.monotonic() < deadline, "the tap never reached the orders stream"
+            time.sleep(0.2)
+        os.killpg(process.pid, signal.SIGINT)
+        output, _ = process.communicate(timeout=WAIT_SECONDS)
+        exports = emu.exports
+    assert process.returncode != 0, output
+    tap_lines = [line for line in output.splitlines() if f" {TAP} " in line]
+    stopped = [line for line in tap_lines if "Stopped by SIGINT: incomplete sync" in line]
+    assert len(stopped) == 1, output
+    assert not [line for line in tap_lines if "Traceback" in line or "Error" in line], output
+    assert all(job.deleted for job in exports)
