@@ -106,13 +106,18 @@ class VoucherifyExportStream(Stream):
             self._advance_bookmark(request.window.end)
 
     def _advance_bookmark(self, window_end: dt.datetime) -> None:
-        """Every row before `window_end` has been written: move the bookmark there, emit STATE."""
+        """Every row before `window_end` has been written: move the bookmark there, emit STATE.
+
+        In BATCH mode the rows are still in a batch file no BATCH message announced yet: the
+        SDK writes this STATE after the next BATCH message (`_sync_batches`), never before it.
+        """
         assert self.replication_key
         self.state_manager.increment_state(
             {self.replication_key: window_end.isoformat()}, replication_key=self.replication_key
         )
         self.state_manager.is_flushed = False
-        self._write_state_message()
+        if self.get_batch_config(self.config) is None:
+            self._write_state_message()
 
     @override
     def generate_child_contexts(
