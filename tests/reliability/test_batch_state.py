@@ -55,7 +55,7 @@ def run_tap(
         args += ["--state", str(state_path)]
     messages: list[dict[str, Any]] = []
     bookmarked = 0
-    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as process:  # noqa: S603 - our own CLI
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as process:
         assert process.stdout is not None
         for line in process.stdout:
             message = json.loads(line)
