@@ -26,3 +26,12 @@ class StateFlushingWriter(MsgSpecWriter):
             self._interactive = stdout.isatty()
         if self._interactive or not isinstance(message, RecordMessage):
             stdout.flush()
+
+    def write_record_lines(self, data: bytes) -> None:
+        """Write RECORD lines already encoded (fastpath.py); flushed only on a terminal."""
+        stdout = sys.stdout
+        stdout.buffer.write(data)
+        if self._interactive is None:
+            self._interactive = stdout.isatty()
+        if self._interactive:
+            stdout.flush()

@@ -7,14 +7,16 @@ import sys
 from collections.abc import Generator, Iterable
 from typing import Any, ClassVar
 
-from singer_sdk import Stream, Tap
+from singer_sdk import Stream, Tap, metrics
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context, Record
 from singer_sdk.singerlib.messages import RecordMessage
 
 from tap_voucherify_exports.errors import ExportFailedError
 from tap_voucherify_exports.exports import ExportRequest
+from tap_voucherify_exports.fastpath import ChunkedRecordWriter, maps_are_identity
 from tap_voucherify_exports.fields import TABLES, ExportedObjectTable
+from tap_voucherify_exports.output import StateFlushingWriter
 from tap_voucherify_exports.schemas import schema_for
 from tap_voucherify_exports.session import SyncSession
 from tap_voucherify_exports.settings import parse_timestamp
@@ -44,6 +46,9 @@ class VoucherifyExportStream(Stream):
     def __init__(self, tap: Tap, session: SyncSession) -> None:
         super().__init__(tap, schema=schema_for(self.table))
         self.session = session
+        self._writer = tap.message_writer
+        self._record_counter: metrics.Counter | None = None
+        self._chunk_writer: ChunkedRecordWriter | None = None
 
     @property
     def table(self) -> ExportedObjectTable:
@@ -86,10 +91,50 @@ class VoucherifyExportStream(Stream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
+        fast = self._fast_record_writer(context)
         for request in self.export_requests():
-            yield from self._sync_window(request)
+            yield from self._sync_window(request, fast)
 
-    def _sync_window(self, request: ExportRequest) -> Iterable[Record]:
+    def _fast_record_writer(self, context: Context | None) -> ChunkedRecordWriter | None:
+        """fastpath.py's writer when the SDK's per-record loop would write the very same
+        messages (no stream map, flattening or alias; this tap's writer; no partition keys to
+        add; no dry-run record limit; not BATCH mode), else None: the SDK's loop writes them."""
+        if (
+            context
+            or self.ABORT_AT_RECORD_COUNT is not None
+            or type(self._writer) is not StateFlushingWriter
+            or type(self).post_process is not Stream.post_process
+            or not maps_are_identity(self.stream_maps, self.name)
+            or self._record_counter is None
+            or self.get_batch_config(self.config) is not None
+        ):
+            return None
+        if self._chunk_writer is None:
+            counter, writer = self._record_counter, self._writer
+
+            def counted(records: int) -> None:
+                counter.increment(records)
+                self.state_manager.is_flushed = False  # as the SDK's `_write_record_message`
+
+            self._chunk_writer = ChunkedRecordWriter(
+                self.name, self._stream_version, writer.write_record_lines, counted=counted,
+                state_every=self.STATE_MSG_FREQUENCY, write_state=self._write_state_message,
+            )  # fmt: skip
+        return self._chunk_writer
+
+    @override
+    def get_record_counter(
+        self, *, endpoint: str | None = None, log_interval: float = metrics.DEFAULT_LOG_INTERVAL
+    ) -> metrics.Counter:
+        # The counter the SDK's loop opens around `get_records`: the fast path counts on it.
+        self._record_counter = super().get_record_counter(
+            endpoint=endpoint, log_interval=log_interval
+        )
+        return self._record_counter
+
+    def _sync_window(
+        self, request: ExportRequest, fast: ChunkedRecordWriter | None = None
+    ) -> Iterable[Record]:
         """Emit one window's records, then move the bookmark to its end; split it on ERROR."""
         try:
             records = self.session.records(request)
@@ -99,9 +144,12 @@ class VoucherifyExportStream(Stream):
                 raise
             self.logger.warning("%s Splitting %s in half and retrying.", exc, window)
             for half in request.split():
-                yield from self._sync_window(half)
+                yield from self._sync_window(half, fast)
             return
-        yield from records
+        if fast is None:
+            yield from records
+        else:
+            fast.write_all(records)
         if request.window is not None:
             self._advance_bookmark(request.window.end)
 
@@ -138,6 +186,11 @@ class VoucherifyExportStream(Stream):
     #
     # Called: `_write_state_message()` (emit STATE right after a window's rows: the SDK has no
     # public "flush state now"), `_stream_version` (the ACTIVATE_VERSION version a RECORD carries).
+    # Relied on by the RECORD fast path (`_fast_record_writer`, fastpath.py), which writes the
+    # records itself and hands the SDK's `_sync_records` loop none: that loop opens the record
+    # counter through the public `get_record_counter` before it calls `get_records` (the fast
+    # path counts on that counter), emits STATE every `STATE_MSG_FREQUENCY` records (the fast
+    # path does the same at the same counts) and has no other per-record effect for this tap.
 
     @override
     def _increment_stream_state(

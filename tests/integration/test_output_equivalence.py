@@ -1,15 +1,22 @@
-"""The fast output path (msgspec writer, no SDK conformance) writes what the SDK default writes."""
+"""The fast output path (msgspec writer, no SDK conformance, the RECORD fast path of fastpath.py)
+writes what the SDK default writes."""
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Iterable
+
 import pytest
-from singer_sdk import Stream
+from singer_sdk import Stream, metrics
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.io_base import SingerWriter
 
+from tap_voucherify_exports.fastpath import ChunkedRecordWriter
 from tap_voucherify_exports.streams import VoucherifyExportStream
 from tap_voucherify_exports.tap import TapVoucherifyExports
 from tests.helpers import STREAM_OBJECTS, run_sync
+from tests.helpers import records as records_of
 from tests.integration.conftest import tap_config
 
 
@@ -17,10 +24,42 @@ def comparable(messages: list[dict]) -> list[dict]:
     return [{k: v for k, v in m.items() if k != "time_extracted"} for m in messages]
 
 
-def test_fast_path_output_equals_the_sdk_default_output(emulator, monkeypatch):
-    config = tap_config(emulator, end_date="2026-01-01T00:00:00Z")
-    fast = run_sync(config, streams=set(STREAM_OBJECTS))
+def record_counts(caplog: pytest.LogCaptureFixture) -> dict[str, int]:
+    """Records counted per stream, summed over the SDK's `record_count` metric lines."""
+    counts: dict[str, int] = {}
+    for entry in caplog.records:
+        if entry.name == metrics.METRICS_LOGGER_NAME and entry.args:
+            point = json.loads(str(entry.args[0]))
+            if point["metric"] == "record_count":
+                stream = point["tags"]["stream"]
+                counts[stream] = counts.get(stream, 0) + point["value"]
+    return counts
 
+
+@pytest.mark.parametrize("state_every", [None, 7])
+def test_fast_path_output_equals_the_sdk_default_output(emulator, monkeypatch, caplog, state_every):
+    """Message for message (`time_extracted` aside), STATE at the same points, same counts.
+
+    `state_every` = 7 has the SDK ask for a STATE every 7 records (its state writer drops the
+    ones that repeat the last): the fast path cuts its chunks there and asks at the same counts."""
+    config = tap_config(emulator, end_date="2026-01-01T00:00:00Z")
+    if state_every:
+        monkeypatch.setattr(VoucherifyExportStream, "STATE_MSG_FREQUENCY", state_every)
+    chunks: list[int] = []
+    original = ChunkedRecordWriter.write_all
+
+    def spy(self: ChunkedRecordWriter, records: Iterable[dict]) -> int:
+        chunks.append(written := original(self, records))
+        return written
+
+    monkeypatch.setattr(ChunkedRecordWriter, "write_all", spy)
+    caplog.set_level(logging.INFO, logger=metrics.METRICS_LOGGER_NAME)
+    fast = run_sync(config, streams=set(STREAM_OBJECTS))
+    fast_counts = record_counts(caplog)
+    assert sum(chunks) == sum(m["type"] == "RECORD" for m in fast), "not all on the fast path"
+
+    caplog.clear()
+    chunks.clear()
     monkeypatch.setattr(TapVoucherifyExports, "message_writer_class", SingerWriter)
     monkeypatch.setattr(
         VoucherifyExportStream, "TYPE_CONFORMANCE_LEVEL", TypeConformanceLevel.RECURSIVE
@@ -29,9 +68,30 @@ def test_fast_path_output_equals_the_sdk_default_output(emulator, monkeypatch):
         VoucherifyExportStream, "_generate_record_messages", Stream._generate_record_messages
     )
     default = run_sync(config, streams=set(STREAM_OBJECTS))
+    assert chunks == [], "the SDK default run took the fast path"
 
     assert len(fast) > 1000
     assert comparable(fast) == comparable(default)
+    assert fast_counts == record_counts(caplog)
+    assert fast_counts == {s: len(records_of(fast, s)) for s in STREAM_OBJECTS}
+
+
+def test_a_stream_map_sends_records_through_the_sdk_loop(emulator, monkeypatch):
+    """Any stream map (here an alias and a derived property) turns the fast path off."""
+    written: list[int] = []
+    monkeypatch.setattr(
+        ChunkedRecordWriter, "write_all", lambda self, records: written.append(1) or 0
+    )
+    config = tap_config(
+        emulator,
+        end_date="2026-01-01T00:00:00Z",
+        stream_maps={"vouchers": {"__alias__": "coupons", "code_upper": "code.upper()"}},
+    )
+    messages = run_sync(config, streams={"vouchers"})
+    assert written == []
+    coupons = records_of(messages, "coupons")
+    assert coupons
+    assert all(r["code_upper"] == r["code"].upper() for r in coupons)
 
 
 @pytest.mark.parametrize("stream", sorted(STREAM_OBJECTS))

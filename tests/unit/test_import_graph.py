@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "tap_voucherify_exports"
 LAYERS = [
     {"tap"},
     {"streams"},
-    {"session"},
+    {"session", "fastpath"},
     {"pipeline", "polling"},
     {"exports"},
     {"client", "records"},

@@ -7,6 +7,7 @@ means bookmarks move on record values again). These tests fail first, before any
 """
 
 import inspect
+import re
 
 import pytest
 from singer_sdk import Stream, Tap, plugin_base
@@ -58,6 +59,30 @@ def test_the_sdk_still_routes_records_through_the_overridden_hooks() -> None:
     # _sync_records bumps state per record; _write_record_message builds messages per record.
     assert "self._increment_stream_state(" in inspect.getsource(Stream._sync_records)
     assert "self._generate_record_messages(" in inspect.getsource(Stream._write_record_message)
+
+
+def test_the_sdk_loop_still_does_what_the_fast_path_stands_in_for() -> None:
+    # fastpath.py writes, counts and asks for STATE itself and hands `_sync_records` no record:
+    # that is equivalent only while the loop opens the counter (public `get_record_counter`)
+    # before it reads `get_records`, asks for STATE every STATE_MSG_FREQUENCY records, marks
+    # state unflushed per record, and does nothing else per record this tap does not override.
+    loop = inspect.getsource(Stream._sync_records)
+    assert loop.index("self.get_record_counter()") < loop.index("self.get_records(")
+    assert "% self.STATE_MSG_FREQUENCY == 0" in loop
+    assert "record_counter.increment()" in loop
+    assert "self.state_manager.is_flushed = False" in inspect.getsource(
+        Stream._write_record_message
+    )
+    assert _shape(Stream.get_record_counter) == "(self, *, endpoint=None, log_interval=60.0)"
+    assert "get_record_counter" in vars(VoucherifyExportStream)
+    per_record = loop[loop.index("for idx, record_result in") : loop.index("record_index += 1")]
+    calls = set(re.findall(r"self\.[\w.]+\(", per_record))
+    assert calls == {
+        "self.get_records(", "self._check_max_record_limit(", "self.post_process(",
+        "self._process_record(",
+        "self.state_manager.log_sort_error(", "self._write_record_message(",
+        "self._increment_stream_state(", "self._write_state_message(",
+    }, "the SDK's per-record loop changed: is the fast path still equivalent?"  # fmt: skip
 
 
 def test_the_record_version_attribute_still_exists() -> None:
