@@ -78,18 +78,32 @@ class ChunkedRecordWriter:
         self.records_written = 0  # across every export of the stream, like the SDK's index
 
     def write_all(self, records: Iterable[dict[str, Any]]) -> int:
-        """Write every record; return how many. A STATE follows each `state_every`-th record."""
+        """Write every record; return how many. A STATE follows each `state_every`-th record.
+
+        If reading a record fails (a bad cell, a broken download), the records read before it
+        are written first, as the SDK's loop would have: the output up to an error is the same.
+        """
         iterator: Iterator[dict[str, Any]] = iter(records)
         written = 0
         while True:
             until_state = self._state_every - self.records_written % self._state_every
-            chunk = list(islice(iterator, min(CHUNK_RECORDS, until_state)))
+            chunk: list[dict[str, Any]] = []
+            try:
+                # `list.extend` keeps what it took before an exception: see the docstring.
+                chunk.extend(islice(iterator, min(CHUNK_RECORDS, until_state)))
+            except BaseException:
+                if chunk:
+                    self._emit(chunk)
+                raise
             if not chunk:
                 return written
-            now = dt.datetime.now(dt.timezone.utc)
-            self._write(record_lines(self.stream, self.version, chunk, now))
-            self._counted(len(chunk))
+            self._emit(chunk)
             written += len(chunk)
-            self.records_written += len(chunk)
-            if self.records_written % self._state_every == 0:
-                self._write_state()
+
+    def _emit(self, chunk: list[dict[str, Any]]) -> None:
+        now = dt.datetime.now(dt.timezone.utc)
+        self._write(record_lines(self.stream, self.version, chunk, now))
+        self._counted(len(chunk))
+        self.records_written += len(chunk)
+        if self.records_written % self._state_every == 0:
+            self._write_state()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
+import itertools
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +26,8 @@ LOGGER = logging.getLogger("tap_voucherify_exports")
 # A `metadata` cell that is not a JSON object is kept, verbatim, under this key (see README).
 RAW_TEXT_KEY = "_raw_text"
 CELL_PREVIEW_CHARS = 80
+# Characters of CSV text read at a time (see `_LineReader`).
+BLOCK_CHARS = 1 << 16
 _UTC = dt.timezone.utc
 _CANONICAL_LENGTH = len("2022-03-09T09:16:32.521Z")
 _decode_json = msgspec.json.Decoder().decode
@@ -163,22 +167,48 @@ def max_line_chars(width: int) -> int:
 
 class _LineReader:
     """Reads text lines with a length cap, remembering the last one (to spot a body cut mid-row)
-    and refusing NUL bytes."""
+    and refusing NUL bytes.
+
+    Reads `BLOCK_CHARS` at a time and hands csv.reader each block's lines through C iterators
+    (`io.StringIO` lines, chained): no Python code runs per line, which a `readline` loop costs
+    about 1 µs per line. A block is cut after its last "\n" (the rest waits for the next one),
+    so a "\r\n" is never split; `io.StringIO(newline="")` splits lines exactly as the body's
+    `TextIOWrapper(newline="")` would.
+    """
 
     def __init__(self, text: TextIO, max_chars: int) -> None:
         self._text = text
         self.max_chars = max_chars
-        self.last = "\n"
+        self.last = "\n"  # the end of the text handed on so far
 
     def __iter__(self) -> Iterator[str]:
-        readline, limit = self._text.readline, self.max_chars
-        while line := readline(limit):
-            if len(line) >= limit and line[-1] not in "\r\n":
-                raise _LineTooLongError
-            if "\x00" in line:
+        return itertools.chain.from_iterable(self._blocks())
+
+    def _blocks(self) -> Iterator[io.StringIO]:
+        read, carry = self._text.read, ""
+        while block := read(BLOCK_CHARS):
+            nul = block.find("\x00")
+            if nul >= 0:
+                # The lines before the NUL's line first: the error then names that line.
+                yield self._lines(carry + block[: block.rfind("\n", 0, nul) + 1])
                 raise _NulByteError
-            self.last = line
-            yield line
+            cut = block.rfind("\n") + 1
+            if cut == 0:
+                carry += block
+                if len(carry) > self.max_chars:
+                    raise _LineTooLongError
+                continue
+            if carry and len(carry) + block.find("\n") >= self.max_chars:
+                raise _LineTooLongError  # the line `carry` began ends in this block, too long
+            yield self._lines(carry + block[:cut])
+            carry = block[cut:]
+        if carry:
+            yield self._lines(carry)
+
+    def _lines(self, text: str) -> io.StringIO:
+        if text:
+            self.last = text[-2:]
+        return io.StringIO(text, newline="")
 
 
 def row_converter(column_map: ColumnMap) -> RowConverter:
