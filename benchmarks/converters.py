@@ -36,7 +36,8 @@ def download(rows: int) -> str:
     with Emulator(seed=7, rows={"voucher": rows}, job_latency_seconds=0.01) as emu:
         session = requests.Session()
         session.headers.update({"X-App-Id": emu.app_id, "X-App-Token": emu.app_token})
-        body = {"exported_object": "voucher", "parameters": {"fields": list(TABLES["voucher"].keys)}}
+        fields = list(TABLES["voucher"].keys)
+        body = {"exported_object": "voucher", "parameters": {"fields": fields}}
         export = session.post(f"{emu.api_url}/v1/exports", json=body, timeout=60).json()
         while export["status"] != "DONE":
             time.sleep(0.05)
@@ -60,7 +61,7 @@ def main() -> int:
     args = parser.parse_args()
     table = TABLES["voucher"]
     text = download(args.rows)
-    header, *rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    _header, *rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     columns = table.keys
     types = [table.field(key).type for key in columns]
 
