@@ -30,6 +30,7 @@ LOGGER = logging.getLogger("tap_voucherify_exports")
 
 DOWNLOAD_MAX_TRIES = 5
 RESULT_PREVIEW_CHARS = 500
+READ_CHUNK_BYTES = 1 << 16
 # A 401/403 on the download means the short-lived `token` in result.url expired (Voucherify docs:
 # "call Get Export again to obtain a fresh result.url").
 TOKEN_EXPIRED_STATUSES = frozenset({401, 403})
@@ -133,7 +134,11 @@ def _text(response: requests.Response) -> io.TextIOWrapper:
     raw = response.raw
     raw.decode_content = True
     raw.auto_close = False  # urllib3's switch for wrapping a body in io.TextIOWrapper
-    return io.TextIOWrapper(cast("Any", raw), encoding="utf-8-sig", newline="")
+    text = io.TextIOWrapper(cast("Any", raw), encoding="utf-8-sig", newline="")
+    # One urllib3 `read1` (about 3 µs of Python) per 64 KiB instead of per 8 KiB: records.py
+    # reads 64 KiB blocks. CPython's TextIOWrapper has no public knob for its read size.
+    text._CHUNK_SIZE = READ_CHUNK_BYTES  # type: ignore[attr-defined]  # noqa: SLF001 - see above
+    return text
 
 
 class ExportsAPI:

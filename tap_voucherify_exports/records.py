@@ -39,14 +39,22 @@ def _integer(cell: str) -> int:
     try:
         return int(cell)
     except ValueError:
-        number = _number(cell)  # "12.00" is an integer written as an amount
+        number = _decimal(cell)  # "12.00" is an integer written as an amount
         if number != number.to_integral_value():
             raise ValueError("not a whole number") from None
         return int(number)
 
 
-def _number(cell: str) -> Decimal:
-    # Decimal keeps "2000.00" and minor-unit "200000" exactly as exported: never rescaled.
+def _number(cell: str) -> int | Decimal:
+    # Decimal keeps "2000.00" exactly as exported: never rescaled. A plain whole number
+    # ("200000", minor units, the common case) is an int: exact too, and msgspec encodes an int
+    # some 15 times faster than a Decimal (benchmarks/converters.py).
+    if cell.isdigit() and cell.isascii():
+        return int(cell)
+    return _decimal(cell)
+
+
+def _decimal(cell: str) -> Decimal:
     try:
         number = Decimal(cell)  # Decimal ignores surrounding whitespace itself
     except InvalidOperation:
@@ -57,6 +65,9 @@ def _number(cell: str) -> Decimal:
 
 
 def _boolean(cell: str) -> bool:
+    exact = _BOOLEANS.get(cell)  # "true"/"false" as exported: no strip and lower per cell
+    if exact is not None:
+        return exact
     try:
         return _BOOLEANS[cell.strip().lower()]
     except KeyError:
@@ -97,7 +108,7 @@ def _object(cell: str) -> dict[str, Any]:
 
 def _integer_list(cell: str) -> list[int]:
     try:
-        return [int(part) for part in cell.split(",")]  # the documented "1,2,3"
+        return list(map(int, cell.split(",")))  # the documented "1,2,3"
     except ValueError:
         text = cell.strip().strip("[]").replace(";", ",")
         return [int(part) for part in text.split(",") if part.strip()]

@@ -2,6 +2,7 @@ import io
 from decimal import Decimal
 
 import pytest
+from singer_sdk.contrib.msgspec import encoder
 
 from tap_voucherify_exports.errors import CsvFormatError, TruncatedCsvError
 from tap_voucherify_exports.fields import TABLES, FieldType
@@ -44,12 +45,24 @@ def test_each_converter_types_its_cell(field_type, cell, expected):
 
 
 @pytest.mark.parametrize(
+    ("cell", "json"),
+    [("2000.00", b"2000.00"), ("200000", b"200000"), ("0012", b"12"), ("-5", b"-5"),
+     (" 7 ", b"7"), ("1E+3", b"1E+3"), ("0.10", b"0.10"), ("\u0661\u0662", b"12")],
+)  # fmt: skip
+def test_numbers_are_written_exactly_as_exported_never_rescaled(cell, json):
+    # Whole numbers become ints, the rest Decimals: the RECORD bytes are Decimal's either way.
+    assert encoder.encode(CONVERTERS[FieldType.NUMBER](cell)) == json
+    assert encoder.encode(Decimal(cell)) == json
+
+
+@pytest.mark.parametrize(
     ("field_type", "cell"),
     [
         (FieldType.INTEGER, "4.5"),
         (FieldType.INTEGER, "x"),
         (FieldType.NUMBER, "NaN"),
         (FieldType.NUMBER, "12,5"),
+        (FieldType.NUMBER, "\u00b2"),
         (FieldType.BOOLEAN, "maybe"),
         (FieldType.DATE, "2022-13-01"),
         (FieldType.DATE_TIME, "yesterday"),
