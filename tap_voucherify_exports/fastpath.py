@@ -15,7 +15,7 @@ records) the caller gets through `ChunkedRecordWriter`'s callbacks, at the same 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from itertools import islice
 from typing import Any
 
@@ -76,6 +76,11 @@ class ChunkedRecordWriter:
         self._state_every = state_every
         self._write_state = write_state
         self.records_written = 0  # across every export of the stream, like the SDK's index
+
+    def emit(self, records: Iterable[dict[str, Any]]) -> Generator[Any, None, None]:
+        """`write_all` as the generator streams.py's `_sync_window` takes; yields nothing."""
+        self.write_all(records)
+        yield from ()
 
     def write_all(self, records: Iterable[dict[str, Any]]) -> int:
         """Write every record; return how many. A STATE follows each `state_every`-th record.

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Generator, Iterable
-from typing import Any, ClassVar
+from collections.abc import Callable, Generator, Iterable, Iterator
+from typing import Any, ClassVar, TypeVar
 
 from singer_sdk import Stream, Tap, metrics
+from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context, Record
 from singer_sdk.singerlib.messages import RecordMessage
 
+from tap_voucherify_exports.batch import BatchFileWriter
 from tap_voucherify_exports.errors import ExportFailedError
 from tap_voucherify_exports.exports import ExportRequest
 from tap_voucherify_exports.fastpath import ChunkedRecordWriter, maps_are_identity
@@ -26,6 +28,15 @@ if sys.version_info >= (3, 12):
     from typing import override
 else:
     from typing_extensions import override
+
+
+T = TypeVar("T")
+# What `_sync_window` hands a window's records to (see there).
+Emit = Callable[[Iterator[Record]], Generator[T, None, T | None]]
+
+
+def _pass_on(records: Iterator[Record]) -> Generator[Record, None, None]:
+    yield from records
 
 
 class VoucherifyExportStream(Stream):
@@ -49,6 +60,7 @@ class VoucherifyExportStream(Stream):
         self._writer = tap.message_writer
         self._record_counter: metrics.Counter | None = None
         self._chunk_writer: ChunkedRecordWriter | None = None
+        self._state_waits_for_sdk_batch = False
 
     @property
     def table(self) -> ExportedObjectTable:
@@ -92,19 +104,43 @@ class VoucherifyExportStream(Stream):
     @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
         fast = self._fast_record_writer(context)
+        emit = _pass_on if fast is None else fast.emit
         for request in self.export_requests():
-            yield from self._sync_window(request, fast)
+            yield from self._sync_window(request, emit)
+
+    @override
+    def get_batches(
+        self, batch_config: BatchConfig, context: Context | None = None
+    ) -> Iterable[tuple[BaseBatchFileEncoding, list[str]]]:
+        if not self._sdk_loop_is_identity(context) or batch_config.encoding.format != "jsonl":
+            # singer-sdk's batcher reads `get_records`; its BATCH comes after the windows'
+            # ends, so their STATE waits for it (`_advance_bookmark`).
+            self._state_waits_for_sdk_batch = True
+            yield from super().get_batches(batch_config, context)
+            return
+        with self.get_record_counter() as counter:
+            writer = BatchFileWriter(batch_config, self.tap_name, self.name, counter.increment)
+            for request in self.export_requests():
+                for manifest in self._sync_window(request, writer.write_export):
+                    yield batch_config.encoding, manifest
+
+    def _sdk_loop_is_identity(self, context: Context | None) -> bool:
+        """Whether the SDK's per-record loop hands every record on unchanged: no stream map,
+        flattening or alias, no partition keys to add, no dry-run record limit."""
+        return not (
+            context
+            or self.ABORT_AT_RECORD_COUNT is not None
+            or type(self).post_process is not Stream.post_process
+            or not maps_are_identity(self.stream_maps, self.name)
+        )
 
     def _fast_record_writer(self, context: Context | None) -> ChunkedRecordWriter | None:
         """fastpath.py's writer when the SDK's per-record loop would write the very same
-        messages (no stream map, flattening or alias; this tap's writer; no partition keys to
-        add; no dry-run record limit; not BATCH mode), else None: the SDK's loop writes them."""
+        messages (see `_sdk_loop_is_identity`; this tap's writer; not BATCH mode), else None:
+        the SDK's loop writes them."""
         if (
-            context
-            or self.ABORT_AT_RECORD_COUNT is not None
+            not self._sdk_loop_is_identity(context)
             or type(self._writer) is not StateFlushingWriter
-            or type(self).post_process is not Stream.post_process
-            or not maps_are_identity(self.stream_maps, self.name)
             or self._record_counter is None
             or self.get_batch_config(self.config) is not None
         ):
@@ -132,10 +168,14 @@ class VoucherifyExportStream(Stream):
         )
         return self._record_counter
 
-    def _sync_window(
-        self, request: ExportRequest, fast: ChunkedRecordWriter | None = None
-    ) -> Iterable[Record]:
-        """Emit one window's records, then move the bookmark to its end; split it on ERROR."""
+    def _sync_window(self, request: ExportRequest, emit: Emit[T]) -> Iterator[T]:
+        """Emit one window's records, then move the bookmark to its end; split it on ERROR.
+
+        `emit(records)` yields what this yields (records, or nothing when it writes them
+        itself, or batch manifests) and may return one last item, yielded after the bookmark
+        moved: a batch file holding the window's last rows, whose BATCH message the STATE
+        with the new bookmark then follows.
+        """
         try:
             records = self.session.records(request)
         except ExportFailedError as exc:
@@ -144,27 +184,24 @@ class VoucherifyExportStream(Stream):
                 raise
             self.logger.warning("%s Splitting %s in half and retrying.", exc, window)
             for half in request.split():
-                yield from self._sync_window(half, fast)
+                yield from self._sync_window(half, emit)
             return
-        if fast is None:
-            yield from records
-        else:
-            fast.write_all(records)
+        last = yield from emit(records)
         if request.window is not None:
-            self._advance_bookmark(request.window.end)
+            self._advance_bookmark(request.window.end, write_state=last is None)
+        if last is not None:
+            yield last
 
-    def _advance_bookmark(self, window_end: dt.datetime) -> None:
-        """Every row before `window_end` has been written: move the bookmark there, emit STATE.
-
-        In BATCH mode the rows are still in a batch file no BATCH message announced yet: the
-        SDK writes this STATE after the next BATCH message (`_sync_batches`), never before it.
-        """
+    def _advance_bookmark(self, window_end: dt.datetime, *, write_state: bool) -> None:
+        """Every row before `window_end` has been written: move the bookmark there, and emit
+        STATE when asked and no written row waits for a BATCH message: in BATCH mode, the SDK
+        writes STATE right after each BATCH message (`_sync_batches`), never before it."""
         assert self.replication_key
         self.state_manager.increment_state(
             {self.replication_key: window_end.isoformat()}, replication_key=self.replication_key
         )
         self.state_manager.is_flushed = False
-        if self.get_batch_config(self.config) is None:
+        if write_state and not self._state_waits_for_sdk_batch:
             self._write_state_message()
 
     @override

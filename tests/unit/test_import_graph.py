@@ -11,7 +11,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "tap_voucherify_exports"
 LAYERS = [
     {"tap"},
     {"streams"},
-    {"session", "fastpath"},
+    {"session", "batch"},
+    {"fastpath"},
     {"pipeline", "polling"},
     {"exports"},
     {"client", "records"},
