@@ -21,9 +21,9 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tap_voucherify_exports.emulator import Emulator
-from tests.helpers import catalog_for
-from tests.reliability.conftest import base_config, key_of, truth_keys
+from tests.helpers import catalog_for, key_of, truth_keys
+from tests.reliability.conftest import base_config
+from voucherify_emulator import Emulator
 
 pytestmark = pytest.mark.integration
 
