@@ -112,7 +112,11 @@ class VoucherifyExportStream(Stream):
     def get_batches(
         self, batch_config: BatchConfig, context: Context | None = None
     ) -> Iterable[tuple[BaseBatchFileEncoding, list[str]]]:
-        if not self._sdk_loop_is_identity(context) or batch_config.encoding.format != "jsonl":
+        # singer-sdk batches the records `_sync_records` yields, before any stream map (the
+        # maps apply to RECORD messages only): the batch files hold those records as they are.
+        if not self._sdk_loop_is_identity(context, maps=False) or (
+            batch_config.encoding.format != "jsonl"
+        ):
             # singer-sdk's batcher reads `get_records`; its BATCH comes after the windows'
             # ends, so their STATE waits for it (`_advance_bookmark`).
             self._state_waits_for_sdk_batch = True
@@ -124,14 +128,15 @@ class VoucherifyExportStream(Stream):
                 for manifest in self._sync_window(request, writer.write_export):
                     yield batch_config.encoding, manifest
 
-    def _sdk_loop_is_identity(self, context: Context | None) -> bool:
-        """Whether the SDK's per-record loop hands every record on unchanged: no stream map,
-        flattening or alias, no partition keys to add, no dry-run record limit."""
+    def _sdk_loop_is_identity(self, context: Context | None, *, maps: bool = True) -> bool:
+        """Whether the SDK's per-record loop hands every record on unchanged: no partition keys
+        to add, no dry-run record limit, no `post_process`, and (`maps`) no stream map,
+        flattening or alias."""
         return not (
             context
             or self.ABORT_AT_RECORD_COUNT is not None
             or type(self).post_process is not Stream.post_process
-            or not maps_are_identity(self.stream_maps, self.name)
+            or (maps and not maps_are_identity(self.stream_maps, self.name))
         )
 
     def _fast_record_writer(self, context: Context | None) -> ChunkedRecordWriter | None:
