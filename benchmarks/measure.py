@@ -26,6 +26,7 @@ import time
 import psutil
 
 RECORD_PREFIXES = (b'{"type":"RECORD"', b'{"type": "RECORD"')
+BATCH_PREFIXES = (b'{"type":"BATCH"', b'{"type": "BATCH"')
 SAMPLE_SECONDS = 0.02
 
 
@@ -55,6 +56,8 @@ def main() -> int:
     records = 0
     lines = 0
     first = last = None
+    batches = 0
+    first_batch = last_batch = None
     assert child.stdout is not None
     for line in child.stdout:
         lines += 1
@@ -63,6 +66,11 @@ def main() -> int:
             last = time.perf_counter()
             if first is None:
                 first = last
+        elif line.startswith(BATCH_PREFIXES):
+            batches += 1
+            last_batch = time.perf_counter()
+            if first_batch is None:
+                first_batch = last_batch
     returncode = child.wait()
     ended = time.perf_counter()
     done.set()
@@ -75,6 +83,12 @@ def main() -> int:
         "wall_s": ended - started,
         "first_record_s": None if first is None else first - started,
         "stream_s": None if first is None or last is None else last - first,
+        # BATCH mode: files of `batch_size` rows each but the last; rows between the first
+        # and the last BATCH line are (batches - 1) x batch_size.
+        "batches": batches,
+        "batch_stream_s": None
+        if first_batch is None or last_batch is None
+        else last_batch - first_batch,
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "peak_rss_mib": usage.ru_maxrss / 1024,  # Linux: kilobytes
         "sampled_peak_rss_mib": peak[0] / (1 << 20),
