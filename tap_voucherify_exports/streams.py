@@ -233,6 +233,10 @@ class VoucherifyExportStream(Stream):
     # counter through the public `get_record_counter` before it calls `get_records` (the fast
     # path counts on that counter), emits STATE every `STATE_MSG_FREQUENCY` records (the fast
     # path does the same at the same counts) and has no other per-record effect for this tap.
+    # BATCH mode: the public `get_batches` is overridden (batch.py writes the files); the SDK's
+    # `_sync_batches` writes each BATCH message and then STATE, which is why a window's last
+    # file is handed over only after its bookmark moved. Its types, `BatchConfig` and
+    # `BaseBatchFileEncoding`, live in the private `singer_sdk.helpers._batch` only.
 
     @override
     def _increment_stream_state(

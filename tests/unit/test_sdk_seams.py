@@ -85,6 +85,23 @@ def test_the_sdk_loop_still_does_what_the_fast_path_stands_in_for() -> None:
     }, "the SDK's per-record loop changed: is the fast path still equivalent?"  # fmt: skip
 
 
+def test_batches_are_still_written_batch_message_then_state() -> None:
+    # streams.py hands a window's last batch file over after its bookmark moved, relying on
+    # `_sync_batches` writing each BATCH message and then STATE; the SDK's own batcher reads
+    # `get_records` through `_sync_records` without writing messages.
+    sync_batches = inspect.getsource(Stream._sync_batches)
+    assert "self.get_batches(" in sync_batches
+    assert sync_batches.index("self._write_batch_message(") < sync_batches.index(
+        "self._write_state_message()"
+    )
+    assert "self._sync_records(context, write_messages=False)" in inspect.getsource(
+        Stream.get_batches
+    )
+    assert _shape(Stream.get_batches) == "(self, batch_config, context=None)"
+    assert "get_batches" in vars(VoucherifyExportStream)
+    assert "self._sync_batches(" in inspect.getsource(Stream.sync)
+
+
 def test_the_record_version_attribute_still_exists() -> None:
     assert "self._stream_version" in inspect.getsource(Stream.__init__)
 
