@@ -129,24 +129,41 @@ CONVERTERS: dict[FieldType, Callable[[str], Any]] = {
 RowConverter = Callable[[list[str]], dict[str, Any]]
 
 
+# The common case of a type, inline in the generated row function (no call), else its converter
+# (`full`): each form must give exactly what CONVERTERS gives for every cell (test_records.py
+# checks them on every cell of an export and on the edge cases). `c` is the cell, never empty.
+_INLINE_FORMS: dict[FieldType, str] = {
+    FieldType.NUMBER: "int({c}) if {c}.isdigit() and {c}.isascii() else {full}({c})",
+    FieldType.INTEGER: "int({c}) if {c}.isdigit() and {c}.isascii() else {full}({c})",
+    FieldType.BOOLEAN: 'True if {c} == "true" else False if {c} == "false" else {full}({c})',
+    FieldType.DATE_TIME: (
+        f'{{c}} if len({{c}}) == {_CANONICAL_LENGTH} and {{c}}[-1] == "Z" and fromiso({{c}}) '
+        "else {full}({c})"
+    ),
+}
+
+
 def compile_row(
     columns: Sequence[str], types: Sequence[FieldType], indexes: Sequence[int] | None = None
 ) -> RowConverter:
     """Build one function that turns a CSV row into a record, straight-line code per column.
 
     Generated once per export from the field table: strings become `row[i] or None`, every
-    other type calls its converter on non-empty cells. No per-cell loop, lookup or branch on
-    type is left at run time. `columns[n]` is read from `row[indexes[n]]` (default: `row[n]`).
+    other type its converter on non-empty cells (the common case inline, `_INLINE_FORMS`). No
+    per-cell loop, lookup or branch on type is left at run time. `columns[n]` is read from
+    `row[indexes[n]]` (default: `row[n]`).
     """
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"fromiso": dt.datetime.fromisoformat}
     items = []
     positions = range(len(columns)) if indexes is None else indexes
     for index, key, field_type in zip(positions, columns, types, strict=True):
         if field_type is FieldType.STRING:
             items.append(f"{key!r}: row[{index}] or None")
-        else:
-            namespace[f"convert_{index}"] = CONVERTERS[field_type]
-            items.append(f"{key!r}: convert_{index}(row[{index}]) if row[{index}] else None")
+            continue
+        full, cell = f"convert_{index}", f"c_{index}"
+        namespace[full] = CONVERTERS[field_type]
+        form = _INLINE_FORMS.get(field_type, "{full}({c})").format(c=cell, full=full)
+        items.append(f"{key!r}: ({form}) if ({cell} := row[{index}]) else None")
     source = "def convert_row(row):\n    return {" + ", ".join(items) + "}\n"
     exec(compile(source, "<records.compile_row>", "exec"), namespace)  # noqa: S102 - keys from fields.py
     convert_row: RowConverter = namespace["convert_row"]

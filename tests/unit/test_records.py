@@ -6,7 +6,7 @@ from singer_sdk.contrib.msgspec import encoder
 
 from tap_voucherify_exports.errors import CsvFormatError, TruncatedCsvError
 from tap_voucherify_exports.fields import TABLES, FieldType
-from tap_voucherify_exports.records import CONVERTERS, RAW_TEXT_KEY, CsvRecordReader
+from tap_voucherify_exports.records import CONVERTERS, RAW_TEXT_KEY, CsvRecordReader, compile_row
 
 FIELDS = ("id", "code", "value", "active", "metadata", "created_at")
 
@@ -173,3 +173,33 @@ def test_nul_byte_gives_a_clear_error():
 def test_huge_cell_gives_a_clear_error_instead_of_exhausting_memory():
     with pytest.raises(CsvFormatError, match="field larger than field limit"):
         read("a,b,c,d,e,f\nv1," + "x" * 200_000 + ",,,,\n")
+
+
+EDGE_CELLS = {
+    FieldType.NUMBER: ["0", "200000", "2000.00", "-5", " 7 ", "1E+3", "0012", "\u0661\u0662", "x"],
+    FieldType.INTEGER: ["0", "42", "-3", "42.00", "4.5", "\u0661", "x"],
+    FieldType.BOOLEAN: ["true", "false", "TRUE", "t", "0", " yes ", "maybe"],
+    FieldType.DATE_TIME: ["2022-03-09T09:16:32.521Z", "2022-03-09T09:16:32.521+00:00",
+                          "2022-03-09 09:16:32", "2022-13-09T09:16:32.521Z", "yesterday"],
+    FieldType.DATE: ["2022-06-30", "2022-06-30T00:00:00.000Z", "x"],
+    FieldType.OBJECT: ['{"a": 1}', "{}", "nope"],
+    FieldType.INTEGER_LIST: ["1,2,3", "[0, 6]", "1,a"],
+}  # fmt: skip
+
+
+def _converted(convert, cell):
+    try:
+        return convert(cell)
+    except ValueError as exc:
+        return type(exc)
+
+
+@pytest.mark.parametrize("field_type", sorted(EDGE_CELLS, key=lambda t: t.value))
+def test_the_compiled_row_types_every_cell_as_its_converter_does(field_type):
+    """The inline common cases of `compile_row` give exactly what CONVERTERS give."""
+    convert_row = compile_row(["cell"], [field_type])
+    for cell in EDGE_CELLS[field_type]:
+        expected = _converted(CONVERTERS[field_type], cell)
+        got = _converted(lambda c: convert_row([c])["cell"], cell)
+        assert got == expected, cell
+        assert type(got) is type(expected), cell
