@@ -27,7 +27,7 @@ from voucherify_emulator import Emulator
 
 pytestmark = pytest.mark.integration
 
-TAP = [sys.executable, "-m", "tap_voucherify_exports.tap"]
+TAP = [sys.executable, "-m", "tap_voucherify_exports"]
 # 400 vouchers over 4 yearly windows (~100 rows each): a batch of 150 rows spans two windows.
 BATCH_SIZE = 150
 
@@ -55,7 +55,11 @@ def run_tap(
         args += ["--state", str(state_path)]
     messages: list[dict[str, Any]] = []
     bookmarked = 0
-    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as process:
+    log_path = workdir / "tap.log"
+    with (
+        log_path.open("wb") as log,
+        subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log) as process,
+    ):
         assert process.stdout is not None
         for line in process.stdout:
             message = json.loads(line)
@@ -65,9 +69,9 @@ def run_tap(
                 if bookmarked == kill_at_state:
                     process.send_signal(signal.SIGKILL)
                     break
+        killed = bookmarked == kill_at_state
         process.wait(timeout=120)
-    if kill_at_state is None:
-        assert process.returncode == 0
+    assert killed or process.returncode == 0, log_path.read_text(errors="replace")[-3000:]
     return messages
 
 
