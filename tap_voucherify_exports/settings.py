@@ -372,7 +372,8 @@ def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ())
         )
     oauth_scope = " ".join(str(config.get("oauth_scope") or OAUTH_SCOPE_DEFAULT).split())
 
-    metadata_keys = problems.check("metadata_keys", lambda: parse_metadata_keys(config), {})
+    no_keys: dict[str, dict[str, str]] = {}
+    metadata_keys = problems.check("metadata_keys", lambda: parse_metadata_keys(config), no_keys)
 
     for error in schema_errors:
         problems.add_schema_error(error)
