@@ -21,6 +21,7 @@ setting, named `metadata__<key>` in records (singer-sdk's flattening separator).
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -110,7 +111,7 @@ class ExportedObjectTable:
         """Whether this object exports `metadata` (and so `metadata.<key>` fields)."""
         return METADATA_KEY in self.keys
 
-    def with_metadata(self, keys: dict[str, FieldType]) -> ExportedObjectTable:
+    def with_metadata(self, keys: Mapping[str, FieldType]) -> ExportedObjectTable:
         """This table plus one `metadata.<key>` field per key, typed; ValueError if no metadata."""
         if not keys:
             return self
@@ -288,3 +289,9 @@ TABLES: dict[str, ExportedObjectTable] = {
     table.exported_object: table
     for table in (VOUCHER, REDEMPTION, PUBLICATION, CUSTOMER, POINTS_EXPIRATION, ORDER)
 }
+
+
+def stream_table(exported_object: str, metadata_keys: Mapping[str, str]) -> ExportedObjectTable:
+    """The table one stream reads: its object's, plus `metadata_keys` ({key: type name})."""
+    table = TABLES[exported_object]
+    return table.with_metadata({key: FieldType(kind) for key, kind in metadata_keys.items()})

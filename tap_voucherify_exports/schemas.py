@@ -23,5 +23,7 @@ JSON_TYPES: dict[FieldType, th.JSONTypeHelper[Any]] = {
 
 def schema_for(table: ExportedObjectTable) -> dict[str, Any]:
     """The stream schema: every field nullable, since any CSV cell may be empty."""
-    properties = [th.Property(field.key, JSON_TYPES[field.type]) for field in table.fields]
+    properties = [
+        th.Property(field.property_name, JSON_TYPES[field.type]) for field in table.fields
+    ]
     return th.PropertiesList(*properties).to_dict()

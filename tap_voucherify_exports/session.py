@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -18,12 +19,14 @@ from typing import Any
 
 from tap_voucherify_exports.client import VoucherifyClient
 from tap_voucherify_exports.exports import ExportRequest, ExportsAPI
-from tap_voucherify_exports.fields import TABLES
+from tap_voucherify_exports.fields import stream_table
 from tap_voucherify_exports.pipeline import ExportPipeline
 from tap_voucherify_exports.polling import ExportPoller
 from tap_voucherify_exports.records import CsvRecordReader
 from tap_voucherify_exports.redaction import redact_secrets_in_logs
 from tap_voucherify_exports.settings import Settings, parse_settings
+
+LOGGER = logging.getLogger("tap_voucherify_exports")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class SyncSession:
     def __init__(self, config: Mapping[str, Any]) -> None:
         self._config = config
         self._open: _OpenSync | None = None
+        self._warned: set[str] = set()
 
     @cached_property
     def settings(self) -> Settings:
@@ -94,15 +98,25 @@ class SyncSession:
         """
         running = self._running()
         export = running.pipeline.export_for(request)
-        reader = CsvRecordReader(
-            request.stream_name, TABLES[request.exported_object], request.fields
-        )
+        reader = self.reader(request)
 
         def stream() -> Iterator[dict[str, Any]]:
             yield from running.api.read_records(export, request, reader)
             running.pipeline.done_downloading(export)
 
         return stream()
+
+    def reader(self, request: ExportRequest) -> CsvRecordReader:
+        """The CSV reader for one export of `request`: its stream's table (with metadata keys)."""
+        metadata_keys = self.settings.metadata_keys.get(request.stream_name, {})
+        table = stream_table(request.exported_object, metadata_keys)
+        return CsvRecordReader(request.stream_name, table, request.fields, self._warn_once)
+
+    def _warn_once(self, message: str) -> None:
+        # The same header of every window would repeat the same warning: say it once a run.
+        if message not in self._warned:
+            self._warned.add(message)
+            LOGGER.warning("%s", message)
 
     def _running(self) -> _OpenSync:
         if self._open is None:

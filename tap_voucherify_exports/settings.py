@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,12 @@ MAX_REQUESTS_PER_MINUTE_DEFAULT = 30
 AUTH_METHODS = ("app_keys", "oauth")
 OAUTH_SCOPE_DEFAULT = "exports"
 LOOPBACK_HOSTS = frozenset({"localhost"})
+# The types a `metadata_keys` entry may name (fields.py's METADATA_TYPES; a test keeps them equal).
+METADATA_KEY_TYPES = ("string", "integer", "number", "boolean", "date-time")
+# A metadata key as a column: no dot (it would read as a nested path in `metadata.<key>`), no
+# comma (Voucherify lists allowed fields comma-separated), no space (a column name).
+_METADATA_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+METADATA_KEY_MAX_CHARS = 100
 
 
 def origin_of(url: str) -> str:
@@ -175,6 +182,8 @@ class Settings:
     max_requests_per_minute: int = MAX_REQUESTS_PER_MINUTE_DEFAULT
     auth_method: str = "app_keys"
     oauth_scope: str = OAUTH_SCOPE_DEFAULT
+    # stream name → {metadata key: type name}, each requested as the field `metadata.<key>`.
+    metadata_keys: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def trusted_origins(self) -> frozenset[str]:
@@ -195,6 +204,60 @@ def _credential(config: Mapping[str, Any], name: str) -> str:
             f"{'ID' if name == 'app_id' else 'Secret Key'} from Project Settings > API keys.",
         )
     return value.strip()
+
+
+def _metadata_error(detail: str) -> ConfigValidationError:
+    return ConfigValidationError(
+        f"Setting `metadata_keys` {detail}. Expected a stream name mapped to a list of metadata "
+        'keys or to {key: type}, e.g. {"vouchers": ["region"], "customers": {"tier": "integer"}}.'
+    )
+
+
+def _compact(text: str) -> str:
+    return "".join(char for char in text.casefold() if char.isalnum())
+
+
+def parse_metadata_keys(config: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """`metadata_keys` → {stream: {key: type}}; a list of keys types every key as a string.
+
+    Which streams exist (and have metadata) is the tap's to check; this checks the shape, each
+    key and type, and that no two keys of a stream would match the same CSV header cell.
+    """
+    value = config.get("metadata_keys")
+    if value is None or value == {}:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _metadata_error(f"must be an object; got {value!r}")
+    parsed: dict[str, dict[str, str]] = {}
+    for stream, keys in value.items():
+        if isinstance(keys, list):
+            if any(not isinstance(key, str) for key in keys) or len(set(keys)) != len(keys):
+                raise _metadata_error(f"lists keys of `{stream}` that repeat or are not text")
+            typed = dict.fromkeys(keys, "string")
+        elif isinstance(keys, Mapping):
+            typed = dict(keys)
+        else:
+            raise _metadata_error(f"maps `{stream}` to {keys!r}")
+        seen: dict[str, str] = {}
+        for key, type_name in typed.items():
+            if not _METADATA_KEY.fullmatch(key) or len(key) > METADATA_KEY_MAX_CHARS:
+                raise _metadata_error(
+                    f"has the key {key!r} for `{stream}`: a metadata key is 1 to "
+                    f"{METADATA_KEY_MAX_CHARS} letters, digits, `_` or `-`"
+                )
+            if type_name not in METADATA_KEY_TYPES:
+                raise _metadata_error(
+                    f"gives `{stream}` key `{key}` the type {type_name!r}; "
+                    f"allowed: {', '.join(METADATA_KEY_TYPES)}"
+                )
+            other = seen.setdefault(_compact(key), key)
+            if other != key:
+                raise _metadata_error(
+                    f"has keys `{other}` and `{key}` for `{stream}`, which a CSV header "
+                    "cannot tell apart (case and punctuation are ignored)"
+                )
+        parsed[str(stream)] = typed
+    return parsed
 
 
 def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ()) -> Settings:
@@ -309,6 +372,9 @@ def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ())
         )
     oauth_scope = " ".join(str(config.get("oauth_scope") or OAUTH_SCOPE_DEFAULT).split())
 
+    no_keys: dict[str, dict[str, str]] = {}
+    metadata_keys = problems.check("metadata_keys", lambda: parse_metadata_keys(config), no_keys)
+
     for error in schema_errors:
         problems.add_schema_error(error)
     if problems.lines or start_date is None:
@@ -332,4 +398,5 @@ def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ())
         max_requests_per_minute=max_per_minute,
         auth_method=auth_method,
         oauth_scope=oauth_scope,
+        metadata_keys=metadata_keys,
     )

@@ -8,6 +8,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any, ClassVar, TypeVar
 
 from singer_sdk import Stream, Tap, metrics
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context, Record
@@ -17,11 +18,11 @@ from tap_voucherify_exports.batch import BatchFileWriter
 from tap_voucherify_exports.errors import ExportFailedError
 from tap_voucherify_exports.exports import ExportRequest
 from tap_voucherify_exports.fastpath import ChunkedRecordWriter, maps_are_identity
-from tap_voucherify_exports.fields import TABLES, ExportedObjectTable
+from tap_voucherify_exports.fields import TABLES, ExportedObjectTable, stream_table
 from tap_voucherify_exports.output import StateFlushingWriter
 from tap_voucherify_exports.schemas import schema_for
 from tap_voucherify_exports.session import SyncSession
-from tap_voucherify_exports.settings import parse_timestamp
+from tap_voucherify_exports.settings import parse_metadata_keys, parse_timestamp
 from tap_voucherify_exports.windows import plan_windows
 
 if sys.version_info >= (3, 12):
@@ -55,6 +56,15 @@ class VoucherifyExportStream(Stream):
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     def __init__(self, tap: Tap, session: SyncSession) -> None:
+        # The object's field table plus this stream's `metadata_keys`, so schema, request and
+        # CSV mapping share one table (keys for a stream without metadata: the tap refuses them).
+        try:
+            metadata_keys = parse_metadata_keys(tap.config).get(self.name, {})
+        except ConfigValidationError:
+            metadata_keys = {}  # reported by the tap's config validation, with every other problem
+        if not TABLES[self.exported_object].has_metadata:
+            metadata_keys = {}
+        self.table: ExportedObjectTable = stream_table(self.exported_object, metadata_keys)
         super().__init__(tap, schema=schema_for(self.table))
         self.session = session
         self._writer = tap.message_writer
@@ -63,15 +73,14 @@ class VoucherifyExportStream(Stream):
         self._state_waits_for_sdk_batch = False
 
     @property
-    def table(self) -> ExportedObjectTable:
-        """The field table of this stream's exported object."""
-        return TABLES[self.exported_object]
-
-    @property
     def requested_fields(self) -> tuple[str, ...]:
         """Selected fields in table order; keys are always selected (`inclusion: automatic`)."""
         mask = self.mask
-        return tuple(key for key in self.table.keys if mask.get(("properties", key), False))
+        return tuple(
+            field.key
+            for field in self.table.fields
+            if mask.get(("properties", field.property_name), False)
+        )
 
     def export_requests(self) -> list[ExportRequest]:
         """Every export this sync needs, oldest window first."""

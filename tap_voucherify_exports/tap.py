@@ -122,6 +122,11 @@ class TapVoucherifyExports(Tap):
                     description="Delete each export from Voucherify once its rows are synced "
                                 "(and abandoned ones when a sync fails or is stopped). False "
                                 "keeps them, and says so with a warning."),
+        th.Property("metadata_keys", th.ObjectType(additional_properties=True),
+                    description="Metadata keys to export as their own typed columns, per "
+                                'stream: {"vouchers": ["region"]} or {"customers": {"tier": '
+                                '"integer"}} (string, integer, number, boolean, date-time). '
+                                "Each becomes the property metadata__<key>."),
     ).to_dict()  # fmt: skip
 
     @cached_property
@@ -131,7 +136,17 @@ class TapVoucherifyExports(Tap):
 
     @override
     def discover_streams(self) -> list[VoucherifyExportStream]:
-        return [stream_type(self, self.session) for stream_type in STREAM_TYPES]
+        streams = [stream_type(self, self.session) for stream_type in STREAM_TYPES]
+        with_metadata = [stream.name for stream in streams if stream.table.has_metadata]
+        for name in defaults.parse_metadata_keys(self.config):
+            if name not in with_metadata:
+                raise SettingsError(
+                    [
+                        f"Setting `metadata_keys` names the stream `{name}`, which has no "
+                        f"metadata fields; streams with metadata: {', '.join(with_metadata)}."
+                    ]
+                )
+        return streams
 
     # --- singer-sdk seams -----------------------------------------------------------------------
     # `_validate_config` (private) is the one place the SDK validates config, called from the

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from voucherify_emulator.shapes import Shape
+
 EDGES = ("exclusive", "inclusive")
 
 
@@ -26,6 +28,7 @@ class Config:
     enforce_rate_limit: bool = False  # answer requests over the limit with 429
     rate_limit_window_seconds: float = 60.0  # "per minute"; shorter only to keep tests quick
     oauth_token_ttl_seconds: int = 900  # OAuth access tokens (Voucherify: 15 min)
+    shape: Shape = field(default_factory=Shape)  # how columns look (shapes.py); set at run time
 
     def __post_init__(self) -> None:
         if self.edges not in EDGES:

@@ -46,6 +46,10 @@ class Controls(Protocol):
 
     def faults_summary(self) -> list[dict[str, Any]]: ...
 
+    def set_shape(self, **fields: Any) -> Any: ...
+
+    def shape_summary(self) -> dict[str, Any]: ...
+
 
 def _first(query: Query, key: str) -> str | None:
     values = query.get(key)
@@ -80,6 +84,13 @@ def _ground_truth(c: Controls, query: Query, body: Any) -> Answer:
     return 200, c.ground_truth(obj, _first(query, "after"), _first(query, "before"))
 
 
+def _set_shape(c: Controls, query: Query, body: Any) -> Answer:
+    if not isinstance(body, dict):
+        return 400, {"error": 'expected {"header": ..., "order": ..., "metadata": ..., ...}'}
+    c.set_shape(**body)
+    return 200, c.shape_summary()
+
+
 def _clear_requests(c: Controls, query: Query, body: Any) -> Answer:
     c.clear_requests()
     return 204, None
@@ -94,6 +105,8 @@ _ROUTES: dict[tuple[str, str], Callable[[Controls, Query, Any], Answer]] = {
     ("GET", "/_emulator/requests"): lambda c, q, b: (200, [r.to_json() for r in c.requests]),
     ("DELETE", "/_emulator/requests"): _clear_requests,
     ("GET", "/_emulator/exports"): lambda c, q, b: (200, c.exports_summary()),
+    ("PUT", "/_emulator/shape"): _set_shape,
+    ("GET", "/_emulator/shape"): lambda c, q, b: (200, c.shape_summary()),
 }
 
 

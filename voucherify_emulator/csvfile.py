@@ -11,7 +11,7 @@ import os
 import threading
 from collections.abc import Iterable
 
-from voucherify_emulator.api import DATES, NUMERIC, OBJECTS
+from voucherify_emulator.api import DATES, NUMERIC, OBJECTS, Kind
 
 _BUFFER = 1 << 20
 _BATCH = 4096  # lines joined per write; also how often cancellation is checked
@@ -35,7 +35,7 @@ def corrupt(exported_object: str, keys: list[str], row: list[str], kind: str) ->
     wrong cell count, which every reader can detect.
     """
     spec = OBJECTS[exported_object]
-    kinds = [spec.column(key).kind for key in keys]
+    kinds = [spec.column(key).kind if key in spec.keys else Kind.TEXT for key in keys]
     if kind == "bad_number" and any(k in NUMERIC for k in kinds):
         pos = next(n for n, k in enumerate(kinds) if k in NUMERIC)
         return [*row[:pos], "12.3.4x", *row[pos + 1 :]]
@@ -56,12 +56,13 @@ def write_csv(
     crlf: bool,
     malformed: tuple[int, str] | None,
     cancel: threading.Event,
+    header: list[str] | None = None,
 ) -> int:
     """Write header + rows to `path` atomically (tmp + rename); return the data row count.
 
     Either `lines` (finished CSV lines, the fast path) or `rows` (cell lists written with the
     csv module) is given. `malformed` is (row position, kind) for the malformed_row fault and
-    needs `rows`.
+    needs `rows`. `header` replaces the labels of `keys` (a shaped export, shapes.py).
     """
     tmp = f"{path}.part"
     terminator = "\r\n" if crlf else "\n"
@@ -71,7 +72,7 @@ def write_csv(
             if bom:
                 handle.write("\ufeff")
             writer = csv.writer(handle, lineterminator=terminator)
-            writer.writerow(labels(exported_object, keys))
+            writer.writerow(labels(exported_object, keys) if header is None else header)
             if lines is not None:
                 batch: list[str] = []
                 for line in lines:

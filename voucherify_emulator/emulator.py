@@ -19,6 +19,7 @@ from voucherify_emulator.jobs import ExportJob, JobStore
 from voucherify_emulator.oauth import TokenStore
 from voucherify_emulator.recording import RateCounter, RecordedRequest, Recorder
 from voucherify_emulator.server import Backend, Server, make_handler
+from voucherify_emulator.shapes import Shape
 from voucherify_emulator.tapconfig import tap_config
 from voucherify_emulator.timeline import parse_iso
 
@@ -177,6 +178,22 @@ class Emulator:
         }
         # Any of these may be overridden too (a wrong token, a proxy in front of the download).
         return tap_config(**{**own, **overrides})
+
+    # --- shapes ---------------------------------------------------------------------------------
+    def set_shape(self, **fields: Any) -> Shape:
+        """Answer exports created from now on in this shape (shapes.py); no argument resets it.
+
+        E.g. `set_shape(order="reversed", header="keys")`, `set_shape(metadata="split")`,
+        `set_shape(reject={"redemption": ["order_id"]})`.
+        """
+        if "swap" in fields and fields["swap"] is not None:
+            fields["swap"] = tuple(fields["swap"])
+        self.config.shape = Shape(**fields)
+        return self.config.shape
+
+    def shape_summary(self) -> dict[str, Any]:
+        """The current shape, as JSON."""
+        return self.config.shape.to_json()
 
     # --- data -----------------------------------------------------------------------------------
     def ground_truth(

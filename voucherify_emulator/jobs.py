@@ -24,6 +24,7 @@ from voucherify_emulator.config import Config
 from voucherify_emulator.csvfile import Cancelled, write_csv
 from voucherify_emulator.data import Dataset
 from voucherify_emulator.faults import Fault, FaultRegistry
+from voucherify_emulator.shapes import Layout, layout
 from voucherify_emulator.timeline import Segment
 from voucherify_emulator.validation import ExportSpec, not_found, validate_create
 
@@ -52,6 +53,7 @@ class ExportJob:
     foreign: bool = False  # result.url on the foreign origin
     malformed: str | None = None  # malformed_row kind
     token_ttl: int | None = None  # set by expire_token for the next mint
+    layout: Layout | None = None  # a shaped file (shapes.py), decided when created
     row_count: int | None = None  # data rows written, once generated
     size: int | None = None
     deleted: bool = False
@@ -92,7 +94,8 @@ class JobStore:
     # --- creation ---------------------------------------------------------------------------
     def create(self, body: Any) -> ExportJob:
         """Validate, create and start generating an export (raises ApiError)."""
-        spec = validate_create(body)
+        shape = self.config.shape
+        spec = validate_create(body, shape.reject)
         now = datetime.now(timezone.utc)
         self.dataset.touch(now)  # rows added from now on are dated after this export
         obj = spec.exported_object
@@ -112,6 +115,8 @@ class JobStore:
             latency=self.config.job_latency_seconds,
             path=os.path.join(self._dir, f"{export_id}.csv"),
         )
+        if not shape.is_default or any(key.startswith("metadata.") for key in spec.fields):
+            job.layout = layout(obj, spec.fields, shape)
         self._apply_job_faults(job, len(window))
         with self._lock:
             self._jobs[export_id] = job
@@ -155,11 +160,15 @@ class JobStore:
         # Rows of an index range never change (add_rows only appends), so an identical export
         # reuses the earlier file through a hard link: repeated benchmark runs do not pay for
         # generation again, and deleting one export never affects another.
-        cache_key = None if malformed else (obj, tuple(keys), job.rows)
+        shaped = job.layout
+        header = None if shaped is None else tuple(shaped.header)
+        cache_key = None if malformed else (obj, tuple(keys), job.rows, header)
         if cache_key is not None and self._reuse(job, cache_key):
             return
         rows = lines = None
-        if malformed or len(keys) == 1:
+        if shaped is not None:
+            rows = shaped.rows(self.dataset.rows(obj, shaped.base_keys, segments, job.rows))
+        elif malformed or len(keys) == 1:
             # The csv module path: corrupting one row needs cells; a lone empty cell is '""'.
             rows = self.dataset.rows(obj, keys, segments, job.rows)
         else:
@@ -176,6 +185,7 @@ class JobStore:
                 crlf=self.config.crlf,
                 malformed=malformed,
                 cancel=job.cancel,
+                header=None if shaped is None else shaped.header,
             )
         except Cancelled:
             return

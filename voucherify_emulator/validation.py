@@ -159,8 +159,19 @@ def _created_at(conditions: dict[str, Any]) -> tuple[int | None, int | None]:
     return bounds["$after"], bounds["$before"]
 
 
-def validate_create(body: Any) -> ExportSpec:
-    """Validate a POST /v1/exports body; raise ApiError like Voucherify would."""
+def _exportable(keys: tuple[str, ...], field: str) -> bool:
+    # `metadata.X` ("expressed as metadata.X, where X is the name of the custom metadata
+    # property", digest §3) for every object that exports `metadata`. Whether Voucherify checks X
+    # against the project's metadata schema is not documented: any non-empty X is accepted.
+    if field.startswith("metadata.") and "metadata" in keys:
+        return bool(field[len("metadata.") :])
+    return field in keys
+
+
+def validate_create(body: Any, rejected: dict[str, list[str]] | None = None) -> ExportSpec:
+    """Validate a POST /v1/exports body; raise ApiError like Voucherify would.
+
+    `rejected`: exported_object → field keys this emulator refuses (see shapes.py)."""
     if not isinstance(body, dict):
         raise invalid_payload("Payload should be object")
     exported_object = body.get("exported_object")
@@ -180,14 +191,16 @@ def validate_create(body: Any) -> ExportSpec:
         fields = default_fields(exported_object)
     if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
         raise invalid_payload("Property .parameters.fields should be array of strings")
-    if any(f not in table.keys for f in fields):
+    refused = set((rejected or {}).get(exported_object, ()))
+    if any(not _exportable(table.keys, f) or f in refused for f in fields):
+        allowed = [key for key in table.keys if key not in refused]
         raise ApiError(
             400,
             {
                 "code": 400,
                 "key": "invalid_export_fields",
                 "message": "Invalid Export",
-                "details": f"Unsupported field used. Allowed fields: {', '.join(table.keys)}",
+                "details": f"Unsupported field used. Allowed fields: {', '.join(allowed)}",
                 "request_id": request_id(),
             },
         )

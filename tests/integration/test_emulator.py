@@ -651,3 +651,34 @@ def test_cli_prints_urls_and_stops_on_sigterm():
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
         process.stdout.close()
+
+
+def test_shapes_are_set_over_the_control_endpoint_and_change_later_exports_only():
+    emu = Emulator(rows={"voucher": 5, "redemption": 5}, job_latency_seconds=0.01)
+    with emu, client(emu.start()) as s, client(emu, auth=False) as control:
+        before = create(s, emu, "voucher", fields=["id", "code", "metadata.region"])
+        shape = {"header": "keys", "order": "reversed", "metadata": "split"}
+        answer = control.put(f"{emu.api_url}/_emulator/shape", json=shape)
+        assert answer.status_code == 200
+        assert control.get(f"{emu.api_url}/_emulator/shape").json()["order"] == "reversed"
+        assert (
+            control.put(f"{emu.api_url}/_emulator/shape", json={"order": "sideways"}).status_code
+            == 400
+        )
+        rows = parse(export_csv(s, emu, "voucher", fields=["id", "code", "metadata"]))
+        assert rows[0][-2:] == ["code", "id"]
+        assert rows[0][0].startswith("metadata.")
+        job = wait(s, emu, before["id"])
+        old = parse(s.get(job["result"]["url"]).content.decode("utf-8"))
+        assert old[0] == ["ID", "Code", "Metadata region"]
+        control.put(f"{emu.api_url}/_emulator/shape", json={"reject": {"redemption": ["order_id"]}})
+        refused = s.post(
+            f"{emu.api_url}/v1/exports",
+            json={
+                "exported_object": "redemption",
+                "parameters": {"fields": ["id", "order_id"]},
+            },
+        ).json()
+        assert refused["key"] == "invalid_export_fields"
+        assert "order_id" not in refused["details"]
+        assert refused["details"].startswith("Unsupported field used. Allowed fields: id, ")

@@ -110,7 +110,8 @@ def render_csv(exported_object: str, fields: list[str], rows: list[dict[str, str
     table = TABLES[exported_object]
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([table.field(key).label for key in fields])
+    # A `metadata.<key>` field is not in the static table: its header cell is the key itself.
+    writer.writerow([key if key not in table.keys else table.field(key).label for key in fields])
     for row in rows:
         writer.writerow([row.get(key, "") for key in fields])
     return out.getvalue()

@@ -143,3 +143,38 @@ def test_the_backfill_window_is_never_smaller_than_window_days():
 def test_bad_quota_and_auth_settings_name_the_setting(overrides, message):
     with pytest.raises(ConfigValidationError, match=message):
         settings(**overrides)
+
+
+def test_metadata_keys_take_a_list_or_a_typed_mapping():
+    parsed = settings(metadata_keys={"vouchers": ["region", "tier"], "orders": {"n": "integer"}})
+    assert parsed.metadata_keys == {
+        "vouchers": {"region": "string", "tier": "string"},
+        "orders": {"n": "integer"},
+    }
+    assert settings().metadata_keys == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (["region"], r"must be an object"),
+        ({"vouchers": "region"}, r"maps `vouchers` to 'region'"),
+        ({"vouchers": [""]}, r"has the key '' for `vouchers`"),
+        ({"vouchers": ["my region"]}, r"has the key 'my region'"),
+        ({"vouchers": ["a.b"]}, r"has the key 'a.b'"),
+        ({"vouchers": ["a,b"]}, r"has the key 'a,b'"),
+        ({"vouchers": ["x", "x"]}, r"repeat"),
+        ({"vouchers": {"tier": "int"}}, r"type 'int'; allowed: string, integer, number"),
+        ({"vouchers": ["tier_1", "Tier1"]}, r"keys `tier_1` and `Tier1`"),
+    ],
+)
+def test_bad_metadata_keys_fail_naming_the_setting(value, message):
+    with pytest.raises(ConfigValidationError, match=rf"Setting `metadata_keys` .*{message}"):
+        settings(metadata_keys=value)
+
+
+def test_metadata_key_types_are_the_field_tables_metadata_types():
+    from tap_voucherify_exports.fields import METADATA_TYPES
+    from tap_voucherify_exports.settings import METADATA_KEY_TYPES
+
+    assert tuple(field_type.value for field_type in METADATA_TYPES) == METADATA_KEY_TYPES

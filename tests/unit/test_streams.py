@@ -175,3 +175,31 @@ def test_every_stream_is_planned_from_its_own_bookmark_before_any_sync_begins(co
         for body in fake.created
     ]
     assert afters == ["2024-02-19T23:59:59.999Z", "2024-02-19T23:59:59.999Z"]
+
+
+def test_metadata_keys_become_typed_selectable_properties_requested_as_metadata_fields(
+    config, fake
+):
+    from tap_voucherify_exports.tap import TapVoucherifyExports
+
+    config["metadata_keys"] = {"vouchers": {"region": "string", "tier": "integer"}}
+    catalog = TapVoucherifyExports(config=config).catalog_dict
+    (vouchers,) = [s for s in catalog["streams"] if s["tap_stream_id"] == "vouchers"]
+    assert vouchers["schema"]["properties"]["metadata__tier"]["type"] == ["integer", "null"]
+    assert vouchers["schema"]["properties"]["metadata__region"]["type"] == ["string", "null"]
+    breadcrumbs = {tuple(entry["breadcrumb"]) for entry in vouchers["metadata"]}
+    assert ("properties", "metadata__region") in breadcrumbs
+    run_sync(config, deselected={"metadata__tier"})
+    fields = fake.created[0]["parameters"]["fields"]
+    assert "metadata.region" in fields
+    assert "metadata.tier" not in fields
+
+
+@pytest.mark.parametrize("stream", ["points_expirations", "coupons"])
+def test_metadata_keys_for_a_stream_without_metadata_fail_naming_the_setting(config, stream):
+    from tap_voucherify_exports.tap import TapVoucherifyExports
+
+    config["metadata_keys"] = {stream: ["region"]}
+    match = rf"`metadata_keys` names the stream `{stream}`"
+    with pytest.raises(ConfigValidationError, match=match):
+        TapVoucherifyExports(config=config)

@@ -1,0 +1,123 @@
+"""The tap against the emulator answering in each shape the real API might: columns reordered,
+headed by keys or unknown labels, metadata per key, a field refused (voucherify_emulator/shapes.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from tap_voucherify_exports.errors import CsvFormatError
+from tap_voucherify_exports.fields import TABLES, FieldType
+from tests.helpers import records, sync
+from tests.integration.conftest import tap_config
+
+STRINGS = [f.key for f in TABLES["voucher"].fields if f.type is FieldType.STRING]
+
+
+def assert_strings_match_truth(emulator, got):
+    truth = {row["id"]: row for row in emulator.ground_truth("voucher")}
+    assert len(got) == len(truth)
+    for record in got:
+        row = truth[record["id"]]
+        for key in STRINGS:
+            assert record[key] == (row[key] or None), (record["id"], key)
+
+
+@pytest.mark.parametrize("header", ["keys", "labels"])
+def test_reversed_columns_are_read_by_name(emulator, header, caplog):
+    emulator.set_shape(header=header, order="reversed")
+    with caplog.at_level(logging.WARNING):
+        messages, error = sync(tap_config(emulator))
+    assert error is None
+    assert_strings_match_truth(emulator, records(messages))
+    assert "by position" not in caplog.text
+
+
+def test_a_swapped_pair_of_string_columns_is_read_by_label(emulator):
+    emulator.set_shape(swap=["code", "campaign_id"])
+    messages, error = sync(tap_config(emulator))
+    assert error is None
+    assert_strings_match_truth(emulator, records(messages))
+
+
+def test_a_swapped_pair_whose_labels_are_unknown_never_passes_silently(emulator, caplog):
+    # Both columns unknown and trading places: position is all that is left, so the tap says so.
+    emulator.set_shape(
+        swap=["code", "campaign_id"], relabel={"code": "Kod", "campaign_id": "Kampania"}
+    )
+    with caplog.at_level(logging.WARNING):
+        _, error = sync(tap_config(emulator))
+    assert error is None
+    assert "Kampania" in caplog.text
+    assert "mapped by position" in caplog.text
+
+
+def test_an_unknown_label_in_its_requested_place_is_read_by_position_with_one_warning(
+    emulator, caplog
+):
+    emulator.set_shape(relabel={"discount_type": "Rabatt"})
+    with caplog.at_level(logging.WARNING):
+        messages, error = sync(tap_config(emulator, window_days=400))
+    assert error is None
+    assert_strings_match_truth(emulator, records(messages))
+    warnings = [r for r in caplog.records if "Rabatt" in r.getMessage()]
+    assert len(warnings) == 1, "one warning per run, not per export"
+    assert "discount_type" in warnings[0].getMessage()
+
+
+def test_an_unknown_label_out_of_place_stops_before_any_row(emulator):
+    emulator.set_shape(relabel={"discount_type": "Rabatt"}, order="reversed")
+    messages, error = sync(tap_config(emulator))
+    assert isinstance(error, CsvFormatError)
+    assert "Rabatt" in str(error)
+    assert "Header seen: " in str(error)
+    assert "Requested fields: id, code" in str(error)
+    assert records(messages) == []
+
+
+def expected_metadata_value(cell: str, key: str):
+    return json.loads(cell).get(key) if cell else None
+
+
+def as_cell(value):
+    """A metadata value as its own CSV cell: text as is, anything else as JSON text."""
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+@pytest.mark.parametrize("header", ["keys", "labels"])
+def test_metadata_keys_arrive_as_typed_columns(emulator, header):
+    emulator.set_shape(header=header, order="reversed")
+    config = tap_config(
+        emulator,
+        metadata_keys={"vouchers": {"region": "string", "count": "integer", "ok": "boolean"}},
+    )
+    messages, error = sync(config)
+    assert error is None
+    truth = {row["id"]: row for row in emulator.ground_truth("voucher")}
+    got = records(messages)
+    assert any(r["metadata__region"] for r in got)
+    assert any(r["metadata__count"] is not None for r in got)
+    for record in got:
+        cell = truth[record["id"]]["metadata"]
+        for key in ("region", "count", "ok"):
+            assert record[f"metadata__{key}"] == expected_metadata_value(cell, key)
+        assert record["metadata"] == (json.loads(cell) if cell else None)
+    schema = next(m for m in messages if m["type"] == "SCHEMA" and m["stream"] == "vouchers")
+    assert schema["schema"]["properties"]["metadata__count"]["type"] == ["integer", "null"]
+
+
+def test_metadata_split_into_per_key_columns_is_folded_into_the_object(emulator):
+    emulator.set_shape(metadata="split")
+    messages, error = sync(tap_config(emulator))
+    assert error is None
+    truth = {row["id"]: row for row in emulator.ground_truth("voucher")}
+    got = records(messages)
+    for record in got:
+        cell = truth[record["id"]]["metadata"]
+        document = json.loads(cell) if cell else {}
+        expected = {key: as_cell(value) for key, value in document.items()}
+        assert record["metadata"] == (expected or None), record["id"]
+    assert any(r["metadata"] for r in got)
