@@ -1,6 +1,6 @@
 """`make bench`: throughput, memory and wall time of the tap against the local emulator.
 
-    python benchmarks/run.py [--quick] [--parts 1,2,3] [--reps 3]
+    python benchmarks/run.py [--quick] [--parts 1,2,3,4] [--reps 3]
 
 Every measurement runs a program as a subprocess (through `measure.py`, which counts its RECORD
 lines and reads its peak RSS) over real HTTP against an `Emulator` started here on 127.0.0.1.
@@ -28,6 +28,7 @@ from typing import Any
 
 import psutil
 import requests
+from quota import part_quota  # benchmarks/run.py runs as a script: its folder is on sys.path
 
 from tap_voucherify_exports.exports import ExportRequest
 from tap_voucherify_exports.fields import TABLES
@@ -361,14 +362,14 @@ def part_memory(
     return "\n".join(lines)
 
 
-# --- part 4 -----------------------------------------------------------------------------------
+# --- part 5 -----------------------------------------------------------------------------------
 TARGET_POSTGRES = HERE.parent / ".meltano" / "loaders" / "target-postgres" / "venv" / "bin"
 
 
 def part_pipe(work: Workdir, rows: int) -> str:
     """tap | target-postgres (meltano's own pipe, without meltano): each side's CPU seconds,
     exact per process from `os.wait4`."""
-    heading = f"## 4. tap | target-postgres: {rows:,} vouchers, CPU of each side"
+    heading = f"## 5. tap | target-postgres: {rows:,} vouchers, CPU of each side"
     target = TARGET_POSTGRES / "target-postgres"
     if not target.exists():
         return f"{heading}\n\nSkipped: {target} is missing (`make test` installs it)."
@@ -517,7 +518,7 @@ def part_sync(work: Workdir, per_stream: int) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="every size / 10 (a smoke run)")
-    parser.add_argument("--parts", default="1,2,3,4", help="which parts to run, e.g. 1,3")
+    parser.add_argument("--parts", default="1,2,3,4,5", help="which parts to run, e.g. 1,3")
     parser.add_argument("--reps", type=int, default=3, help="repetitions per throughput figure")
     parser.add_argument("--output", default=None, help="markdown file (default results.md)")
     args = parser.parse_args()
@@ -548,7 +549,14 @@ def main() -> int:
     if 3 in parts:
         jobs.append((3, lambda: sections.append(part_sync(work, sync_rows))))
     if 4 in parts:
-        jobs.append((4, lambda: sections.append(part_pipe(work, 50_000 // scale))))
+        jobs.append(
+            (4, lambda: sections.append(
+                part_quota(work.path, lambda streams: catalog(work, streams), log, target,
+                           args.quick)
+            ))
+        )  # fmt: skip
+    if 5 in parts:
+        jobs.append((5, lambda: sections.append(part_pipe(work, 50_000 // scale))))
     if 2 in parts:  # last: the 5M file takes minutes to generate
         jobs.append((2, lambda: sections.append(part_memory(work, memory_sizes, args.reps, known))))
     try:

@@ -238,9 +238,11 @@ def crash_resume(kills: int, seed: int, workdir: Path, max_runs: int = 200) -> d
     rng = random.Random(seed)
     command = tap_command()
     with Emulator(seed=seed, rows=ROWS, job_latency_seconds=0.2) as emu:
+        # The same 180-day windows on the first run (no bookmark) as on every resumed one.
         config = emu.tap_config(
-            end_date="2025-01-02T00:00:00Z", window_days=180, max_concurrent_exports=3
-        )
+            end_date="2025-01-02T00:00:00Z", window_days=180, backfill_window_days=180,
+            max_concurrent_exports=3,
+        )  # fmt: skip
         (workdir / "config.json").write_text(json.dumps(config))
         (workdir / "catalog.json").write_text(json.dumps(catalog(config)))
 

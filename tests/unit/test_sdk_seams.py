@@ -98,6 +98,15 @@ def test_batches_are_still_written_batch_message_then_state() -> None:
         Stream.get_batches
     )
     assert _shape(Stream.get_batches) == "(self, batch_config, context=None)"
+    # streams.py and batch.py type `get_batches` with the private module's classes.
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
+
+    config = Stream.get_batch_config(
+        None,  # type: ignore[arg-type]  # the method does not read self
+        {"batch_config": {"encoding": {"format": "jsonl"}, "storage": {"root": "file:///tmp"}}},
+    )
+    assert isinstance(config, BatchConfig)
+    assert isinstance(config.encoding, BaseBatchFileEncoding)
     assert "get_batches" in vars(VoucherifyExportStream)
     assert "self._sync_batches(" in inspect.getsource(Stream.sync)
 
