@@ -72,8 +72,8 @@ def _log_retry(details: Any) -> None:
     exception = details["exception"]
     if getattr(exception, "gated", False):
         LOGGER.warning(
-            "%s; every request of this run waits %.1f s (try %d)",
-            exception,
+            "%s: every request of this run waits %.1f s (try %d)",
+            str(exception).rstrip("."),
             exception.retry_after_seconds or 0.0,
             details["tries"],
         )

@@ -27,6 +27,7 @@ from voucherify_emulator.config import Config
 from voucherify_emulator.csvfile import clean_cut_offset
 from voucherify_emulator.faults import Fault, FaultRegistry
 from voucherify_emulator.jobs import ExportJob, JobStore
+from voucherify_emulator.listing import list_exports
 from voucherify_emulator.oauth import TokenStore
 from voucherify_emulator.recording import RateCounter, RecordedRequest, Recorder
 from voucherify_emulator.validation import (
@@ -39,7 +40,6 @@ from voucherify_emulator.validation import (
 _PREFIX = "/v1/exports"
 _OAUTH = "/v1/oauth/token"
 _TOO_MANY = {"code": 429, "message": "Too many requests hit the API too quickly."}
-_LIST_ORDERS = ("created_at", "-created_at", "status", "-status")
 ControlFn = Callable[[str, str, dict[str, list[str]], Any], tuple[int, Any]]
 
 
@@ -275,7 +275,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {**jobs.body(job, mint=False), "status": "SCHEDULED"})
         elif path.rstrip("/") == _PREFIX and method == "GET":
             self._request_faults("poll", None)
-            self._send_json(200, self._list(query))
+            self._send_json(200, list_exports(self.backend.jobs, query))
         elif export_id and "/" not in export_id and method in ("GET", "DELETE"):
             known = {j.id: j.exported_object for j in jobs.all()}
             phase = "poll" if method == "GET" else "delete"
@@ -296,53 +296,6 @@ class _Handler(BaseHTTPRequestHandler):
                     "request_id": request_id(),
                 },
             )
-
-    def _list(self, query: dict[str, list[str]]) -> dict[str, Any]:
-        def number(key: str, default: int, low: int, high: int) -> int:
-            raw = query.get(key, [str(default)])[0]
-            if not raw.isdigit() or not low <= int(raw) <= high:
-                raise ApiError(
-                    400,
-                    {
-                        "code": 400,
-                        "key": "invalid_query_params",
-                        "message": "Invalid query params",
-                        "details": f"Property {key} should be between {low} and {high}",
-                        "request_id": request_id(),
-                    },
-                )
-            return int(raw)
-
-        limit = number("limit", 10, 1, 100)
-        page = number("page", 1, 1, 100)
-        order = query.get("order", ["-created_at"])[0]
-        if order not in _LIST_ORDERS:
-            raise ApiError(
-                400,
-                {
-                    "code": 400,
-                    "key": "invalid_query_params",
-                    "message": "Invalid query params",
-                    "details": "Property order should be equal to one of the allowed "
-                    f"values [ {', '.join(_LIST_ORDERS)} ]",
-                    "request_id": request_id(),
-                },
-            )
-        jobs = self.backend.jobs
-        items = jobs.all()
-        if order.lstrip("-") == "status":
-            items.sort(key=lambda j: j.status)
-        else:
-            items.sort(key=lambda j: j.created_mono)
-        if order.startswith("-"):
-            items.reverse()
-        chosen = items[(page - 1) * limit : page * limit]
-        return {
-            "object": "list",
-            "data_ref": "exports",
-            "exports": [jobs.body(j) for j in chosen],
-            "total": len(items),
-        }
 
     # --- download and foreign origins -----------------------------------------------------------
     def _download(self, method: str, path: str, query: dict[str, list[str]]) -> None:

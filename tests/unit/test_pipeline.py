@@ -12,7 +12,6 @@ class FakeAPI:
     """Records creates, waits and deletes; tracks how many jobs are in flight at once."""
 
     def __init__(self, fail: set[str] = frozenset()):
-        self.cancelled = threading.Event()
         self.lock = threading.Lock()
         self.created: list[str] = []
         self.deleted: list[str] = []
