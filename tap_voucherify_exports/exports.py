@@ -7,7 +7,7 @@ import io
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TextIO, cast
 
@@ -22,6 +22,7 @@ from tap_voucherify_exports.errors import (
     VoucherifyAPIError,
     VoucherifyError,
 )
+from tap_voucherify_exports.progress import DownloadProgress
 from tap_voucherify_exports.redaction import redact_tokens
 from tap_voucherify_exports.settings import Settings, origin_of
 from tap_voucherify_exports.windows import Window
@@ -141,6 +142,14 @@ def _text(response: requests.Response) -> io.TextIOWrapper:
     return text
 
 
+def _content_length(response: requests.Response) -> int | None:
+    """The body's announced size in bytes, when the server gives one."""
+    try:
+        return int(response.headers["Content-Length"])
+    except (KeyError, ValueError):
+        return None
+
+
 class ExportsAPI:
     """The verbs of an export job against one Voucherify project."""
 
@@ -223,13 +232,15 @@ class ExportsAPI:
 
     def read_records(
         self, export: Export, request: ExportRequest, reader: RowReader
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Generator[dict[str, Any], None, int]:
         """Stream every file of a DONE export through `reader`, restarting a broken download.
 
         A restart skips the rows already yielded, so no row is emitted twice; an expired token
-        gets a fresh `result.url` from Get Export.
+        gets a fresh `result.url` from Get Export. Returns the number of rows (the generator's
+        value, for the session's summary); progress.py logs the running total meanwhile.
         """
         started = time.monotonic()
+        progress = DownloadProgress(request.stream_name, export.id, started)
         total = 0
         part = 0
         while part < len(urls := self.download_urls(export)):
@@ -238,8 +249,11 @@ class ExportsAPI:
                 url = urls[part]
                 try:
                     with self.client.request("GET", url, kind="download", stream=True) as response:
+                        length = _content_length(response)
                         for record in reader.records(_text(response), skip_rows=emitted):
                             emitted += 1
+                            if not emitted % progress.check_every:
+                                progress.update(total + emitted, response.raw.tell(), length)
                             yield record
                     break
                 except VoucherifyAPIError as exc:
@@ -268,3 +282,4 @@ class ExportsAPI:
             "%s: %s: %d rows from %s in %.1f s",
             request.stream_name, request, total, export.id, time.monotonic() - started,
         )  # fmt: skip
+        return total

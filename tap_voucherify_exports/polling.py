@@ -28,6 +28,7 @@ from tap_voucherify_exports.errors import (
     VoucherifyError,
 )
 from tap_voucherify_exports.exports import Export, ExportRequest, ExportsAPI
+from tap_voucherify_exports.progress import JobWatch
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
 
@@ -44,6 +45,7 @@ class _Waiter:
     deadline: float
     intervals: Iterator[float]
     due: float
+    watch: JobWatch  # logs status changes and the heartbeat (progress.py)
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
 
@@ -75,6 +77,7 @@ class ExportPoller:
         waiter = _Waiter(
             export, request, now, now + self.settings.export_timeout_seconds, intervals,
             due=now + next(intervals),
+            watch=JobWatch(request.stream_name, export.id, export.status, now),
         )  # fmt: skip
         with self._cond:
             if self._closed:
@@ -168,6 +171,7 @@ class ExportPoller:
                 waiter.export = export
                 waiter.due = time.monotonic() + next(waiter.intervals)
                 LOGGER.debug("%s is %s", export.id, export.status)
+                waiter.watch.observe(export.status)
                 if not export.is_pending:
                     self._remove(waiter, None)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -22,6 +23,7 @@ from tap_voucherify_exports.exports import ExportRequest, ExportsAPI
 from tap_voucherify_exports.fields import stream_table
 from tap_voucherify_exports.pipeline import ExportPipeline
 from tap_voucherify_exports.polling import ExportPoller
+from tap_voucherify_exports.progress import StreamTotals
 from tap_voucherify_exports.records import CsvRecordReader
 from tap_voucherify_exports.redaction import redact_secrets_in_logs
 from tap_voucherify_exports.settings import Settings, parse_settings
@@ -46,6 +48,7 @@ class SyncSession:
         self._config = config
         self._open: _OpenSync | None = None
         self._warned: set[str] = set()
+        self._totals: dict[str, StreamTotals] = {}
 
     @cached_property
     def settings(self) -> Settings:
@@ -75,10 +78,13 @@ class SyncSession:
         )
         sync_end = settings.end_date or dt.datetime.now(dt.timezone.utc)
         self._open = _OpenSync(sync_end, client, api, pipeline)
+        self._totals = {}
         try:
             yield self
         finally:
             self._open = None
+            for stream, totals in self._totals.items():
+                LOGGER.info("%s", totals.line(stream))
             # Abandoned jobs stop being polled (and are deleted when delete_exports is on)
             # before connections close; a later sync opens anew.
             pipeline.close()
@@ -97,11 +103,18 @@ class SyncSession:
         (and the export deleted when delete_exports is on).
         """
         running = self._running()
+        totals = self._totals.setdefault(request.stream_name, StreamTotals())
+        asked = time.monotonic()
         export = running.pipeline.export_for(request)
+        totals.waiting_seconds += time.monotonic() - asked
         reader = self.reader(request)
 
         def stream() -> Iterator[dict[str, Any]]:
-            yield from running.api.read_records(export, request, reader)
+            started = time.monotonic()
+            rows = yield from running.api.read_records(export, request, reader)
+            totals.downloading_seconds += time.monotonic() - started
+            totals.exports += 1
+            totals.rows += rows
             running.pipeline.done_downloading(export)
 
         return stream()

@@ -17,7 +17,7 @@ LAYERS = [
     {"exports"},
     {"client", "records"},
     {"auth", "output", "schemas", "columns", "ratelimit"},
-    {"settings", "windows", "fields"},
+    {"settings", "windows", "fields", "progress"},
     {"errors"},
     {"redaction"},
 ]
