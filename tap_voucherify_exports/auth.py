@@ -139,7 +139,13 @@ class OAuthBearerAuth(AuthBase):
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         if request.url and self.is_trusted(request.url):
-            request.headers["Authorization"] = f"Bearer {self.current().value}"
+            # The client renews (`current`) before the request takes its rate-gate slot; here
+            # the token in hand is used, so no renewal call is ever made from inside a slot.
+            with self._lock:
+                token = self._token
+            if token is None:
+                token = self.current()
+            request.headers["Authorization"] = f"Bearer {token.value}"
         return request
 
     def __repr__(self) -> str:

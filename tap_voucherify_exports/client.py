@@ -170,7 +170,12 @@ class VoucherifyClient:
             headers: dict[str, str] | None = {"Content-Type": "application/json"}
         else:
             data, headers = form, None
+        if self.oauth is not None and auth is None:
+            # Renew (a call of its own) before taking a slot, never while holding one: with
+            # max_requests_per_minute 1 the renewal would wait for the very slot it sits in.
+            self.oauth.current()
         slot = self.gate.acquire(kind)
+        response: requests.Response | None = None
         try:
             response = self.session.request(
                 method,
@@ -182,11 +187,15 @@ class VoucherifyClient:
                 auth=auth,
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
-            self.gate.release(slot, None, {})
             raise RetriableHTTPError(
                 f"{method} {safe_url(url)} failed: {type(exc).__name__}"
             ) from None
-        self.gate.release(slot, response.status_code, response.headers)
+        finally:
+            # Released whatever happened: a slot left held would block its window for good.
+            if response is None:
+                self.gate.release(slot, None, {})
+            else:
+                self.gate.release(slot, response.status_code, response.headers)
         if response.status_code < 400:  # noqa: PLR2004
             return response
         body = _error_body(response)
@@ -237,7 +246,7 @@ class VoucherifyClient:
             except VoucherifyAPIError as exc:
                 if exc.status != 404:  # noqa: PLR2004 - "not found or inactive": nothing to revoke
                     LOGGER.warning("Could not revoke an OAuth token: %s", exc)
-            except VoucherifyError as exc:
+            except (VoucherifyError, requests.RequestException) as exc:
                 LOGGER.warning("Could not revoke an OAuth token: %s", exc)
         self.oauth.issued.clear()
 

@@ -217,3 +217,34 @@ def test_a_second_401_is_the_callers_to_handle(oauth_client, requests_mock):
     with pytest.raises(VoucherifyAPIError, match="401"):
         oauth_client.request("GET", f"{API}/v1/exports/x")
     assert [r.method for r in requests_mock.request_history] == ["POST", "GET", "POST", "GET"]
+
+
+def test_oauth_with_one_request_a_minute_fetches_its_token_outside_the_requests_slot(
+    requests_mock,
+):
+    # The token call takes the minute's one slot; the request then waits for the next window
+    # (here 0.3 s: the gate's window is a constructor parameter) instead of deadlocking.
+    settings = parse_settings({"app_id": "id", "app_token": SECRET, "start_date": "2024-01-01",
+                               "auth_method": "oauth", "max_requests_per_minute": 1})  # fmt: skip
+    requests_mock.post(TOKEN_URL, token_answers("bearer-1"))
+    requests_mock.post(f"{TOKEN_URL}/revoke", status_code=204)
+    requests_mock.get(f"{API}/v1/exports/x", json={"id": "x"})
+    with VoucherifyClient(settings, rate_window_seconds=0.3) as client:
+        started = time.monotonic()
+        assert client.request("GET", f"{API}/v1/exports/x").json() == {"id": "x"}
+        assert time.monotonic() - started >= 0.3
+        assert client.gate.stats.calls == {"token": 1, "other": 1}
+
+
+def test_an_unexpected_error_still_frees_the_requests_slot(requests_mock):
+    settings = parse_settings({"app_id": "id", "app_token": SECRET, "start_date": "2024-01-01",
+                               "max_requests_per_minute": 1})  # fmt: skip
+    requests_mock.get(
+        f"{API}/v1/exports/x",
+        [{"exc": requests.exceptions.TooManyRedirects("loop")}, {"json": {"id": "x"}}],
+    )
+    with VoucherifyClient(settings, rate_window_seconds=0.2) as client:
+        with pytest.raises(requests.exceptions.TooManyRedirects):
+            client.request("GET", f"{API}/v1/exports/x")
+        # Held for good, the one slot would block this call forever; freed, a window later.
+        assert client.request("GET", f"{API}/v1/exports/x").json() == {"id": "x"}
