@@ -11,6 +11,7 @@ from typing import Any
 import requests
 from requests.auth import AuthBase
 
+from tap_voucherify_exports.redaction import redact_secret_from_now_on
 from tap_voucherify_exports.settings import origin_of
 
 CREDENTIAL_HEADERS = ("X-App-Id", "X-App-Token", "Authorization")
@@ -135,6 +136,8 @@ class OAuthBearerAuth(AuthBase):
 
     def _renew_locked(self) -> None:
         self._token = self._fetch()
+        # The tap never logs a token; the filter makes sure nothing else does either.
+        redact_secret_from_now_on(self._token.value)
         self.issued.append(self._token)
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:

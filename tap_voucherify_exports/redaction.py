@@ -29,6 +29,11 @@ class SecretRedactingFilter(logging.Filter):
         super().__init__()
         self.secrets = tuple(secret for secret in secrets if secret)
 
+    def add(self, secret: str) -> None:
+        """Redact one more value from now on (a tuple swap: safe while other threads log)."""
+        if secret and secret not in self.secrets:
+            self.secrets = (*self.secrets, secret)
+
     def _clean(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
@@ -47,9 +52,13 @@ class SecretRedactingFilter(logging.Filter):
         return True
 
 
+_active: SecretRedactingFilter | None = None
+
+
 def redact_secrets_in_logs(secrets: Iterable[str]) -> None:
     """Attach the filter to every handler that exists now (root and named loggers)."""
-    redactor = SecretRedactingFilter(secrets)
+    global _active  # noqa: PLW0603 - one filter per process, shared by every handler
+    redactor = _active = SecretRedactingFilter(secrets)
     loggers = [logging.getLogger()] + [
         logger for logger in logging.root.manager.loggerDict.values()
         if isinstance(logger, logging.Logger)
@@ -60,3 +69,9 @@ def redact_secrets_in_logs(secrets: Iterable[str]) -> None:
                 f for f in handler.filters if not isinstance(f, SecretRedactingFilter)
             ]
             handler.addFilter(redactor)
+
+
+def redact_secret_from_now_on(secret: str) -> None:
+    """Add a credential obtained during the run (an OAuth access token) to the active filter."""
+    if _active is not None:
+        _active.add(secret)

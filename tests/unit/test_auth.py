@@ -85,3 +85,32 @@ def test_repr_names_the_origins_not_the_keys():
     assert API in text
     assert TOKEN not in text
     assert "app-id" not in text
+
+
+def test_an_oauth_token_obtained_mid_run_is_redacted_from_every_log_line():
+    import io
+    import logging
+    import time
+
+    from tap_voucherify_exports.auth import OAuthBearerAuth, OAuthToken
+    from tap_voucherify_exports.redaction import redact_secrets_in_logs
+
+    out = io.StringIO()
+    logger = logging.getLogger("test_auth.oauth")
+    handler = logging.StreamHandler(out)
+    logger.addHandler(handler)
+    try:
+        redact_secrets_in_logs(["app-secret"])
+        token = "oauth-access-token-xyz-123"
+        auth = OAuthBearerAuth(
+            ["https://api.voucherify.io"],
+            lambda: OAuthToken.from_json(
+                {"access_token": token, "expires_in": 900}, time.monotonic()
+            ),
+        )
+        assert auth.current().value == token
+        logger.warning("sent Bearer %s", token)
+    finally:
+        logger.removeHandler(handler)
+    assert "sent Bearer ***" in out.getvalue()
+    assert token not in out.getvalue()
