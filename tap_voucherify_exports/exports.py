@@ -282,6 +282,10 @@ class ExportsAPI:
             raise VoucherifyError(f"Unexpected export list from Voucherify: {str(body)[:200]}")
         return [Export.from_json(item) for item in items]
 
+    def interrupt_waits(self) -> None:
+        """The sync is stopping: requests waiting for the rate limit give up now."""
+        self.client.interrupt_waits()
+
     def delete_export(self, export_id: str) -> None:
         """`DELETE /v1/exports/{id}`; a failure is only a warning, the data is already synced."""
         try:
