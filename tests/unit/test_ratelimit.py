@@ -170,8 +170,11 @@ def _acquire_within(gate: RateGate, seconds: float) -> None:
     done = threading.Event()
 
     def take():
-        gate.acquire("delete")
-        done.set()
+        try:
+            gate.acquire("delete")
+            done.set()
+        except ExportCancelledError:
+            pass  # interrupted below, after the timeout: only ends this helper thread
 
     threading.Thread(target=take, daemon=True).start()
     if not done.wait(seconds):
