@@ -250,6 +250,10 @@ class VoucherifyClient:
                 LOGGER.warning("Could not revoke an OAuth token: %s", exc)
         self.oauth.issued.clear()
 
+    def interrupt_waits(self) -> None:
+        """Wake every request held back by the rate gate with `ExportCancelledError`."""
+        self.gate.interrupt_waiting()
+
     def close(self) -> None:
         """Revoke OAuth tokens, log what the run cost the quota, release pooled connections."""
         try:

@@ -150,6 +150,10 @@ class ExportResultError(VoucherifyError):
     """A `DONE` export whose `result` cannot be downloaded (no URL, or an untrusted host)."""
 
 
+class ExportFieldsRejectedError(VoucherifyError):
+    """Voucherify refuses a field the stream cannot do without (its primary or replication key)."""
+
+
 class ExportCancelledError(VoucherifyError):
     """The sync stopped while this export was still being waited for."""
 

@@ -6,6 +6,8 @@ import enum
 import io
 import json
 import logging
+import re
+import threading
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
@@ -17,6 +19,7 @@ import urllib3
 from tap_voucherify_exports.client import VoucherifyClient
 from tap_voucherify_exports.errors import (
     ExportFailedError,
+    ExportFieldsRejectedError,
     ExportResultError,
     TruncatedCsvError,
     VoucherifyAPIError,
@@ -47,8 +50,67 @@ class ExportStatus(str, enum.Enum):
 
 
 # SCHEDULED and IN_PROGRESS mean wait; DONE and ERROR end the wait. A status the spec does not
-# list is waited on too, until export_timeout (inferred: the enum is closed today).
+# list is waited on too, until export_timeout (inferred: the enum is closed today), and logged.
 FINISHED_STATUSES = frozenset({ExportStatus.DONE, ExportStatus.ERROR})
+KNOWN_STATUSES = frozenset(status.value for status in ExportStatus)
+
+# The documented 400 for a field the cluster does not export (spec example, captured from the
+# live API): `details` "Unsupported field used. Allowed fields: id, object, date, …".
+INVALID_EXPORT_FIELDS = "invalid_export_fields"
+_ALLOWED_FIELDS = re.compile(r"Allowed fields:\s*(.*)", re.DOTALL)
+
+
+def allowed_fields(error: VoucherifyAPIError) -> frozenset[str] | None:
+    """The fields a 400 `invalid_export_fields` says are allowed; None for any other error."""
+    if error.status != 400 or error.key != INVALID_EXPORT_FIELDS:  # noqa: PLR2004 - Bad Request
+        return None
+    match = _ALLOWED_FIELDS.search(str(error.details or ""))
+    if match is None:
+        return None
+    return frozenset(part.strip() for part in match.group(1).split(",") if part.strip())
+
+
+def is_allowed(field: str, allowed: frozenset[str]) -> bool:
+    """Whether `field` is in the allowed list.
+
+    The documented list names `metadata` and no `metadata.<key>`: keys are each project's own,
+    so a `metadata.<key>` field stands or falls with `metadata` (inferred).
+    """
+    if field.startswith("metadata.") and "metadata" in allowed:
+        return True
+    return field in allowed
+
+
+class RejectedFields:
+    """Fields Voucherify refused during this run, per exported object (the session owns one).
+
+    Every later export of that object leaves them out, so the refusal costs one failed create
+    per run, and records of every window lack the same properties.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_object: dict[str, set[str]] = {}
+
+    def of(self, exported_object: str) -> tuple[str, ...]:
+        """The fields refused for this object so far, sorted."""
+        with self._lock:
+            return tuple(sorted(self._by_object.get(exported_object, ())))
+
+    def without(self, request: ExportRequest) -> ExportRequest:
+        """`request` minus the fields refused for its object."""
+        refused = set(self.of(request.exported_object))
+        if not refused.intersection(request.fields):
+            return request
+        return replace(request, fields=tuple(f for f in request.fields if f not in refused))
+
+    def add(self, exported_object: str, fields: list[str]) -> list[str]:
+        """Remember refused fields; return those not known before."""
+        with self._lock:
+            known = self._by_object.setdefault(exported_object, set())
+            new = [field for field in fields if field not in known]
+            known.update(new)
+        return new
 
 
 class RowReader(Protocol):
@@ -68,6 +130,8 @@ class ExportRequest:
     fields: tuple[str, ...]
     window: Window | None = None
     filter_key: str | None = None
+    # Fields never dropped when Voucherify refuses some: the stream's primary and replication keys.
+    required: tuple[str, ...] = ()
 
     def body(self) -> dict[str, Any]:
         """The `POST /v1/exports` body."""
@@ -153,19 +217,59 @@ def _content_length(response: requests.Response) -> int | None:
 class ExportsAPI:
     """The verbs of an export job against one Voucherify project."""
 
-    def __init__(self, client: VoucherifyClient, settings: Settings) -> None:
+    def __init__(
+        self,
+        client: VoucherifyClient,
+        settings: Settings,
+        rejected: RejectedFields | None = None,
+    ) -> None:
         self.client = client
         self.settings = settings
+        self.rejected = RejectedFields() if rejected is None else rejected
         self._exports_url = f"{settings.api_origin}/v1/exports"
 
     def create_export(self, request: ExportRequest) -> Export:
-        """`POST /v1/exports`."""
-        response = self.client.request(
-            "POST", self._exports_url, kind="create", json_body=request.body()
+        """`POST /v1/exports`, without the fields refused so far in this run.
+
+        A 400 `invalid_export_fields` drops the requested fields its "Allowed fields" list
+        lacks (never a `required` one: that fails), warns once, and creates again.
+        """
+        request = self.rejected.without(request)
+        while True:
+            try:
+                response = self.client.request(
+                    "POST", self._exports_url, kind="create", json_body=request.body()
+                )
+            except VoucherifyAPIError as exc:
+                request = self._without_refused(request, exc)
+                continue
+            export = Export.from_json(response.json())
+            LOGGER.info("%s: created %s for %s", request.stream_name, export.id, request)
+            return export
+
+    def _without_refused(self, request: ExportRequest, error: VoucherifyAPIError) -> ExportRequest:
+        """The request minus the fields `error` refuses; re-raise what cannot be recovered."""
+        allowed = allowed_fields(error)
+        refused = (
+            [] if allowed is None else [f for f in request.fields if not is_allowed(f, allowed)]
         )
-        export = Export.from_json(response.json())
-        LOGGER.info("%s: created %s for %s", request.stream_name, export.id, request)
-        return export
+        if not refused:
+            raise error  # not a field refusal, or none of ours: nothing to drop
+        needed = [field for field in refused if field in request.required]
+        if needed:
+            raise ExportFieldsRejectedError(
+                f"{request.stream_name}: Voucherify refuses the field(s) {', '.join(needed)}, "
+                f"which the stream needs as its primary or replication key, so it cannot be "
+                f"synced from this account. {error}"
+            ) from None
+        new = self.rejected.add(request.exported_object, refused)
+        if new:
+            LOGGER.warning(
+                "%s: Voucherify refuses the field(s) %s (%s); they are left out of every %s "
+                "export for the rest of this run, and records lack those properties.",
+                request.stream_name, ", ".join(new), error, request.exported_object,
+            )  # fmt: skip
+        return replace(request, fields=tuple(f for f in request.fields if f not in refused))
 
     def get_export(self, export_id: str) -> Export:
         """`GET /v1/exports/{id}`."""
@@ -182,6 +286,10 @@ class ExportsAPI:
         if not isinstance(items, list):
             raise VoucherifyError(f"Unexpected export list from Voucherify: {str(body)[:200]}")
         return [Export.from_json(item) for item in items]
+
+    def interrupt_waits(self) -> None:
+        """The sync is stopping: requests waiting for the rate limit give up now."""
+        self.client.interrupt_waits()
 
     def delete_export(self, export_id: str) -> None:
         """`DELETE /v1/exports/{id}`; a failure is only a warning, the data is already synced."""

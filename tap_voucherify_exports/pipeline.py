@@ -30,6 +30,10 @@ class ExportJobs(Protocol):
         """Create the job."""
         ...
 
+    def interrupt_waits(self) -> None:
+        """End the waits of requests held back by the rate limit (the sync is stopping)."""
+        ...
+
     def delete_export(self, export_id: str) -> None:
         """Delete the job; never raises."""
         ...
@@ -108,6 +112,9 @@ class ExportPipeline:
     def close(self) -> None:
         """Stop waiting for jobs nobody will download; delete them when `delete_exports` is on."""
         self._planned.clear()
+        # Threads held back by a rate-limit pause (polls, creates) give up first, so neither the
+        # poller nor a worker keeps the shutdown waiting for the pause to end.
+        self.api.interrupt_waits()
         self.waiter.close()
         for _, future in self._started:
             future.cancel()

@@ -27,7 +27,7 @@ from tap_voucherify_exports.errors import (
     VoucherifyAPIError,
     VoucherifyError,
 )
-from tap_voucherify_exports.exports import Export, ExportRequest, ExportsAPI
+from tap_voucherify_exports.exports import KNOWN_STATUSES, Export, ExportRequest, ExportsAPI
 from tap_voucherify_exports.progress import JobWatch
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
@@ -61,6 +61,7 @@ class ExportPoller:
         self._waiters: list[_Waiter] = []
         self._closed = False
         self._thread: threading.Thread | None = None
+        self._unknown_statuses: set[str] = set()
 
     def wait(self, export: Export, request: ExportRequest) -> Export:
         """Block until `export` is DONE and return it; raise `ExportFailedError` on ERROR,
@@ -172,8 +173,20 @@ class ExportPoller:
                 waiter.due = time.monotonic() + next(waiter.intervals)
                 LOGGER.debug("%s is %s", export.id, export.status)
                 waiter.watch.observe(export.status)
+                self._note_unknown_status(export, waiter.request)
                 if not export.is_pending:
                     self._remove(waiter, None)
+
+    def _note_unknown_status(self, export: Export, request: ExportRequest) -> None:
+        # Waited on like IN_PROGRESS (exports.py), but said once a run: a new status may mean
+        # the API changed, and a job that never leaves it ends at export_timeout.
+        if export.status in KNOWN_STATUSES or export.status in self._unknown_statuses:
+            return
+        self._unknown_statuses.add(export.status)
+        LOGGER.warning(
+            "%s: %s has the status %r, which this tap does not know; it is waited on like "
+            "IN_PROGRESS, until export_timeout.", request.stream_name, export.id, export.status,
+        )  # fmt: skip
 
     def _fail_all(self, batch: list[_Waiter], error: BaseException) -> None:
         with self._cond:

@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
+from tap_voucherify_exports.errors import ExportCancelledError
+
 MINUTE_SECONDS = 60.0
 # Below this share of X-Rate-Limit-Limit left, requests are spread over the rest of the window.
 PACE_BELOW_SHARE = 0.5
@@ -114,14 +116,21 @@ class RateGate:
         self._server_reset = 0.0  # monotonic; 0 = unknown
         self._waiting = 0
         self._waiting_since = 0.0
+        self._interruptions = 0  # bumped by `interrupt_waiting`: waits begun before it end
 
     # --- admission ------------------------------------------------------------------------------
     def acquire(self, kind: str) -> Slot:
         """Block until a request of `kind` may start; return its slot for `release`."""
         with self._cond:
             waited = False
+            interruptions = self._interruptions
             while True:
                 now = time.monotonic()
+                if self._interruptions != interruptions:
+                    self._stop_waiting(now)
+                    raise ExportCancelledError(
+                        f"A {kind} request was dropped: the sync is stopping."
+                    )
                 ready = self._ready_at(now)
                 if ready <= now:
                     break
@@ -133,9 +142,7 @@ class RateGate:
                 # Woken early by any answer (a 429 or a freed slot changes `ready`).
                 self._cond.wait(None if ready == float("inf") else ready - now)
             if waited:
-                self._waiting -= 1
-                if self._waiting == 0:  # time during which at least one request was held back
-                    self.stats.waited_seconds += now - self._waiting_since
+                self._stop_waiting(now)
             slot = Slot(kind, now)
             self._slots.append(slot)
             self.stats.calls[kind] += 1
@@ -143,6 +150,19 @@ class RateGate:
                 self._server_remaining -= 1
                 self._next_paced = now + self._pace_interval(now)
             return slot
+
+    def _stop_waiting(self, now: float) -> None:
+        self._waiting -= 1
+        if self._waiting == 0:  # time during which at least one request was held back
+            self.stats.waited_seconds += now - self._waiting_since
+
+    def interrupt_waiting(self) -> None:
+        """End every wait in progress with `ExportCancelledError`: the sync is stopping, and a
+        thread held back by a long pause must not hold up its shutdown. Requests asked for
+        afterwards (the cleanup's deletes) are admitted by the usual rules."""
+        with self._cond:
+            self._interruptions += 1
+            self._cond.notify_all()
 
     def _ready_at(self, now: float) -> float:
         """The earliest time the next request may start (inf: when a slot is released)."""

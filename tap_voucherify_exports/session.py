@@ -19,7 +19,8 @@ from functools import cached_property
 from typing import Any
 
 from tap_voucherify_exports.client import VoucherifyClient
-from tap_voucherify_exports.exports import ExportRequest, ExportsAPI
+from tap_voucherify_exports.columns import ColumnMap
+from tap_voucherify_exports.exports import ExportRequest, ExportsAPI, RejectedFields
 from tap_voucherify_exports.fields import stream_table
 from tap_voucherify_exports.pipeline import ExportPipeline
 from tap_voucherify_exports.polling import ExportPoller
@@ -29,6 +30,7 @@ from tap_voucherify_exports.redaction import redact_secrets_in_logs
 from tap_voucherify_exports.settings import Settings, parse_settings
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
+Record = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class SyncSession:
         self._open: _OpenSync | None = None
         self._warned: set[str] = set()
         self._totals: dict[str, StreamTotals] = {}
+        # Fields Voucherify refused in this session's run: later exports leave them out.
+        self.rejected_fields = RejectedFields()
 
     @cached_property
     def settings(self) -> Settings:
@@ -69,7 +73,7 @@ class SyncSession:
         # Installed here, once per sync, before the first request can log a URL or a body.
         redact_secrets_in_logs(settings.secrets)
         client = VoucherifyClient(settings)
-        api = ExportsAPI(client, settings)
+        api = ExportsAPI(client, settings, self.rejected_fields)
         pipeline = ExportPipeline(
             api,
             ExportPoller(api),
@@ -107,17 +111,34 @@ class SyncSession:
         asked = time.monotonic()
         export = running.pipeline.export_for(request)
         totals.waiting_seconds += time.monotonic() - asked
-        reader = self.reader(request)
+        # Created without the fields Voucherify refused (exports.py): the file has none of them.
+        sent = self.rejected_fields.without(request)
+        reader = self.reader(sent)
 
         def stream() -> Iterator[dict[str, Any]]:
             started = time.monotonic()
-            rows = yield from running.api.read_records(export, request, reader)
+            rows = yield from running.api.read_records(export, sent, reader)
             totals.downloading_seconds += time.monotonic() - started
             totals.exports += 1
             totals.rows += rows
             running.pipeline.done_downloading(export)
 
         return stream()
+
+    def sample(self, request: ExportRequest) -> tuple[str, ColumnMap | None, Record | None]:
+        """One export's id, column mapping and first record, the export then released (the
+        probe's view: the rest of the file is not read)."""
+        running = self._running()
+        export = running.pipeline.export_for(request)
+        sent = self.rejected_fields.without(request)
+        reader = self.reader(sent)
+        rows = running.api.read_records(export, sent, reader)
+        try:
+            first = next(rows, None)
+        finally:
+            rows.close()
+            running.pipeline.done_downloading(export)
+        return export.id, reader.column_map, first
 
     def reader(self, request: ExportRequest) -> CsvRecordReader:
         """The CSV reader for one export of `request`: its stream's table (with metadata keys)."""

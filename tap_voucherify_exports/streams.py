@@ -23,7 +23,7 @@ from tap_voucherify_exports.output import StateFlushingWriter
 from tap_voucherify_exports.schemas import schema_for
 from tap_voucherify_exports.session import SyncSession
 from tap_voucherify_exports.settings import parse_metadata_keys, parse_timestamp
-from tap_voucherify_exports.windows import plan_windows
+from tap_voucherify_exports.windows import Window, plan_windows
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -84,19 +84,31 @@ class VoucherifyExportStream(Stream):
 
     def export_requests(self) -> list[ExportRequest]:
         """Every export this sync needs, oldest window first."""
-        fields = self.requested_fields
         if not self.filter_key:
-            return [ExportRequest(self.name, self.exported_object, fields)]
+            return [self.export_request()]
         session = self.session
         # A first run (no bookmark) backfills in larger windows: fewer jobs and API calls; one
         # that ends in ERROR is split in half like any other.
         first_run = not self.stream_state.get("replication_key_value")
         size = session.settings.backfill_window if first_run else session.settings.window
         windows = plan_windows(self.bookmark_start(), session.sync_end, size)
-        return [
-            ExportRequest(self.name, self.exported_object, fields, window, self.filter_key)
-            for window in windows
-        ]
+        return [self.export_request(window) for window in windows]
+
+    def export_request(self, window: Window | None = None) -> ExportRequest:
+        """One export of the selected fields over `window` (None: every row, unfiltered).
+
+        The primary and replication keys are `required`: if Voucherify refuses one, the stream
+        fails rather than sync rows without it.
+        """
+        replication = (self.replication_key,) if self.replication_key else ()
+        return ExportRequest(
+            self.name,
+            self.exported_object,
+            self.requested_fields,
+            window,
+            self.filter_key if window is not None else None,
+            required=(*self.primary_keys, *replication),
+        )
 
     def bookmark_start(self) -> dt.datetime:
         """Where this stream resumes: its bookmark, or `start_date` if that is later or unset.

@@ -10,6 +10,7 @@ a bug and keeps the SDK's traceback.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import signal
 import sys
@@ -17,7 +18,7 @@ import time
 from collections.abc import Iterable, Iterator
 from functools import cached_property
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 import click
 from singer_sdk import Stream, Tap
@@ -27,6 +28,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_voucherify_exports import settings as defaults
 from tap_voucherify_exports.errors import SettingsError, VoucherifyError
 from tap_voucherify_exports.output import StateFlushingWriter
+from tap_voucherify_exports.probe import run_probe
 from tap_voucherify_exports.session import SyncSession
 from tap_voucherify_exports.settings import parse_settings
 from tap_voucherify_exports.streams import STREAM_TYPES, VoucherifyExportStream
@@ -155,6 +157,12 @@ class TapVoucherifyExports(Tap):
     # settings.py's, and raises one `SettingsError` listing every problem: the SDK's CLI prints
     # `errors` one line each (its own check's errors would otherwise come without ours).
     #
+    # `--probe` is one more click option on the SDK's command (`get_singer_command`, public) and
+    # one more keyword of `invoke` (public; the SDK's click callback passes every option to it
+    # by name); without `--probe` both hand over to the SDK unchanged. The SDK's parsed
+    # `--config` (class `_ConfigInput`, private) is read by its attributes `config` and
+    # `parse_env`; the canary test checks they are still there.
+    #
     # `sync_all` and `run_sync_dry_run` (behind `--test`) are `@typing.final` in singer-sdk (a
     # typing marker, not enforced at run time), and the SDK offers no hook around a whole sync:
     # these two overrides are the only way to open one session around one. Each calls the SDK's
@@ -208,9 +216,46 @@ class TapVoucherifyExports(Tap):
 
     @override
     @classmethod
-    def invoke(cls, **kwargs: Any) -> None:
+    def invoke(cls, *, probe: bool = False, **kwargs: Any) -> None:
         with _errors_end_the_run(cls.logger):
+            if probe and not kwargs.get("about"):
+                sys.exit(0 if cls._build_for_probe(**kwargs).probe() else EXIT_ERROR)
             super().invoke(**kwargs)
+
+    @override
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        command = super().get_singer_command()
+        command.params.append(
+            click.Option(
+                ["--probe"],
+                is_flag=True,
+                help="Create one small export per selected stream and print the header "
+                "Voucherify sent, how each column was matched, the first row typed and any "
+                "refused field; then delete it. Run it first against a new account: it costs a "
+                "few API calls and minutes. Exits 1 if a stream would fail.",
+            )
+        )
+        return command
+
+    @classmethod
+    def _build_for_probe(
+        cls, *, config: Any = None, catalog: TextIO | None = None, **_: Any
+    ) -> TapVoucherifyExports:
+        # `config` is the SDK's parsed `--config` (`_ConfigInput`, private: read by its
+        # attributes only); `--state` is ignored, the probe moves no bookmark.
+        return cls(
+            config=None if config is None else config.config,
+            catalog=None if catalog is None else json.load(catalog),
+            parse_env_config=bool(config is not None and config.parse_env),
+            validate_config=True,
+        )
+
+    def probe(self) -> bool:
+        """`--probe`: one small export per selected stream, described; True if all would sync."""
+        # Its own session, deleting every export it creates whatever `delete_exports` says.
+        session = SyncSession({**self.config, "delete_exports": True})
+        return run_probe(self._selected_streams(), session, click.echo)
 
     @override
     @classmethod

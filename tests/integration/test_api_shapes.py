@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from tap_voucherify_exports.errors import CsvFormatError
+from tap_voucherify_exports.errors import CsvFormatError, ExportFieldsRejectedError
 from tap_voucherify_exports.fields import TABLES, FieldType
 from tests.helpers import records, sync
 from tests.integration.conftest import tap_config
@@ -121,3 +121,49 @@ def test_metadata_split_into_per_key_columns_is_folded_into_the_object(emulator)
         expected = {key: as_cell(value) for key, value in document.items()}
         assert record["metadata"] == (expected or None), record["id"]
     assert any(r["metadata"] for r in got)
+
+
+def creates(emulator, exported_object):
+    return [
+        r.body["parameters"]["fields"]
+        for r in emulator.requests
+        if r.method == "POST"
+        and r.path == "/v1/exports"
+        and r.body["exported_object"] == exported_object
+    ]
+
+
+@pytest.mark.parametrize("in_flight", [1, 3])
+def test_a_refused_field_is_dropped_once_and_left_out_for_the_rest_of_the_run(
+    emulator, caplog, in_flight
+):
+    # The spec's own 400 example lists the allowed redemption fields without order_id.
+    emulator.set_shape(reject={"redemption": ["order_id"]})
+    config = tap_config(emulator, window_days=200, max_concurrent_exports=in_flight)
+    with caplog.at_level(logging.WARNING):
+        messages, error = sync(config, streams={"redemptions"})
+    assert error is None
+    got = records(messages, "redemptions")
+    assert len(got) == len(emulator.ground_truth("redemption"))
+    assert all("order_id" not in record and record["id"] for record in got)
+    fields = creates(emulator, "redemption")
+    refused = [f for f in fields if "order_id" in f]
+    # Refused once per create already in flight when the first 400 came back, then never again.
+    assert 1 <= len(refused) <= in_flight
+    assert fields[0] == refused[0]
+    assert len(fields) - len(refused) > 2  # one export per window, all without order_id
+    warnings = [r.getMessage() for r in caplog.records if "refuses the field(s)" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "order_id" in warnings[0]
+    assert "invalid_export_fields" in warnings[0]
+    schema = next(m for m in messages if m["type"] == "SCHEMA" and m["stream"] == "redemptions")
+    assert "order_id" in schema["schema"]["properties"]
+
+
+def test_a_refused_replication_key_stops_the_stream_with_the_api_message(emulator):
+    emulator.set_shape(reject={"redemption": ["date"]})
+    messages, error = sync(tap_config(emulator), streams={"redemptions"})
+    assert isinstance(error, ExportFieldsRejectedError)
+    assert "refuses the field(s) date, which the stream needs" in str(error)
+    assert "Allowed fields: id, object" in str(error)
+    assert records(messages, "redemptions") == []

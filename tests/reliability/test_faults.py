@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import re
 import socket
 import threading
 import time
@@ -14,7 +15,7 @@ import pytest
 
 from tap_voucherify_exports import client as client_module
 from tap_voucherify_exports.client import VoucherifyClient
-from tap_voucherify_exports.errors import VoucherifyAPIError
+from tap_voucherify_exports.errors import ExportFieldsRejectedError, VoucherifyAPIError
 from tap_voucherify_exports.exports import ExportRequest, ExportsAPI
 from tap_voucherify_exports.fields import TABLES
 from tap_voucherify_exports.settings import parse_settings
@@ -314,23 +315,25 @@ def test_a_job_that_never_finishes_times_out_and_state_stays_at_the_last_window(
 
 
 # --- 4xx -----------------------------------------------------------------------------------------
-def test_400_unsupported_field_quotes_voucherify_details_at_create(emulator):
+def test_400_refusing_a_key_field_quotes_voucherify_details_at_create(emulator):
     settings = parse_settings(base_config(emulator))
+    request = ExportRequest(
+        "vouchers", "voucher", ("id", "no_such_field"), required=("id", "no_such_field")
+    )
     with VoucherifyClient(settings) as client:
         api = ExportsAPI(client, settings)
-        with pytest.raises(VoucherifyAPIError) as caught:
-            api.create_export(ExportRequest("vouchers", "voucher", ("id", "no_such_field")))
-    error = caught.value
-    assert error.status == 400
-    assert error.key == "invalid_export_fields"
-    assert "Unsupported field used. Allowed fields: " in str(error)
-    assert "code" in str(error).split("Allowed fields: ")[1]
-    assert error.request_id
-    assert error.request_id in str(error)
-    assert len(creates(emulator)) == 1  # a 400 is not retried
+        with pytest.raises(ExportFieldsRejectedError) as caught:
+            api.create_export(request)
+    message = str(caught.value)
+    assert "refuses the field(s) no_such_field, which the stream needs" in message
+    assert "Voucherify API error 400 (invalid_export_fields)" in message
+    assert "Unsupported field used. Allowed fields: " in message
+    assert "code" in message.split("Allowed fields: ")[1]
+    assert re.search(r"\[request_id v-[0-9a-f]+\]", message)
+    assert len(creates(emulator)) == 1  # a key field refused is not retried without it
 
 
-def test_400_unsupported_field_fails_the_sync_before_any_record(emulator, monkeypatch):
+def test_400_unsupported_field_is_dropped_and_the_sync_completes(emulator, monkeypatch):
     from tap_voucherify_exports.streams import VouchersStream
 
     original = VouchersStream.requested_fields
@@ -341,10 +344,13 @@ def test_400_unsupported_field_fails_the_sync_before_any_record(emulator, monkey
     # The catalog cannot name a field outside fields.py; pretend Voucherify dropped one.
     monkeypatch.setattr(VouchersStream, "requested_fields", property(with_unknown_field))
     messages, error = sync(base_config(emulator))
-    assert isinstance(error, VoucherifyAPIError)
-    assert "Unsupported field used. Allowed fields: id, code" in str(error)
-    assert not [m for m in messages if m["type"] == "RECORD"]
-    assert not downloads(emulator)
+    assert error is None
+    got = [m["record"] for m in messages if m["type"] == "RECORD"]
+    assert len(got) == len(emulator.ground_truth("voucher"))
+    assert all("no_such_field" not in record for record in got)
+    fields = [c.body["parameters"]["fields"] for c in creates(emulator)]
+    assert "no_such_field" in fields[0]
+    assert "no_such_field" not in fields[-1]
 
 
 def test_401_on_the_api_fails_clearly_without_a_retry_storm(emulator):

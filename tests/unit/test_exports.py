@@ -7,6 +7,7 @@ import requests_mock as rm
 from tap_voucherify_exports.client import VoucherifyClient
 from tap_voucherify_exports.errors import (
     ExportFailedError,
+    ExportFieldsRejectedError,
     ExportResultError,
     ExportTimeoutError,
     VoucherifyAPIError,
@@ -206,3 +207,58 @@ def test_the_row_count_logged_covers_every_chunk(api, requests_mock, caplog):
     export = Export("exp_1", "DONE", {"url": [f"{DOWNLOAD}/exp_1/1", f"{DOWNLOAD}/exp_1/2"]})
     list(api.read_records(export, REQUEST, reader()))
     assert "3 rows from exp_1" in caplog.text
+
+
+SPEC_400 = {
+    "code": 400,
+    "key": "invalid_export_fields",
+    "message": "Invalid Export",
+    "details": "Unsupported field used. Allowed fields: id, object, date, voucher_code, campaign, "
+    "promotion_tier_id, customer_id, customer_source_id, customer_name, tracking_id, "
+    "order_amount, gift_amount, loyalty_points, result, failure_code, failure_message, metadata",
+    "request_id": "v-0afdb603910a1a14e0",
+}
+
+
+def test_the_specs_400_example_drops_order_id_and_creates_again(api, requests_mock, caplog):
+    request = ExportRequest(
+        "redemptions",
+        "redemption",
+        ("id", "date", "order_id", "metadata", "metadata.tier"),
+        required=("id", "date"),
+    )
+    requests_mock.post(
+        API,
+        [{"status_code": 400, "json": SPEC_400}, {"json": {"id": "exp_1", "status": "SCHEDULED"}}],
+    )
+    with caplog.at_level("WARNING"):
+        assert api.create_export(request).id == "exp_1"
+        assert api.create_export(request).id == "exp_1"
+    bodies = [r.json()["parameters"]["fields"] for r in requests_mock.request_history]
+    assert bodies == [
+        ["id", "date", "order_id", "metadata", "metadata.tier"],
+        ["id", "date", "metadata", "metadata.tier"],
+        ["id", "date", "metadata", "metadata.tier"],  # the run remembers: no second 400
+    ]
+    assert api.rejected.of("redemption") == ("order_id",)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "refuses the field(s) order_id" in warnings[0]
+    assert "v-0afdb603910a1a14e0" in warnings[0]
+
+
+def test_a_refused_required_field_fails_clearly(api, requests_mock):
+    request = ExportRequest("redemptions", "redemption", ("id", "order_id"), required=("id",))
+    body = {**SPEC_400, "details": "Unsupported field used. Allowed fields: date, result"}
+    requests_mock.post(API, status_code=400, json=body)
+    with pytest.raises(ExportFieldsRejectedError, match=r"refuses the field\(s\) id, which"):
+        api.create_export(request)
+    assert requests_mock.call_count == 1
+
+
+def test_a_400_that_refuses_nothing_requested_is_raised_as_is(api, requests_mock):
+    request = ExportRequest("redemptions", "redemption", ("id", "date"))
+    requests_mock.post(API, status_code=400, json=SPEC_400)
+    with pytest.raises(VoucherifyAPIError, match="invalid_export_fields"):
+        api.create_export(request)
+    assert requests_mock.call_count == 1

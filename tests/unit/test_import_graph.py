@@ -10,6 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "tap_voucherify_exports"
 # Each module may import only modules on later lines (the ground floor imports nothing of ours).
 LAYERS = [
     {"tap"},
+    {"probe"},
     {"streams"},
     {"session", "batch"},
     {"fastpath"},

@@ -38,6 +38,9 @@ class FakeAPI:
     def delete_export(self, export_id: str) -> None:
         self.deleted.append(export_id)
 
+    def interrupt_waits(self) -> None:
+        """Nothing waits for a rate limit here."""
+
     def downloaded(self) -> None:
         with self.lock:
             self.in_flight -= 1

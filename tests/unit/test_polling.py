@@ -94,3 +94,30 @@ def test_close_ends_every_wait_with_a_cancellation(api, requests_mock):
         poller.close()
         with pytest.raises(ExportCancelledError):
             future.result(timeout=30)
+
+
+def test_an_unknown_status_is_waited_on_and_logged_once(requests_mock, caplog):
+    settings = parse_settings(
+        {"app_id": "id", "app_token": "tok", "start_date": "2024-01-01",
+         "poll_interval_max": 0.01, "export_timeout": 3.5, "max_requests_per_minute": 10000}
+    )  # fmt: skip
+    calls = []
+
+    def answer(request, context):
+        calls.append(request)
+        return {"id": "exp_q", "status": "QUEUED" if len(calls) < 4 else "DONE", "result": None}
+
+    requests_mock.get(f"{API}/exp_q", json=answer)
+    with VoucherifyClient(settings) as client, caplog.at_level(logging.WARNING):
+        poller = ExportPoller(ExportsAPI(client, settings))
+        try:
+            export = poller.wait(Export("exp_q", "SCHEDULED", None), REQUEST)
+        finally:
+            poller.close()
+    assert export.status == "DONE"
+    assert len(calls) >= 4
+    unknown = [r.getMessage() for r in caplog.records if "'QUEUED'" in r.getMessage()]
+    assert unknown == [
+        "vouchers: exp_q has the status 'QUEUED', which this tap does not know; it is waited on "
+        "like IN_PROGRESS, until export_timeout."
+    ]

@@ -8,6 +8,9 @@ import itertools
 import threading
 import time
 
+import pytest
+
+from tap_voucherify_exports.errors import ExportCancelledError
 from tap_voucherify_exports.ratelimit import RateGate, named_wait_seconds
 
 WINDOW = 0.3
@@ -136,3 +139,44 @@ def test_named_wait_prefers_retry_after_then_the_epoch_second():
         )
         == 5
     )
+
+
+def test_stopping_the_sync_wakes_threads_held_back_by_a_long_pause():
+    gate = RateGate(100)
+    limited = gate.acquire("create")
+    gate.release(limited, 429, {"Retry-After": "3600"})
+    outcome: list[BaseException] = []
+
+    def held_back():
+        try:
+            gate.acquire("get")
+        except ExportCancelledError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=held_back)
+    thread.start()
+    while gate.stats.waited_seconds == 0 and not gate._waiting:
+        time.sleep(0.01)
+    gate.interrupt_waiting()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert len(outcome) == 1
+    # A request asked for after the interruption (a cleanup delete) still honours the pause.
+    with pytest.raises(TimeoutError):
+        _acquire_within(gate, 0.3)
+
+
+def _acquire_within(gate: RateGate, seconds: float) -> None:
+    done = threading.Event()
+
+    def take():
+        try:
+            gate.acquire("delete")
+            done.set()
+        except ExportCancelledError:
+            pass  # interrupted below, after the timeout: only ends this helper thread
+
+    threading.Thread(target=take, daemon=True).start()
+    if not done.wait(seconds):
+        gate.interrupt_waiting()  # let the helper thread end
+        raise TimeoutError

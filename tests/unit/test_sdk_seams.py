@@ -149,3 +149,18 @@ def test_test_mode_still_builds_the_tap_in_cb_test() -> None:
     # cb_test and invoke are public, but the tap wraps them for its error reporting.
     assert "tap.run_connection_test()" in inspect.getsource(Tap.cb_test)
     assert "tap.sync_all()" in inspect.getsource(Tap.invoke)
+
+
+def test_the_probe_option_reaches_invoke_through_the_sdks_click_command() -> None:
+    # `--probe` is appended to the SDK's command, whose callback is `invoke` with every option
+    # passed by name; `invoke` reads `--config` by the attributes of the SDK's `_ConfigInput`.
+    from singer_sdk.plugin_base import _ConfigInput
+
+    command = TapVoucherifyExports.get_singer_command()
+    assert "--probe" in {opt for param in command.params for opt in param.opts}
+    assert {"--config", "--catalog"} <= {opt for param in command.params for opt in param.opts}
+    assert command.callback == TapVoucherifyExports.invoke
+    parsed = _ConfigInput.from_cli_args()
+    assert hasattr(parsed, "config")
+    assert hasattr(parsed, "parse_env")
+    assert {"config", "catalog"} <= set(inspect.signature(Tap.invoke).parameters)

@@ -1,0 +1,113 @@
+"""`--probe`: one small export per selected stream, to see how an account answers before a sync.
+
+The CSV header's text, the column order, the shape of `metadata` and which fields a cluster
+accepts are not documented (README, Limitations). The probe asks the account itself: per stream
+it creates one small export (the last day; then the last 30 days and everything since
+`start_date` while a window holds no row), downloads it, prints the header, how each cell was
+matched, the first row typed and any field Voucherify refused, and deletes the export. It writes
+no Singer message and moves no state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tap_voucherify_exports.columns import ColumnMap, Resolution
+from tap_voucherify_exports.errors import VoucherifyError
+from tap_voucherify_exports.exports import ExportRequest
+from tap_voucherify_exports.session import SyncSession
+from tap_voucherify_exports.streams import VoucherifyExportStream
+from tap_voucherify_exports.windows import Window
+
+# Windows tried, newest first, while an export holds no row (then everything since start_date).
+PROBE_WINDOWS = (dt.timedelta(days=1), dt.timedelta(days=30))
+Echo = Callable[[str], None]
+_NUMBER = "@decimal@"  # marks a Decimal in the JSON text, replaced by its digits
+
+
+def cost_notice(streams: Sequence[VoucherifyExportStream]) -> str:
+    """What the probe will cost, said before it starts."""
+    return (
+        f"Probe: one small export per selected stream ({len(streams)}: "
+        f"{', '.join(stream.name for stream in streams)}), each a create, a few status checks "
+        "(1 s growing to poll_interval_max), one download and a delete; up to "
+        f"{len(PROBE_WINDOWS) + 1} exports per stream while the newest windows hold no row. "
+        "Each export takes as long as Voucherify needs to generate it, often minutes. No data "
+        "is written and no state is changed."
+    )
+
+
+def probe_requests(stream: VoucherifyExportStream, session: SyncSession) -> list[ExportRequest]:
+    """The exports the probe may create for one stream, smallest window first."""
+    if not stream.filter_key:
+        return [stream.export_request()]
+    start, end = session.settings.start_date, session.sync_end
+    windows = [Window(end - span, end) for span in PROBE_WINDOWS if end - span > start]
+    return [stream.export_request(window) for window in [*windows, Window(start, end)]]
+
+
+def _json(record: dict[str, Any]) -> str:
+    """A record as JSON, numbers as numbers: Decimal amounts are written with their own digits."""
+    marked = json.dumps(record, default=lambda value: f"{_NUMBER}{value}", ensure_ascii=False)
+    return re.sub(rf'"{_NUMBER}([^"]*)"', r"\1", marked)
+
+
+def _describe_columns(column_map: ColumnMap) -> list[str]:
+    lines = [f"  header ({len(column_map.columns)} columns), as sent → field (matched by):"]
+    for column in column_map.columns:
+        target = column.field.key
+        how = column.how.value
+        if column.how is Resolution.METADATA_KEY:
+            target = f"metadata[{column.metadata_key!r}]"
+        elif column.how is Resolution.LABEL:
+            how = f"label, {column.field.label_source.value}"
+        lines.append(f"    {column.index + 1:>3}  {column.cell!r} → {target} ({how})")
+    if column_map.warning:
+        lines.append(f"  warning: {column_map.warning}")
+    return lines
+
+
+def probe_stream(stream: VoucherifyExportStream, session: SyncSession, echo: Echo) -> bool:
+    """Probe one stream; print what was learnt; True if a sync of it would work."""
+    echo(f"\n{stream.name} ({stream.exported_object}):")
+    echo(f"  requested: {', '.join(stream.requested_fields)}")
+    column_map: ColumnMap | None = None
+    first: dict[str, Any] | None = None
+    try:
+        for request in probe_requests(stream, session):
+            export_id, column_map, first = session.sample(request)
+            echo(f"  export {export_id} ({request}): {'a row' if first else 'no row'}")
+            if first is not None:
+                break
+    except VoucherifyError as exc:
+        _refused(stream, session, echo)
+        echo(f"  FAILED: {exc}")
+        return False
+    _refused(stream, session, echo)
+    if column_map is not None:
+        for line in _describe_columns(column_map):
+            echo(line)
+    row = _json(first) if first is not None else "none: no row since start_date"
+    echo(f"  first row, typed: {row}")
+    echo("  OK")
+    return True
+
+
+def _refused(stream: VoucherifyExportStream, session: SyncSession, echo: Echo) -> None:
+    refused = session.rejected_fields.of(stream.exported_object)
+    echo(f"  refused by Voucherify: {', '.join(refused) if refused else 'none'}")
+
+
+def run_probe(streams: Sequence[VoucherifyExportStream], session: SyncSession, echo: Echo) -> bool:
+    """Probe every stream in `streams` inside one open session; True if all would sync."""
+    echo(cost_notice(streams))
+    with session.open() as running:
+        results = [probe_stream(stream, running, echo) for stream in streams]
+    failed = [stream.name for stream, ok in zip(streams, results, strict=True) if not ok]
+    verdict = f"; would fail: {', '.join(failed)}." if failed else "."
+    echo(f"\nProbe: {len(streams) - len(failed)} of {len(streams)} streams OK{verdict}")
+    return not failed

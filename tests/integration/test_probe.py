@@ -1,0 +1,117 @@
+"""`tap-voucherify-exports --probe` as a user runs it: a subprocess against the emulator, in
+each shape the real API might answer in (voucherify_emulator/shapes.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import catalog_for
+from tests.integration.conftest import tap_config
+
+PROBE_TIMEOUT_SECONDS = 180
+STREAMS = {"vouchers", "redemptions", "points_expirations"}
+
+
+def probe(emulator, tmp_path, **overrides):
+    config = tap_config(emulator, **overrides)
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    catalog_path = tmp_path / "catalog.json"
+    catalog_path.write_text(json.dumps(catalog_for(config, STREAMS)))
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tap_voucherify_exports",
+            "--probe",
+            "--config",
+            str(config_path),
+            "--catalog",
+            str(catalog_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=PROBE_TIMEOUT_SECONDS,
+        check=False,
+    )
+
+
+def section(stdout: str, stream: str) -> str:
+    return stdout.split(f"\n{stream} (", 1)[1].split("\n\n", 1)[0]
+
+
+def assert_all_exports_deleted(emulator):
+    jobs = emulator.exports_summary()
+    assert jobs
+    assert all(job["deleted"] for job in jobs), jobs
+
+
+def test_the_probe_says_its_cost_shows_each_header_and_first_row_and_deletes_its_exports(
+    emulator, tmp_path
+):
+    result = probe(emulator, tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("Probe: one small export per selected stream (3: ")
+    assert "often minutes" in out
+    vouchers = section(out, "vouchers")
+    assert "'ID' → id (label, confirmed)" in vouchers
+    assert "'Discount Type' → discount_type (label, dashboard)" in vouchers
+    assert "refused by Voucherify: none" in vouchers
+    assert 'first row, typed: {"' in vouchers
+    assert "'Expires At' → expires_at (label, inferred)" in section(out, "points_expirations")
+    assert "Probe: 3 of 3 streams OK." in out
+    assert '"type":' not in out  # no Singer message: nothing for a target
+    assert_all_exports_deleted(emulator)
+
+
+def test_the_probe_shows_columns_matched_by_key_in_another_order(emulator, tmp_path):
+    emulator.set_shape(header="keys", order="reversed")
+    result = probe(emulator, tmp_path, metadata_keys={"vouchers": {"count": "integer"}})
+    assert result.returncode == 0, result.stderr
+    vouchers = section(result.stdout, "vouchers")
+    assert "  1  'metadata.count' → metadata.count (key)" in vouchers
+    assert "'id' → id (key)" in vouchers
+
+
+def test_the_probe_shows_a_split_metadata_folded_into_the_object(emulator, tmp_path):
+    emulator.set_shape(metadata="split")
+    result = probe(emulator, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "'Metadata region' → metadata['region'] (metadata key)" in section(
+        result.stdout, "vouchers"
+    )
+
+
+def test_the_probe_names_a_refused_field_and_still_passes(emulator, tmp_path):
+    emulator.set_shape(reject={"redemption": ["order_id"]})
+    result = probe(emulator, tmp_path)
+    assert result.returncode == 0, result.stderr
+    redemptions = section(result.stdout, "redemptions")
+    assert "refused by Voucherify: order_id" in redemptions
+    assert "Order ID" not in redemptions
+
+
+def test_the_probe_exits_1_naming_a_stream_whose_columns_cannot_be_told_apart(emulator, tmp_path):
+    emulator.set_shape(relabel={"discount_type": "Rabatt"}, order="reversed")
+    result = probe(emulator, tmp_path)
+    assert result.returncode == 1
+    vouchers = section(result.stdout, "vouchers")
+    assert "FAILED: vouchers: cannot tell which column holds which field" in vouchers
+    assert "Rabatt" in vouchers
+    assert "would fail: vouchers." in result.stdout
+    assert_all_exports_deleted(emulator)
+
+
+@pytest.mark.parametrize("shape", [{"relabel": {"discount_type": "Rabatt"}}])
+def test_the_probe_shows_a_column_matched_by_position_with_its_warning(emulator, tmp_path, shape):
+    emulator.set_shape(**shape)
+    result = probe(emulator, tmp_path)
+    assert result.returncode == 0, result.stderr
+    vouchers = section(result.stdout, "vouchers")
+    assert "'Rabatt' → discount_type (position)" in vouchers
+    assert "warning: vouchers: header cell(s) Rabatt match no field key or label" in vouchers
