@@ -15,7 +15,7 @@ LAYERS = [
     {"session"},
     {"pipeline", "polling"},
     {"exports"},
-    {"client", "records"},
+    {"client", "records", "refused"},
     {"auth", "output", "schemas", "columns", "ratelimit"},
     {"settings", "windows", "fields", "progress"},
     {"errors"},
