@@ -6,8 +6,6 @@ import enum
 import io
 import json
 import logging
-import re
-import threading
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
@@ -27,6 +25,7 @@ from tap_voucherify_exports.errors import (
 )
 from tap_voucherify_exports.progress import DownloadProgress
 from tap_voucherify_exports.redaction import redact_tokens
+from tap_voucherify_exports.refused import RejectedFields, allowed_fields, is_allowed
 from tap_voucherify_exports.settings import Settings, origin_of
 from tap_voucherify_exports.windows import Window
 
@@ -53,64 +52,6 @@ class ExportStatus(str, enum.Enum):
 # list is waited on too, until export_timeout (inferred: the enum is closed today), and logged.
 FINISHED_STATUSES = frozenset({ExportStatus.DONE, ExportStatus.ERROR})
 KNOWN_STATUSES = frozenset(status.value for status in ExportStatus)
-
-# The documented 400 for a field the cluster does not export (spec example, captured from the
-# live API): `details` "Unsupported field used. Allowed fields: id, object, date, …".
-INVALID_EXPORT_FIELDS = "invalid_export_fields"
-_ALLOWED_FIELDS = re.compile(r"Allowed fields:\s*(.*)", re.DOTALL)
-
-
-def allowed_fields(error: VoucherifyAPIError) -> frozenset[str] | None:
-    """The fields a 400 `invalid_export_fields` says are allowed; None for any other error."""
-    if error.status != 400 or error.key != INVALID_EXPORT_FIELDS:  # noqa: PLR2004 - Bad Request
-        return None
-    match = _ALLOWED_FIELDS.search(str(error.details or ""))
-    if match is None:
-        return None
-    return frozenset(part.strip() for part in match.group(1).split(",") if part.strip())
-
-
-def is_allowed(field: str, allowed: frozenset[str]) -> bool:
-    """Whether `field` is in the allowed list.
-
-    The documented list names `metadata` and no `metadata.<key>`: keys are each project's own,
-    so a `metadata.<key>` field stands or falls with `metadata` (inferred).
-    """
-    if field.startswith("metadata.") and "metadata" in allowed:
-        return True
-    return field in allowed
-
-
-class RejectedFields:
-    """Fields Voucherify refused during this run, per exported object (the session owns one).
-
-    Every later export of that object leaves them out, so the refusal costs one failed create
-    per run, and records of every window lack the same properties.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_object: dict[str, set[str]] = {}
-
-    def of(self, exported_object: str) -> tuple[str, ...]:
-        """The fields refused for this object so far, sorted."""
-        with self._lock:
-            return tuple(sorted(self._by_object.get(exported_object, ())))
-
-    def without(self, request: ExportRequest) -> ExportRequest:
-        """`request` minus the fields refused for its object."""
-        refused = set(self.of(request.exported_object))
-        if not refused.intersection(request.fields):
-            return request
-        return replace(request, fields=tuple(f for f in request.fields if f not in refused))
-
-    def add(self, exported_object: str, fields: list[str]) -> list[str]:
-        """Remember refused fields; return those not known before."""
-        with self._lock:
-            known = self._by_object.setdefault(exported_object, set())
-            new = [field for field in fields if field not in known]
-            known.update(new)
-        return new
 
 
 class RowReader(Protocol):
@@ -234,7 +175,7 @@ class ExportsAPI:
         A 400 `invalid_export_fields` drops the requested fields its "Allowed fields" list
         lacks (never a `required` one: that fails), warns once, and creates again.
         """
-        request = self.rejected.without(request)
+        request = self.as_sent(request)
         while True:
             try:
                 response = self.client.request(
@@ -246,6 +187,11 @@ class ExportsAPI:
             export = Export.from_json(response.json())
             LOGGER.info("%s: created %s for %s", request.stream_name, export.id, request)
             return export
+
+    def as_sent(self, request: ExportRequest) -> ExportRequest:
+        """`request` as it is created: without the fields refused so far in this run."""
+        fields = self.rejected.without(request.exported_object, request.fields)
+        return request if fields == request.fields else replace(request, fields=fields)
 
     def _without_refused(self, request: ExportRequest, error: VoucherifyAPIError) -> ExportRequest:
         """The request minus the fields `error` refuses; re-raise what cannot be recovered."""

@@ -20,13 +20,14 @@ from typing import Any
 
 from tap_voucherify_exports.client import VoucherifyClient
 from tap_voucherify_exports.columns import ColumnMap
-from tap_voucherify_exports.exports import ExportRequest, ExportsAPI, RejectedFields
+from tap_voucherify_exports.exports import ExportRequest, ExportsAPI
 from tap_voucherify_exports.fields import stream_table
 from tap_voucherify_exports.pipeline import ExportPipeline
 from tap_voucherify_exports.polling import ExportPoller
 from tap_voucherify_exports.progress import StreamTotals
 from tap_voucherify_exports.records import CsvRecordReader
 from tap_voucherify_exports.redaction import redact_secrets_in_logs
+from tap_voucherify_exports.refused import RejectedFields
 from tap_voucherify_exports.settings import Settings, parse_settings
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
@@ -112,7 +113,7 @@ class SyncSession:
         export = running.pipeline.export_for(request)
         totals.waiting_seconds += time.monotonic() - asked
         # Created without the fields Voucherify refused (exports.py): the file has none of them.
-        sent = self.rejected_fields.without(request)
+        sent = running.api.as_sent(request)
         reader = self.reader(sent)
 
         def stream() -> Iterator[dict[str, Any]]:
@@ -130,7 +131,7 @@ class SyncSession:
         probe's view: the rest of the file is not read)."""
         running = self._running()
         export = running.pipeline.export_for(request)
-        sent = self.rejected_fields.without(request)
+        sent = running.api.as_sent(request)
         reader = self.reader(sent)
         rows = running.api.read_records(export, sent, reader)
         try:

@@ -12,6 +12,7 @@ from typing import Any
 from voucherify_emulator.api import OBJECTS
 from voucherify_emulator.emulator import Emulator
 from voucherify_emulator.faults import DEFAULT_PARAMS, FAULTS
+from voucherify_emulator.shapes import Shape
 
 
 def _rows(text: str) -> dict[str, int]:
@@ -51,6 +52,17 @@ def _fault(text: str) -> dict[str, Any]:
         key, _, raw = pair.partition("=")
         spec[key] = _value(raw)
     return spec
+
+
+def _shape(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+        if not isinstance(value, dict):
+            raise ValueError("not an object")
+        Shape(**{**value, "swap": tuple(value["swap"]) if value.get("swap") else None})
+    except (ValueError, TypeError) as exc:
+        raise argparse.ArgumentTypeError(f"bad --shape {text!r}: {exc}") from None
+    return value
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -101,6 +113,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="NAME:key=val,...",
         help="arm a fault at startup (repeatable)",
     )
+    parser.add_argument(
+        "--shape",
+        type=_shape,
+        default=None,
+        metavar="JSON",
+        help='answer exports in this shape (shapes.py), e.g. \'{"order": "reversed", '
+        '"metadata": "split"}\'',
+    )
     return parser.parse_args(argv)
 
 
@@ -129,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for spec in args.fault:
         emulator.inject(spec.pop("fault"), **spec)
+    if args.shape:
+        emulator.set_shape(**args.shape)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

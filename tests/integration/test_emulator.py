@@ -682,3 +682,29 @@ def test_shapes_are_set_over_the_control_endpoint_and_change_later_exports_only(
         assert refused["key"] == "invalid_export_fields"
         assert "order_id" not in refused["details"]
         assert refused["details"].startswith("Unsupported field used. Allowed fields: id, ")
+
+
+def test_cli_starts_in_the_shape_given_and_refuses_a_bad_one():
+    bad = subprocess.run(
+        [sys.executable, "-m", "voucherify_emulator", "--shape", '{"order": "sideways"}'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "bad --shape" in bad.stderr
+    process = subprocess.Popen(
+        [sys.executable, "-m", "voucherify_emulator", "--shape", '{"header": "keys"}'],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        urls = dict(part.split("=", 1) for part in process.stdout.readline().split())
+        shape = requests.get(f"{urls['api_url']}/_emulator/shape", timeout=10).json()
+        assert shape["header"] == "keys"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        process.stdout.close()

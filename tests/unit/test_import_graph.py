@@ -16,7 +16,7 @@ LAYERS = [
     {"fastpath"},
     {"pipeline", "polling"},
     {"exports"},
-    {"client", "records"},
+    {"client", "records", "refused"},
     {"auth", "output", "schemas", "columns", "ratelimit"},
     {"settings", "windows", "fields", "progress"},
     {"errors"},
