@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from tap_voucherify_exports.errors import CsvFormatError
 from tap_voucherify_exports.fields import (
     METADATA_KEY,
+    METADATA_PREFIX,
     ExportedObjectTable,
     Field,
     normalised,
@@ -121,7 +122,9 @@ def map_header(
     for index, (cell, hit) in enumerate(zip(cells, resolved, strict=True)):
         if hit is not None and hit[0].key not in claimed:
             field, how = hit
-            if field.key in wanted or not (metadata_split and field.key.startswith("metadata.")):
+            # An unrequested `metadata.<key>` field, with `metadata` split: one of its keys.
+            folds = metadata_split and field.key.startswith(METADATA_PREFIX)
+            if field.key in wanted or not folds:
                 claimed[field.key] = index
                 columns.append(Column(index, cell, field, how))
                 continue
@@ -160,8 +163,9 @@ def _metadata_key(cell: str, table: ExportedObjectTable) -> str | None:
         return None
     text = match.group(1).strip()
     for field in table.fields:
-        if field.key.startswith("metadata.") and normalised(field.key[9:]) == normalised(text):
-            return field.key[9:]
+        key = field.key.removeprefix(METADATA_PREFIX)
+        if key != field.key and normalised(key) == normalised(text):
+            return key
     return text
 
 

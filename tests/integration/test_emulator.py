@@ -85,7 +85,8 @@ def between(rows: list[dict[str, str]], key: str, after: str, before: str, inclu
 
 # --- lifecycle, tokens, auth ---------------------------------------------------------------------
 def test_lifecycle_parameters_echo_list_and_delete():
-    with Emulator(rows={"voucher": 30}, job_latency_seconds=0.4) as emu, client(emu) as s:
+    # SCHEDULED for the first 2 s, IN_PROGRESS until 4 s: wide enough for a loaded machine.
+    with Emulator(rows={"voucher": 30}, job_latency_seconds=4.0) as emu, client(emu) as s:
         parameters = {
             "order": "-created_at",
             "fields": ["id", "code"],
@@ -110,8 +111,11 @@ def test_lifecycle_parameters_echo_list_and_delete():
         }
         url = f"{emu.api_url}/v1/exports/{created['id']}"
         assert s.get(url).json()["status"] == "SCHEDULED"
-        time.sleep(0.25)
-        assert s.get(url).json()["status"] == "IN_PROGRESS"
+        status = "SCHEDULED"
+        while status == "SCHEDULED":  # the first other status seen must be IN_PROGRESS
+            time.sleep(0.05)
+            status = s.get(url).json()["status"]
+        assert status == "IN_PROGRESS"
         done = wait(s, emu, created["id"])
         assert done["status"] == "DONE"
         assert done["parameters"] == parameters
