@@ -11,6 +11,7 @@ from singer_sdk import Stream, Tap
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context, Record
+from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE
 from singer_sdk.singerlib.messages import RecordMessage
 
 from tap_voucherify_exports.errors import ExportFailedError
@@ -27,12 +28,26 @@ else:
     from typing_extensions import override
 
 
+# Where a stream keeps its change cursor in its STATE entry, beside the SDK's own
+# `replication_key`/`replication_key_value` (the creation cursor, shaped as it always was, so a
+# state written before change replication existed resumes as is).
+CHANGES_STATE_KEY = "changes"
+
+
 class VoucherifyExportStream(Stream):
-    """One exported object, synced window by window through export jobs."""
+    """One exported object, synced window by window through export jobs.
+
+    A windowed stream has a creation cursor: windows of `filter_key` (`created_at`) from its
+    bookmark to the sync's end. A stream with a `change_key` has a second one: windows of
+    `updated_at` from its own bookmark, so rows changed since the last sync are exported again.
+    Each cursor advances only after a whole window's rows were written (`_advance_bookmark`).
+    """
 
     exported_object: ClassVar[str]
     # The export filter that selects a window; None means one full export per run.
     filter_key: ClassVar[str | None] = "created_at"
+    # The filter that finds changed rows; None for objects that are never changed (append-only).
+    change_key: ClassVar[str | None] = None
 
     # Bookmarks are set by this class at window ends (see `_advance_bookmark`), never from record
     # values, so the SDK may treat the stream as sorted: state is resumable and values are real.
@@ -65,20 +80,36 @@ class VoucherifyExportStream(Stream):
             if mask.get(("properties", field.property_name), False)
         )
 
+    @property
+    def replicates_changes(self) -> bool:
+        """Whether rows updated since the last sync are exported too (not `creation_only`)."""
+        creation_only = self.session.settings.creation_only_streams
+        return self.change_key is not None and self.name not in creation_only
+
     def export_requests(self) -> list[ExportRequest]:
-        """Every export this sync needs, oldest window first."""
+        """Every export this sync needs: created rows' windows, then changed rows' windows."""
         if not self.filter_key:
             return [self.export_request()]
         session = self.session
         # A first run (no bookmark) backfills in larger windows: fewer jobs and API calls; one
         # that ends in ERROR is split in half like any other.
         first_run = not self.stream_state.get("replication_key_value")
-        size = session.settings.backfill_window if first_run else session.settings.window
-        windows = plan_windows(self.bookmark_start(), session.sync_end, size)
-        return [self.export_request(window) for window in windows]
+        backfill = session.settings.backfill_window if first_run else session.settings.window
+        cursors = [(self.filter_key, self.bookmark_start(), backfill)]
+        if self.replicates_changes:
+            assert self.change_key
+            cursors.append((self.change_key, self.change_bookmark_start(), session.settings.window))
+        return [
+            self.export_request(window, filter_key)
+            for filter_key, start, size in cursors
+            for window in plan_windows(start, session.sync_end, size)
+        ]
 
-    def export_request(self, window: Window | None = None) -> ExportRequest:
-        """One export of the selected fields over `window` (None: every row, unfiltered).
+    def export_request(
+        self, window: Window | None = None, filter_key: str | None = None
+    ) -> ExportRequest:
+        """One export of the selected fields over `window` of `filter_key` (default: the
+        creation filter; no window: every row, unfiltered).
 
         The primary and replication keys are `required`: if Voucherify refuses one, the stream
         fails rather than sync rows without it.
@@ -89,12 +120,12 @@ class VoucherifyExportStream(Stream):
             self.exported_object,
             self.requested_fields,
             window,
-            self.filter_key if window is not None else None,
+            (filter_key or self.filter_key) if window is not None else None,
             required=(*self.primary_keys, *replication),
         )
 
     def bookmark_start(self) -> dt.datetime:
-        """Where this stream resumes: its bookmark, or `start_date` if that is later or unset.
+        """Where the creation cursor resumes: its bookmark, or `start_date` if later or unset.
 
         Read from the state itself, not `get_starting_timestamp`: the SDK fills that in only
         when the stream's own sync begins, and the session plans every stream before then.
@@ -105,13 +136,49 @@ class VoucherifyExportStream(Stream):
             start = max(start, parse_timestamp("state", bookmark))
         return start
 
+    def change_bookmark_start(self) -> dt.datetime:
+        """Where the change cursor resumes.
+
+        From its own bookmark once it has one. The first sync (no bookmark at all) starts it at
+        the sync's end, which is where the backfill started: the backfill exports every row as
+        it is then, and any change made while it runs is dated later. A state with only a
+        creation bookmark (written before change replication existed, or while the stream was
+        `creation_only`) starts it at that bookmark, the end of the last sync: every change
+        since then is exported, and nothing is backfilled again.
+        """
+        changes = self.stream_state.get(CHANGES_STATE_KEY) or {}
+        bookmark = changes.get("replication_key_value") or self.stream_state.get(
+            "replication_key_value"
+        )
+        if not bookmark:
+            return self.session.sync_end
+        return max(self.session.settings.start_date, parse_timestamp("state", bookmark))
+
     @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
+        if self.replicates_changes and CHANGES_STATE_KEY not in self.stream_state:
+            # Recorded now, written with the first window's STATE: a run killed mid-backfill
+            # resumes its change cursor where the first run started, not where the next starts.
+            self.stream_state[CHANGES_STATE_KEY] = {
+                "replication_key": self.change_key,
+                "replication_key_value": self.change_bookmark_start().isoformat(),
+            }
         for request in self.export_requests():
             yield from self._sync_window(request)
+        if self.replication_method == REPLICATION_FULL_TABLE and self._stream_version:
+            # Every row of the full export is written: the target may drop rows of older
+            # versions (the SDK sent the opening ACTIVATE_VERSION before the first record).
+            self._write_activate_version_message(self._stream_version)
+
+    @property
+    @override
+    def emit_activate_version_messages(self) -> bool:
+        # Full-table streams version their rows, so a target that honours ACTIVATE_VERSION
+        # (meltanolabs target-postgres) removes rows that no longer exist on Voucherify.
+        return True
 
     def _sync_window(self, request: ExportRequest) -> Iterable[Record]:
-        """Emit one window's records, then move the bookmark to its end; split it on ERROR."""
+        """Emit one window's records, then move its cursor to the window's end; split on ERROR."""
         try:
             records = self.session.records(request)
         except ExportFailedError as exc:
@@ -124,14 +191,23 @@ class VoucherifyExportStream(Stream):
             return
         yield from records
         if request.window is not None:
-            self._advance_bookmark(request.window.end)
+            self._advance_bookmark(request)
 
-    def _advance_bookmark(self, window_end: dt.datetime) -> None:
-        """Every row before `window_end` has been written: move the bookmark there, emit STATE."""
-        assert self.replication_key
-        self.state_manager.increment_state(
-            {self.replication_key: window_end.isoformat()}, replication_key=self.replication_key
-        )
+    def _advance_bookmark(self, request: ExportRequest) -> None:
+        """Every row of the request's window has been written: move its cursor to the window's
+        end and emit STATE. The cursors never move back (windows are planned from them)."""
+        assert request.window is not None
+        window_end = request.window.end.isoformat()
+        if request.filter_key == self.change_key:
+            self.stream_state[CHANGES_STATE_KEY] = {
+                "replication_key": self.change_key,
+                "replication_key_value": window_end,
+            }
+        else:
+            assert self.replication_key
+            self.state_manager.increment_state(
+                {self.replication_key: window_end}, replication_key=self.replication_key
+            )
         self.state_manager.is_flushed = False
         self._write_state_message()
 
@@ -153,7 +229,9 @@ class VoucherifyExportStream(Stream):
     # code off private members.
     #
     # Called: `_write_state_message()` (emit STATE right after a window's rows: the SDK has no
-    # public "flush state now"), `_stream_version` (the ACTIVATE_VERSION version a RECORD carries).
+    # public "flush state now"), `_stream_version` (the ACTIVATE_VERSION version a RECORD carries),
+    # `_write_activate_version_message(version)` (the closing ACTIVATE_VERSION after a full
+    # export: the SDK sends only the opening one, before the first record).
 
     @override
     def _increment_stream_state(
@@ -188,6 +266,7 @@ class VouchersStream(VoucherifyExportStream):
     exported_object = "voucher"
     primary_keys = ("id",)
     replication_key = "created_at"
+    change_key = "updated_at"
 
 
 class RedemptionsStream(VoucherifyExportStream):
@@ -215,6 +294,7 @@ class CustomersStream(VoucherifyExportStream):
     exported_object = "customer"
     primary_keys = ("id",)
     replication_key = "created_at"
+    change_key = "updated_at"
 
 
 class OrdersStream(VoucherifyExportStream):
@@ -224,16 +304,30 @@ class OrdersStream(VoucherifyExportStream):
     exported_object = "order"
     primary_keys = ("id",)
     replication_key = "created_at"
+    change_key = "updated_at"
 
 
 class PointsExpirationsStream(VoucherifyExportStream):
-    """Loyalty points expirations. The API has no created_at filter for them: full table."""
+    """Loyalty points expirations. The API has no created_at filter for them: full table.
+
+    Each full export is wrapped in ACTIVATE_VERSION messages, so a target that honours them
+    removes expirations that no longer exist.
+    """
 
     name = "points_expirations"
     exported_object = "points_expiration"
     primary_keys = ("id",)
     replication_key = None
     filter_key = None
+
+
+class VoucherTransactionsStream(VoucherifyExportStream):
+    """Gift card and loyalty card balance changes: created once, never changed (append-only)."""
+
+    name = "voucher_transactions"
+    exported_object = "voucher_transactions"
+    primary_keys = ("id",)
+    replication_key = "created_at"
 
 
 STREAM_TYPES: tuple[type[VoucherifyExportStream], ...] = (
@@ -243,4 +337,5 @@ STREAM_TYPES: tuple[type[VoucherifyExportStream], ...] = (
     CustomersStream,
     OrdersStream,
     PointsExpirationsStream,
+    VoucherTransactionsStream,
 )
