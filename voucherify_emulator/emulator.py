@@ -213,7 +213,8 @@ class Emulator:
             self.config.edges == "inclusive",
         )
         keys = self.dataset.keys(exported_object)
-        rows = self.dataset.rows(exported_object, keys, timeline.snapshot(), window)
+        changed = self.dataset.changes.snapshot(exported_object)
+        rows = self.dataset.rows(exported_object, keys, timeline.snapshot(), window, changed)
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def add_rows(self, exported_object: str, count: int) -> int:
@@ -225,6 +226,17 @@ class Emulator:
         self.dataset.add_rows(exported_object, count)
         self._save_state()
         return count
+
+    def update_rows(self, exported_object: str, count: int) -> int:
+        """Change `count` existing rows of a voucher, customer or order (distinct rows, picked
+        by the seed): `updated_at` moves to the time of the change (after every export created
+        so far, not after now) and the mutable fields change (changes.MUTATIONS). Return how
+        many rows changed; `ground_truth` shows their current values."""
+        if exported_object not in OBJECTS:
+            raise ValueError(f"unknown exported_object {exported_object!r}")
+        changed = len(self.dataset.update_rows(exported_object, count))
+        self._save_state()
+        return changed
 
     def row_count(self, exported_object: str) -> int:
         """Current number of rows of an object."""
@@ -241,12 +253,20 @@ class Emulator:
         for obj, segments in state.get("added", {}).items():
             for count, start_ms, end_ms in segments:
                 self.dataset.timelines[obj].add(count, start_ms, end_ms)
+        for obj, changes in state.get("updated", {}).items():
+            for index, updated_ms, version in changes:
+                self.dataset.changes.restore(obj, index, updated_ms, version)
 
     def _save_state(self) -> None:
         if not self._state_file:
             return
         added = {o: t.added_segments for o, t in self.dataset.timelines.items() if t.added_segments}
-        state = {"seed": self.config.seed, "rows": self.config.rows, "added": added}
+        state = {
+            "seed": self.config.seed,
+            "rows": self.config.rows,
+            "added": added,
+            "updated": self.dataset.changes.saved(),
+        }
         with self._state_lock:
             tmp = f"{self._state_file}.tmp"
             with open(tmp, "w", encoding="utf-8") as handle:
