@@ -82,20 +82,12 @@ Cell = Callable[[int, int, int], str]  # (index, row hash, created_at ms) -> CSV
 _DAY = 86_400_000
 
 
-# A row's `updated_at` as generated: empty for a third of the rows (Voucherify does not document
-# whether it sets updated_at on creation, so both cases exist), else up to 2.5 hours after
-# created_at. `update_rows` replaces it with the time of the change.
+# A row's `updated_at` as generated. Rows of the initial dataset: empty for a third of them
+# (Voucherify does not document whether it sets updated_at on creation, so both cases exist),
+# else up to 2.5 hours after created_at. Rows added later (`add_rows`, dated up to now) are
+# empty: a date after now would be a change nobody made yet. `update_rows` sets it to the time
+# of the change.
 UPDATED_AFTER_CREATION_MAX_MS = 9_000_000
-
-
-def initial_updated_ms(h: int, ms: int) -> int | None:
-    """The generated `updated_at` of a row (hash `h`, created at `ms`), or None when empty."""
-    return None if h % 3 == 0 else ms + (h >> 9) % UPDATED_AFTER_CREATION_MAX_MS
-
-
-def _updated_at(i: int, h: int, ms: int) -> str:
-    updated = initial_updated_ms(h, ms)
-    return "" if updated is None else iso_ms(updated)
 
 
 def _pick(pool: tuple[str, ...], shift: int) -> Cell:
@@ -123,6 +115,7 @@ class CellTables:
         self._bases = {name: base(seed, name) for name in OBJECTS}
         self._id_salts = {name: base(seed, f"{name}:id") for name in OBJECTS}
         # References point at rows that exist from the start (they never disappear).
+        self._initial_rows = {name: rows.get(name, 200) for name in OBJECTS}
         self._vouchers = max(1, rows.get("voucher", 200))
         self._customers = max(1, rows.get("customer", 200))
         # A voucher row uses its code three times (code, QR and barcode URLs); a tiny cache
@@ -137,6 +130,19 @@ class CellTables:
             "order": self._order_cells(),
             "voucher_transactions": self._voucher_transactions_cells(),
         }
+
+    def generated_updated_ms(self, exported_object: str, i: int, h: int, ms: int) -> int | None:
+        """The generated `updated_at` of row `i` (hash `h`, created at `ms`); None when empty."""
+        if i >= self._initial_rows[exported_object] or h % 3 == 0:
+            return None
+        return ms + (h >> 9) % UPDATED_AFTER_CREATION_MAX_MS
+
+    def _updated_at(self, exported_object: str) -> Cell:
+        def cell(i: int, h: int, ms: int) -> str:
+            updated = self.generated_updated_ms(exported_object, i, h, ms)
+            return "" if updated is None else iso_ms(updated)
+
+        return cell
 
     # --- identifiers shared between objects -------------------------------------------------
     def _hex_id(self, name: str, prefix: str) -> Callable[[int], str]:
@@ -205,7 +211,7 @@ class CellTables:
             "metadata": _pick(P.METADATA, 27),
             "is_referral_code": _flag(30, 4),
             "created_at": lambda i, h, ms: iso_group(ms),
-            "updated_at": _updated_at,
+            "updated_at": self._updated_at("voucher"),
             "validity_timeframe_interval": _pick(P.INTERVALS, 31),
             "validity_timeframe_duration": _pick(P.DURATIONS, 31),
             "validity_day_of_week": _pick(P.DAYS_OF_WEEK, 34),
@@ -295,7 +301,7 @@ class CellTables:
             ),
             "source_id": lambda i, h, ms: f"src-{i}",
             "created_at": lambda i, h, ms: iso_group(ms),
-            "updated_at": _updated_at,
+            "updated_at": self._updated_at("customer"),
             "birthdate": birthdate,
             "birthday": birthdate,
             "address_city": address(P.CITIES, 24),
@@ -351,7 +357,7 @@ class CellTables:
             "id": lambda i, h, ms: oid(i),
             "source_id": lambda i, h, ms: "" if h % 9 == 0 else f"order-src-{i}",
             "created_at": lambda i, h, ms: iso_group(ms),
-            "updated_at": _updated_at,
+            "updated_at": self._updated_at("order"),
             "status": _pick(P.ORDER_STATUSES, 2),
             "amount": lambda i, h, ms: str(amounts(h)[0]),
             "discount_amount": lambda i, h, ms: str(amounts(h)[1]),

@@ -22,7 +22,6 @@ from voucherify_emulator.cells import (
     UPDATED_AFTER_CREATION_MAX_MS,
     Cell,
     CellTables,
-    initial_updated_ms,
 )
 from voucherify_emulator.changes import Change, ChangeLog, apply_change
 from voucherify_emulator.hashing import MASK64, base, mix
@@ -71,7 +70,8 @@ class Dataset:
             for name in OBJECTS
         }
         self._bases = {name: base(seed, name) for name in OBJECTS}
-        self._cells = CellTables(seed, rows).tables
+        self._cell_tables = CellTables(seed, rows)
+        self._cells = self._cell_tables.tables
         self.changes = ChangeLog(seed)
 
     # --- public API -----------------------------------------------------------------------------
@@ -223,7 +223,7 @@ class Dataset:
         for i, ms in iter_ms(timeline.snapshot(), candidates):
             if i in changed:
                 continue
-            updated = initial_updated_ms(mix(start + i), ms)
+            updated = self._cell_tables.generated_updated_ms(exported_object, i, mix(start + i), ms)
             if updated is not None and inside(updated):
                 found.append((updated, i))
         found += [(ms, i) for i, (ms, _) in changed.items() if inside(ms)]
@@ -239,7 +239,10 @@ class Dataset:
         def updated(i: int, ms: int) -> int:
             if i in changed:
                 return changed[i][0]
-            return initial_updated_ms(mix(start + i), ms) or -1
+            generated = self._cell_tables.generated_updated_ms(
+                exported_object, i, mix(start + i), ms
+            )
+            return -1 if generated is None else generated
 
         ordered = sorted((updated(i, ms), i) for i, ms in iter_ms(segments, indexes))
         return [i for _, i in ordered]
