@@ -96,7 +96,26 @@ class ChangeLog:
         self._lock = threading.Lock()
         self._random = random.Random(seed)  # noqa: S311 - which rows change, not a secret
         self._changes: dict[str, dict[int, Change]] = {name: {} for name in MUTATIONS}
+        self._removed: dict[str, set[int]] = {}
         self._last_ms = 0
+
+    def removed(self, exported_object: str) -> frozenset[int]:
+        """Indexes of the object's rows that no longer exist (`remove`)."""
+        with self._lock:
+            return frozenset(self._removed.get(exported_object, ()))
+
+    def remove(self, exported_object: str, count: int, total: int) -> list[int]:
+        """Make `count` existing rows (of `total`) vanish, as used-up points expirations do;
+        return their indexes. Only full-table objects may lose rows: an incremental stream
+        could not notice."""
+        if exported_object != "points_expiration":
+            raise ValueError("only points_expiration rows can be removed (a full-table export)")
+        with self._lock:
+            gone = self._removed.setdefault(exported_object, set())
+            alive = [i for i in range(total) if i not in gone]
+            picked = self._random.sample(alive, min(count, len(alive)))
+            gone.update(picked)
+            return picked
 
     def snapshot(self, exported_object: str) -> Mapping[int, Change]:
         """The changed rows of an object as of now (a copy a job reads without locking)."""
@@ -142,6 +161,16 @@ class ChangeLog:
         with self._lock:
             self._changes[exported_object][index] = (updated_ms, version)
             self._last_ms = max(self._last_ms, updated_ms)
+
+    def saved_removed(self) -> dict[str, list[int]]:
+        """Every removed row per object (for the state file)."""
+        with self._lock:
+            return {name: sorted(gone) for name, gone in self._removed.items() if gone}
+
+    def restore_removed(self, exported_object: str, indexes: list[int]) -> None:
+        """Re-apply saved removals (the emulator's state file)."""
+        with self._lock:
+            self._removed.setdefault(exported_object, set()).update(indexes)
 
     def saved(self) -> dict[str, list[list[int]]]:
         """Every change as `[index, updated_ms, version]` per object (for the state file)."""

@@ -214,7 +214,9 @@ class Emulator:
         )
         keys = self.dataset.keys(exported_object)
         changed = self.dataset.changes.snapshot(exported_object)
-        rows = self.dataset.rows(exported_object, keys, timeline.snapshot(), window, changed)
+        removed = self.dataset.changes.removed(exported_object)
+        indexes = [i for i in window if i not in removed] if removed else window
+        rows = self.dataset.rows(exported_object, keys, timeline.snapshot(), indexes, changed)
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def add_rows(self, exported_object: str, count: int) -> int:
@@ -238,6 +240,16 @@ class Emulator:
         self._save_state()
         return changed
 
+    def remove_rows(self, exported_object: str, count: int) -> int:
+        """Make `count` points expirations vanish (used up or cancelled): no later export or
+        ground truth has them. Return how many went."""
+        if exported_object not in OBJECTS:
+            raise ValueError(f"unknown exported_object {exported_object!r}")
+        total = self.dataset.timelines[exported_object].count
+        gone = len(self.dataset.changes.remove(exported_object, count, total))
+        self._save_state()
+        return gone
+
     def row_count(self, exported_object: str) -> int:
         """Current number of rows of an object."""
         return self.dataset.timelines[exported_object].count
@@ -253,6 +265,8 @@ class Emulator:
         for obj, segments in state.get("added", {}).items():
             for count, start_ms, end_ms in segments:
                 self.dataset.timelines[obj].add(count, start_ms, end_ms)
+        for obj, indexes in state.get("removed", {}).items():
+            self.dataset.changes.restore_removed(obj, indexes)
         for obj, changes in state.get("updated", {}).items():
             for index, updated_ms, version in changes:
                 self.dataset.changes.restore(obj, index, updated_ms, version)
@@ -266,6 +280,7 @@ class Emulator:
             "rows": self.config.rows,
             "added": added,
             "updated": self.dataset.changes.saved(),
+            "removed": self.dataset.changes.saved_removed(),
         }
         with self._state_lock:
             tmp = f"{self._state_file}.tmp"

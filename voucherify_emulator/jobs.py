@@ -118,6 +118,9 @@ class JobStore:
             window = timeline.window(spec.after_ms, spec.before_ms, inclusive)
             if spec.order_key == "updated_at":  # rows never updated first (inference)
                 window = self.dataset.updated_at_order(obj, window, changed)
+        removed = self.dataset.changes.removed(obj)
+        if removed:
+            window = [i for i in window if i not in removed]
         export_id = new_export_id()
         parameters = body.get("parameters")
         job = ExportJob(

@@ -147,3 +147,23 @@ def test_voucher_transactions_export_on_created_at_with_dashboard_labels(
     assert exported == truth
     assert exported
     assert all(row["id"].startswith("vtx_") for row in exported)
+
+
+def test_removed_points_expirations_vanish_from_exports_and_ground_truth(
+    emulator: Emulator,
+) -> None:
+    before = {row["id"] for row in emulator.ground_truth("points_expiration")}
+    answer = requests.post(
+        f"{emulator.api_url}/_emulator/removals",
+        json={"exported_object": "points_expiration", "count": 6},
+        timeout=10,
+    )
+    assert answer.json() == {"exported_object": "points_expiration", "removed": 6}
+    after = {row["id"] for row in emulator.ground_truth("points_expiration")}
+    assert after < before
+    assert len(before - after) == 6
+    with client(emulator) as s:
+        text = export_csv(s, emulator, "points_expiration", fields=["id"])
+    assert {row[0] for row in csv.reader(io.StringIO(text))} - {"ID"} == after
+    with pytest.raises(ValueError, match="only points_expiration"):
+        emulator.remove_rows("voucher", 1)
