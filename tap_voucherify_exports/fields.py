@@ -285,10 +285,10 @@ ORDER = _table(
     ("metadata", OBJ, "Metadata"),
 )
 
-# Gift card and loyalty card balance changes (`ExportVoucherTransactionsFields`). Labels are the
-# Dashboard's transaction export columns (research digest section 3). `balance` and `amount` are
-# points or minor currency units; typed as numbers since the voucher `value` sample shows
-# decimals ("2000.00") where minor units were documented.
+# Gift card and loyalty card balance changes (`ExportVoucherTransactionsFields`). Labels are
+# the Dashboard's transaction export columns (research digest section 3, voucher-tracking.mdx).
+# `balance` and `amount` are points or minor currency units; typed as numbers since the voucher
+# `value` sample shows decimals ("2000.00") where minor units were documented.
 VOUCHER_TRANSACTIONS = _table(
     "voucher_transactions",
     ("id", STR, "ID"),
@@ -303,6 +303,7 @@ VOUCHER_TRANSACTIONS = _table(
     ("related_transaction_id", STR, "Related transaction ID"),
     ("created_at", DATETIME, "Creation date"),
     ("details", OBJ, "Details"),
+    labels_from=LabelSource.DASHBOARD,
 )
 
 TABLES: dict[str, ExportedObjectTable] = {
