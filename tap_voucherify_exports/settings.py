@@ -397,7 +397,7 @@ def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ())
 
     no_keys: dict[str, dict[str, str]] = {}
     metadata_keys = problems.check("metadata_keys", lambda: parse_metadata_keys(config), no_keys)
-    creation_only_streams = problems.check(
+    creation_only_streams: frozenset[str] = problems.check(
         "creation_only_streams", lambda: _creation_only_streams(config), frozenset()
     )
 
