@@ -285,9 +285,38 @@ ORDER = _table(
     ("metadata", OBJ, "Metadata"),
 )
 
+# Gift card and loyalty card balance changes (`ExportVoucherTransactionsFields`). Labels are
+# the Dashboard's transaction export columns (research digest section 3, voucher-tracking.mdx).
+# `balance` and `amount` are points or minor currency units; typed as numbers since the voucher
+# `value` sample shows decimals ("2000.00") where minor units were documented.
+VOUCHER_TRANSACTIONS = _table(
+    "voucher_transactions",
+    ("id", STR, "ID"),
+    ("campaign_id", STR, "Campaign ID"),
+    ("voucher_id", STR, "Voucher ID"),
+    ("type", STR, "Type"),
+    ("source_id", STR, "Source ID"),
+    ("reason", STR, "Reason"),
+    ("source", STR, "Source"),
+    ("balance", NUM, "Balance"),
+    ("amount", NUM, "Amount"),
+    ("related_transaction_id", STR, "Related transaction ID"),
+    ("created_at", DATETIME, "Creation date"),
+    ("details", OBJ, "Details"),
+    labels_from=LabelSource.DASHBOARD,
+)
+
 TABLES: dict[str, ExportedObjectTable] = {
     table.exported_object: table
-    for table in (VOUCHER, REDEMPTION, PUBLICATION, CUSTOMER, POINTS_EXPIRATION, ORDER)
+    for table in (
+        VOUCHER,
+        REDEMPTION,
+        PUBLICATION,
+        CUSTOMER,
+        POINTS_EXPIRATION,
+        ORDER,
+        VOUCHER_TRANSACTIONS,
+    )
 }
 
 

@@ -51,6 +51,10 @@ METADATA_KEY_TYPES = ("string", "integer", "number", "boolean", "date-time")
 # comma (Voucherify lists allowed fields comma-separated), no space (a column name).
 _METADATA_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 METADATA_KEY_MAX_CHARS = 100
+# Streams whose exported object Voucherify filters and orders by `updated_at` (voucher, customer,
+# order: research digest section 2.4), so they can export rows changed since the last sync.
+# streams.py gives exactly these a `change_key`; tests/unit/test_streams.py checks they agree.
+CHANGE_STREAMS = ("vouchers", "customers", "orders")
 
 
 def origin_of(url: str) -> str:
@@ -184,6 +188,8 @@ class Settings:
     oauth_scope: str = OAUTH_SCOPE_DEFAULT
     # stream name → {metadata key: type name}, each requested as the field `metadata.<key>`.
     metadata_keys: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Streams of CHANGE_STREAMS that export only rows created since the last sync.
+    creation_only_streams: frozenset[str] = frozenset()
 
     @property
     def trusted_origins(self) -> frozenset[str]:
@@ -258,6 +264,23 @@ def parse_metadata_keys(config: Mapping[str, Any]) -> dict[str, dict[str, str]]:
                 )
         parsed[str(stream)] = typed
     return parsed
+
+
+def _creation_only_streams(config: Mapping[str, Any]) -> frozenset[str]:
+    value = config.get("creation_only_streams")
+    if value in (None, ""):
+        return frozenset()
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise ConfigValidationError(
+            f"Setting `creation_only_streams` must be a list of stream names; got {value!r}."
+        )
+    unknown = sorted(set(value) - set(CHANGE_STREAMS))
+    if unknown:
+        raise ConfigValidationError(
+            f"Setting `creation_only_streams` names {', '.join(unknown)}: only "
+            f"{', '.join(CHANGE_STREAMS)} export changed rows; got {value!r}."
+        )
+    return frozenset(value)
 
 
 def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ()) -> Settings:
@@ -374,6 +397,9 @@ def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ())
 
     no_keys: dict[str, dict[str, str]] = {}
     metadata_keys = problems.check("metadata_keys", lambda: parse_metadata_keys(config), no_keys)
+    creation_only_streams: frozenset[str] = problems.check(
+        "creation_only_streams", lambda: _creation_only_streams(config), frozenset()
+    )
 
     for error in schema_errors:
         problems.add_schema_error(error)
@@ -399,4 +425,5 @@ def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ())
         auth_method=auth_method,
         oauth_scope=oauth_scope,
         metadata_keys=metadata_keys,
+        creation_only_streams=creation_only_streams,
     )

@@ -12,6 +12,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context, Record
+from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE
 from singer_sdk.singerlib.messages import RecordMessage
 
 from tap_voucherify_exports.batch import BatchFileWriter
@@ -40,12 +41,26 @@ def _pass_on(records: Iterator[Record]) -> Generator[Record, None, None]:
     yield from records
 
 
+# Where a stream keeps its change cursor in its STATE entry, beside the SDK's own
+# `replication_key`/`replication_key_value` (the creation cursor, shaped as it always was, so a
+# state written before change replication existed resumes as is).
+CHANGES_STATE_KEY = "changes"
+
+
 class VoucherifyExportStream(Stream):
-    """One exported object, synced window by window through export jobs."""
+    """One exported object, synced window by window through export jobs.
+
+    A windowed stream has a creation cursor: windows of `filter_key` (`created_at`) from its
+    bookmark to the sync's end. A stream with a `change_key` has a second one: windows of
+    `updated_at` from its own bookmark, so rows changed since the last sync are exported again.
+    Each cursor advances only after a whole window's rows were written (`_advance_bookmark`).
+    """
 
     exported_object: ClassVar[str]
     # The export filter that selects a window; None means one full export per run.
     filter_key: ClassVar[str | None] = "created_at"
+    # The filter that finds changed rows; None for objects that are never changed (append-only).
+    change_key: ClassVar[str | None] = None
 
     # Bookmarks are set by this class at window ends (see `_advance_bookmark`), never from record
     # values, so the SDK may treat the stream as sorted: state is resumable and values are real.
@@ -82,20 +97,36 @@ class VoucherifyExportStream(Stream):
             if mask.get(("properties", field.property_name), False)
         )
 
+    @property
+    def replicates_changes(self) -> bool:
+        """Whether rows updated since the last sync are exported too (not `creation_only`)."""
+        creation_only = self.session.settings.creation_only_streams
+        return self.change_key is not None and self.name not in creation_only
+
     def export_requests(self) -> list[ExportRequest]:
-        """Every export this sync needs, oldest window first."""
+        """Every export this sync needs: created rows' windows, then changed rows' windows."""
         if not self.filter_key:
             return [self.export_request()]
         session = self.session
         # A first run (no bookmark) backfills in larger windows: fewer jobs and API calls; one
         # that ends in ERROR is split in half like any other.
         first_run = not self.stream_state.get("replication_key_value")
-        size = session.settings.backfill_window if first_run else session.settings.window
-        windows = plan_windows(self.bookmark_start(), session.sync_end, size)
-        return [self.export_request(window) for window in windows]
+        backfill = session.settings.backfill_window if first_run else session.settings.window
+        cursors = [(self.filter_key, self.bookmark_start(), backfill)]
+        if self.replicates_changes:
+            assert self.change_key
+            cursors.append((self.change_key, self.change_bookmark_start(), session.settings.window))
+        return [
+            self.export_request(window, filter_key)
+            for filter_key, start, size in cursors
+            for window in plan_windows(start, session.sync_end, size)
+        ]
 
-    def export_request(self, window: Window | None = None) -> ExportRequest:
-        """One export of the selected fields over `window` (None: every row, unfiltered).
+    def export_request(
+        self, window: Window | None = None, filter_key: str | None = None
+    ) -> ExportRequest:
+        """One export of the selected fields over `window` of `filter_key` (default: the
+        creation filter; no window: every row, unfiltered).
 
         The primary and replication keys are `required`: if Voucherify refuses one, the stream
         fails rather than sync rows without it.
@@ -106,12 +137,12 @@ class VoucherifyExportStream(Stream):
             self.exported_object,
             self.requested_fields,
             window,
-            self.filter_key if window is not None else None,
+            (filter_key or self.filter_key) if window is not None else None,
             required=(*self.primary_keys, *replication),
         )
 
     def bookmark_start(self) -> dt.datetime:
-        """Where this stream resumes: its bookmark, or `start_date` if that is later or unset.
+        """Where the creation cursor resumes: its bookmark, or `start_date` if later or unset.
 
         Read from the state itself, not `get_starting_timestamp`: the SDK fills that in only
         when the stream's own sync begins, and the session plans every stream before then.
@@ -122,12 +153,56 @@ class VoucherifyExportStream(Stream):
             start = max(start, parse_timestamp("state", bookmark))
         return start
 
+    def change_bookmark_start(self) -> dt.datetime:
+        """Where the change cursor resumes.
+
+        From its own bookmark once it has one. The first sync (no bookmark at all) starts it at
+        the sync's end, which is where the backfill started: the backfill exports every row as
+        it is then, and any change made while it runs is dated later. A state with only a
+        creation bookmark (written before change replication existed, or while the stream was
+        `creation_only`) starts it at that bookmark, the end of the last sync: every change
+        since then is exported, and nothing is backfilled again.
+        """
+        changes = self.stream_state.get(CHANGES_STATE_KEY) or {}
+        bookmark = changes.get("replication_key_value") or self.stream_state.get(
+            "replication_key_value"
+        )
+        if not bookmark:
+            return self.session.sync_end
+        return max(self.session.settings.start_date, parse_timestamp("state", bookmark))
+
     @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
+        self._begin_change_cursor()
         fast = self._fast_record_writer(context)
         emit = _pass_on if fast is None else fast.emit
         for request in self.export_requests():
             yield from self._sync_window(request, emit)
+        self._end_full_table()
+
+    def _begin_change_cursor(self) -> None:
+        """A stream replicating changes starts its change cursor in its state (first sync)."""
+        if self.replicates_changes and CHANGES_STATE_KEY not in self.stream_state:
+            # Recorded now, written with the first window's STATE: a run killed mid-backfill
+            # resumes its change cursor where the first run started, not where the next starts.
+            self.stream_state[CHANGES_STATE_KEY] = {
+                "replication_key": self.change_key,
+                "replication_key_value": self.change_bookmark_start().isoformat(),
+            }
+
+    def _end_full_table(self) -> None:
+        """After a full-table stream's last row: the closing ACTIVATE_VERSION."""
+        if self.replication_method == REPLICATION_FULL_TABLE and self._stream_version:
+            # Every row of the full export is written: the target may drop rows of older
+            # versions (the SDK sent the opening ACTIVATE_VERSION before the first record).
+            self._write_activate_version_message(self._stream_version)
+
+    @property
+    @override
+    def emit_activate_version_messages(self) -> bool:
+        # Full-table streams version their rows, so a target that honours ACTIVATE_VERSION
+        # (meltanolabs target-postgres) removes rows that no longer exist on Voucherify.
+        return True
 
     @override
     def get_batches(
@@ -143,11 +218,13 @@ class VoucherifyExportStream(Stream):
             self._state_waits_for_sdk_batch = True
             yield from super().get_batches(batch_config, context)
             return
+        self._begin_change_cursor()
         with self.get_record_counter() as counter:
             writer = BatchFileWriter(batch_config, self.tap_name, self.name, counter.increment)
             for request in self.export_requests():
                 for manifest in self._sync_window(request, writer.write_export):
                     yield batch_config.encoding, manifest
+        self._end_full_table()  # after the last BATCH message: the SDK wrote it at the yield
 
     def _sdk_loop_is_identity(self, context: Context | None, *, maps: bool = True) -> bool:
         """Whether the SDK's per-record loop hands every record on unchanged: no partition keys
@@ -195,7 +272,7 @@ class VoucherifyExportStream(Stream):
         return self._record_counter
 
     def _sync_window(self, request: ExportRequest, emit: Emit[T]) -> Iterator[T]:
-        """Emit one window's records, then move the bookmark to its end; split it on ERROR.
+        """Emit one window's records, then move its cursor to the window's end; split on ERROR.
 
         `emit(records)` yields what this yields (records, or nothing when it writes them
         itself, or batch manifests) and may return one last item, yielded after the bookmark
@@ -214,18 +291,27 @@ class VoucherifyExportStream(Stream):
             return
         last = yield from emit(records)
         if request.window is not None:
-            self._advance_bookmark(request.window.end, write_state=last is None)
+            self._advance_bookmark(request, write_state=last is None)
         if last is not None:
             yield last
 
-    def _advance_bookmark(self, window_end: dt.datetime, *, write_state: bool) -> None:
-        """Every row before `window_end` has been written: move the bookmark there, and emit
-        STATE when asked and no written row waits for a BATCH message: in BATCH mode, the SDK
-        writes STATE right after each BATCH message (`_sync_batches`), never before it."""
-        assert self.replication_key
-        self.state_manager.increment_state(
-            {self.replication_key: window_end.isoformat()}, replication_key=self.replication_key
-        )
+    def _advance_bookmark(self, request: ExportRequest, *, write_state: bool) -> None:
+        """Every row of the request's window has been written: move its cursor to the window's
+        end, and emit STATE when asked and no written row waits for a BATCH message (in BATCH
+        mode the SDK writes STATE right after each BATCH message, never before it). The
+        cursors never move back (windows are planned from them)."""
+        assert request.window is not None
+        window_end = request.window.end.isoformat()
+        if request.filter_key == self.change_key:
+            self.stream_state[CHANGES_STATE_KEY] = {
+                "replication_key": self.change_key,
+                "replication_key_value": window_end,
+            }
+        else:
+            assert self.replication_key
+            self.state_manager.increment_state(
+                {self.replication_key: window_end}, replication_key=self.replication_key
+            )
         self.state_manager.is_flushed = False
         if write_state and not self._state_waits_for_sdk_batch:
             self._write_state_message()
@@ -248,7 +334,9 @@ class VoucherifyExportStream(Stream):
     # code off private members.
     #
     # Called: `_write_state_message()` (emit STATE right after a window's rows: the SDK has no
-    # public "flush state now"), `_stream_version` (the ACTIVATE_VERSION version a RECORD carries).
+    # public "flush state now"), `_stream_version` (the ACTIVATE_VERSION version a RECORD carries),
+    # `_write_activate_version_message(version)` (the closing ACTIVATE_VERSION after a full
+    # export: the SDK sends only the opening one, before the first record).
     # Relied on by the RECORD fast path (`_fast_record_writer`, fastpath.py), which writes the
     # records itself and hands the SDK's `_sync_records` loop none: that loop opens the record
     # counter through the public `get_record_counter` before it calls `get_records` (the fast
@@ -292,6 +380,7 @@ class VouchersStream(VoucherifyExportStream):
     exported_object = "voucher"
     primary_keys = ("id",)
     replication_key = "created_at"
+    change_key = "updated_at"
 
 
 class RedemptionsStream(VoucherifyExportStream):
@@ -319,6 +408,7 @@ class CustomersStream(VoucherifyExportStream):
     exported_object = "customer"
     primary_keys = ("id",)
     replication_key = "created_at"
+    change_key = "updated_at"
 
 
 class OrdersStream(VoucherifyExportStream):
@@ -328,16 +418,30 @@ class OrdersStream(VoucherifyExportStream):
     exported_object = "order"
     primary_keys = ("id",)
     replication_key = "created_at"
+    change_key = "updated_at"
 
 
 class PointsExpirationsStream(VoucherifyExportStream):
-    """Loyalty points expirations. The API has no created_at filter for them: full table."""
+    """Loyalty points expirations. The API has no created_at filter for them: full table.
+
+    Each full export is wrapped in ACTIVATE_VERSION messages, so a target that honours them
+    removes expirations that no longer exist.
+    """
 
     name = "points_expirations"
     exported_object = "points_expiration"
     primary_keys = ("id",)
     replication_key = None
     filter_key = None
+
+
+class VoucherTransactionsStream(VoucherifyExportStream):
+    """Gift card and loyalty card balance changes: created once, never changed (append-only)."""
+
+    name = "voucher_transactions"
+    exported_object = "voucher_transactions"
+    primary_keys = ("id",)
+    replication_key = "created_at"
 
 
 STREAM_TYPES: tuple[type[VoucherifyExportStream], ...] = (
@@ -347,4 +451,5 @@ STREAM_TYPES: tuple[type[VoucherifyExportStream], ...] = (
     CustomersStream,
     OrdersStream,
     PointsExpirationsStream,
+    VoucherTransactionsStream,
 )

@@ -129,6 +129,10 @@ class TapVoucherifyExports(Tap):
                                 'stream: {"vouchers": ["region"]} or {"customers": {"tier": '
                                 '"integer"}} (string, integer, number, boolean, date-time). '
                                 "Each becomes the property metadata__<key>."),
+        th.Property("creation_only_streams", th.ArrayType(th.StringType()), default=[],
+                    description="Streams among vouchers, customers and orders that export only "
+                                "rows created since the last sync, not rows updated too: for "
+                                "append-only history, or half the export jobs."),
     ).to_dict()  # fmt: skip
 
     @cached_property

@@ -71,12 +71,23 @@ ROW_KEYS: dict[str, frozenset[str]] = {
             "referrer_id",
         }
     ),
+    "voucher_transactions": frozenset(
+        {"id", "voucher_id", "source_id", "related_transaction_id", "created_at"}
+    ),
 }
 # Per-row cells that may contain a delimiter or quote (every other per-row cell is an id, code,
 # number or timestamp and never needs quoting).
 QUOTED_KEYS = frozenset({"name", "customer_name"})
 Cell = Callable[[int, int, int], str]  # (index, row hash, created_at ms) -> CSV cell
 _DAY = 86_400_000
+
+
+# A row's `updated_at` as generated. Rows of the initial dataset: empty for a third of them
+# (Voucherify does not document whether it sets updated_at on creation, so both cases exist),
+# else up to 2.5 hours after created_at. Rows added later (`add_rows`, dated up to now) are
+# empty: a date after now would be a change nobody made yet. `update_rows` sets it to the time
+# of the change.
+UPDATED_AFTER_CREATION_MAX_MS = 9_000_000
 
 
 def _pick(pool: tuple[str, ...], shift: int) -> Cell:
@@ -104,6 +115,7 @@ class CellTables:
         self._bases = {name: base(seed, name) for name in OBJECTS}
         self._id_salts = {name: base(seed, f"{name}:id") for name in OBJECTS}
         # References point at rows that exist from the start (they never disappear).
+        self._initial_rows = {name: rows.get(name, 200) for name in OBJECTS}
         self._vouchers = max(1, rows.get("voucher", 200))
         self._customers = max(1, rows.get("customer", 200))
         # A voucher row uses its code three times (code, QR and barcode URLs); a tiny cache
@@ -116,7 +128,21 @@ class CellTables:
             "customer": self._customer_cells(),
             "points_expiration": self._points_expiration_cells(),
             "order": self._order_cells(),
+            "voucher_transactions": self._voucher_transactions_cells(),
         }
+
+    def generated_updated_ms(self, exported_object: str, i: int, h: int, ms: int) -> int | None:
+        """The generated `updated_at` of row `i` (hash `h`, created at `ms`); None when empty."""
+        if i >= self._initial_rows[exported_object] or h % 3 == 0:
+            return None
+        return ms + (h >> 9) % UPDATED_AFTER_CREATION_MAX_MS
+
+    def _updated_at(self, exported_object: str) -> Cell:
+        def cell(i: int, h: int, ms: int) -> str:
+            updated = self.generated_updated_ms(exported_object, i, h, ms)
+            return "" if updated is None else iso_ms(updated)
+
+        return cell
 
     # --- identifiers shared between objects -------------------------------------------------
     def _hex_id(self, name: str, prefix: str) -> Callable[[int], str]:
@@ -185,7 +211,7 @@ class CellTables:
             "metadata": _pick(P.METADATA, 27),
             "is_referral_code": _flag(30, 4),
             "created_at": lambda i, h, ms: iso_group(ms),
-            "updated_at": lambda i, h, ms: "" if h % 3 == 0 else iso_ms(ms + (h >> 9) % 9_000_000),
+            "updated_at": self._updated_at("voucher"),
             "validity_timeframe_interval": _pick(P.INTERVALS, 31),
             "validity_timeframe_duration": _pick(P.DURATIONS, 31),
             "validity_day_of_week": _pick(P.DAYS_OF_WEEK, 34),
@@ -275,7 +301,7 @@ class CellTables:
             ),
             "source_id": lambda i, h, ms: f"src-{i}",
             "created_at": lambda i, h, ms: iso_group(ms),
-            "updated_at": lambda i, h, ms: "" if h % 3 == 0 else iso_ms(ms + (h >> 9) % 9_000_000),
+            "updated_at": self._updated_at("customer"),
             "birthdate": birthdate,
             "birthday": birthdate,
             "address_city": address(P.CITIES, 24),
@@ -331,7 +357,7 @@ class CellTables:
             "id": lambda i, h, ms: oid(i),
             "source_id": lambda i, h, ms: "" if h % 9 == 0 else f"order-src-{i}",
             "created_at": lambda i, h, ms: iso_group(ms),
-            "updated_at": lambda i, h, ms: "" if h % 3 == 0 else iso_ms(ms + (h >> 9) % 9_000_000),
+            "updated_at": self._updated_at("order"),
             "status": _pick(P.ORDER_STATUSES, 2),
             "amount": lambda i, h, ms: str(amounts(h)[0]),
             "discount_amount": lambda i, h, ms: str(amounts(h)[1]),
@@ -341,4 +367,39 @@ class CellTables:
             "customer_id": lambda i, h, ms: cust((h >> 30) % customers),
             "referrer_id": lambda i, h, ms: "" if (h >> 33) % 5 else cust((h >> 35) % customers),
             "metadata": _pick(P.METADATA, 45),
+        }
+
+    def _voucher_transactions_cells(self) -> dict[str, Cell]:
+        tid = self._hex_id("voucher_transactions", "vtx_")
+        vid = self._hex_id("voucher", "v_")
+        vouchers = self._vouchers
+
+        def loyalty(h: int) -> bool:
+            return h % 2 == 0
+
+        def kind(h: int) -> str:
+            pool = P.LOYALTY_TRANSACTION_TYPES if loyalty(h) else P.GIFT_TRANSACTION_TYPES
+            return pool[(h >> 1) % len(pool)]
+
+        def amount(h: int) -> int:
+            size = (h >> 5) % 500 + 1
+            return -size if "REMOVAL" in kind(h) or "REDEMPTION" in kind(h) else size
+
+        return {
+            "id": lambda i, h, ms: tid(i),
+            "campaign_id": lambda i, h, ms: (
+                f"camp_loyalty_{(h >> 3) % 3}" if loyalty(h) else f"camp_gift_{(h >> 3) % 3}"
+            ),
+            "voucher_id": lambda i, h, ms: vid((h >> 7) % vouchers),
+            "type": lambda i, h, ms: kind(h),
+            "source_id": lambda i, h, ms: "" if (h >> 29) % 3 else f"txn-src-{i}",
+            "reason": _pick(P.TRANSACTION_REASONS, 31),
+            "source": _pick(P.TRANSACTION_SOURCES, 35),
+            "balance": lambda i, h, ms: str((h >> 13) % 100_000 + max(0, -amount(h))),
+            "amount": lambda i, h, ms: str(amount(h)),
+            "related_transaction_id": lambda i, h, ms: (
+                tid(i - 1) if i and (h >> 39) % 7 == 0 else ""
+            ),
+            "created_at": lambda i, h, ms: iso_group(ms),
+            "details": _pick(P.TRANSACTION_DETAILS, 43),
         }

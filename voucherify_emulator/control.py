@@ -31,6 +31,10 @@ class Controls(Protocol):
 
     def add_rows(self, exported_object: str, count: int) -> int: ...
 
+    def update_rows(self, exported_object: str, count: int) -> int: ...
+
+    def remove_rows(self, exported_object: str, count: int) -> int: ...
+
     def row_count(self, exported_object: str) -> int: ...
 
     def ground_truth(
@@ -77,6 +81,22 @@ def _add_rows(c: Controls, query: Query, body: Any) -> Answer:
     return 200, {"exported_object": obj, "added": added, "total": c.row_count(obj)}
 
 
+def _update_rows(c: Controls, query: Query, body: Any) -> Answer:
+    if not isinstance(body, dict):
+        return 400, {"error": 'expected {"exported_object": ..., "count": n}'}
+    obj = str(body.get("exported_object"))
+    updated = c.update_rows(obj, int(body.get("count", 0)))
+    return 200, {"exported_object": obj, "updated": updated, "total": c.row_count(obj)}
+
+
+def _remove_rows(c: Controls, query: Query, body: Any) -> Answer:
+    if not isinstance(body, dict):
+        return 400, {"error": 'expected {"exported_object": ..., "count": n}'}
+    obj = str(body.get("exported_object"))
+    removed = c.remove_rows(obj, int(body.get("count", 0)))
+    return 200, {"exported_object": obj, "removed": removed}
+
+
 def _ground_truth(c: Controls, query: Query, body: Any) -> Answer:
     obj = _first(query, "exported_object")
     if obj is None:
@@ -101,6 +121,8 @@ _ROUTES: dict[tuple[str, str], Callable[[Controls, Query, Any], Answer]] = {
     ("GET", "/_emulator/faults"): lambda c, q, b: (200, {"armed": c.faults_summary()}),
     ("DELETE", "/_emulator/faults"): _clear_faults,
     ("POST", "/_emulator/rows"): _add_rows,
+    ("POST", "/_emulator/updates"): _update_rows,
+    ("POST", "/_emulator/removals"): _remove_rows,
     ("GET", "/_emulator/ground-truth"): _ground_truth,
     ("GET", "/_emulator/requests"): lambda c, q, b: (200, [r.to_json() for r in c.requests]),
     ("DELETE", "/_emulator/requests"): _clear_requests,

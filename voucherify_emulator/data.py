@@ -12,11 +12,18 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 from voucherify_emulator.api import OBJECTS
-from voucherify_emulator.cells import QUOTED_KEYS, ROW_KEYS, Cell, CellTables
+from voucherify_emulator.cells import (
+    QUOTED_KEYS,
+    ROW_KEYS,
+    UPDATED_AFTER_CREATION_MAX_MS,
+    Cell,
+    CellTables,
+)
+from voucherify_emulator.changes import Change, ChangeLog, apply_change
 from voucherify_emulator.hashing import MASK64, base, mix
 from voucherify_emulator.timeline import Segment, Timeline, iter_ms, parse_iso
 
@@ -63,7 +70,9 @@ class Dataset:
             for name in OBJECTS
         }
         self._bases = {name: base(seed, name) for name in OBJECTS}
-        self._cells = CellTables(seed, rows).tables
+        self._cell_tables = CellTables(seed, rows)
+        self._cells = self._cell_tables.tables
+        self.changes = ChangeLog(seed)
 
     # --- public API -----------------------------------------------------------------------------
     def _template(self, exported_object: str, keys: list[str]) -> Callable[[int], list[str]]:
@@ -88,9 +97,15 @@ class Dataset:
         return build
 
     def rows(
-        self, exported_object: str, keys: list[str], segments: list[Segment], indexes: range
+        self,
+        exported_object: str,
+        keys: list[str],
+        segments: list[Segment],
+        indexes: Sequence[int],
+        changed: Mapping[int, Change] | None = None,
     ) -> Iterator[list[str]]:
-        """Yield the cells of `keys` for every row in `indexes` (in that order)."""
+        """Yield the cells of `keys` for every row in `indexes` (in that order), as changed by
+        `changed` (a `ChangeLog.snapshot`; None: as generated)."""
         per_row = ROW_KEYS[exported_object]
         row_cells = [
             (pos, self._cells[exported_object][key])
@@ -109,6 +124,8 @@ class Dataset:
             row = template.copy()
             for pos, cell in row_cells:
                 row[pos] = cell(i, h, ms)
+            if changed and i in changed:
+                apply_change(exported_object, keys, row, h, changed[i])
             yield row
 
     def lines(
@@ -116,15 +133,23 @@ class Dataset:
         exported_object: str,
         keys: list[str],
         segments: list[Segment],
-        indexes: range,
+        indexes: Sequence[int],
         terminator: str,
+        *,
+        changed: Mapping[int, Change] | None = None,
     ) -> Iterator[str]:
         """Yield finished CSV lines for `indexes`: the fast path for files.
 
         The template cells of a row are pre-rendered (with the csv module, so quoting is
         identical) as text runs between the per-row cells; a line is then one join. Must agree
-        byte for byte with `csv.writer(...).writerow(row)` for every row of `rows()`.
+        byte for byte with `csv.writer(...).writerow(row)` for every row of `rows()`. A changed
+        row is rendered by `rows()` and the csv module instead.
         """
+        if changed:
+            yield from self._lines_with_changes(
+                exported_object, keys, segments, indexes, terminator, changed
+            )
+            return
         per_row = ROW_KEYS[exported_object]
         row_positions = [pos for pos, key in enumerate(keys) if key in per_row]
         row_cells = [
@@ -152,6 +177,82 @@ class Dataset:
                     run.replace("{", "{{").replace("}", "}}") for run in runs
                 )
             yield pattern.format(*[cell(i, h, ms) for cell in row_cells])
+
+    def _lines_with_changes(  # noqa: PLR0917 - the arguments of lines(), passed on
+        self,
+        exported_object: str,
+        keys: list[str],
+        segments: list[Segment],
+        indexes: Sequence[int],
+        terminator: str,
+        changed: Mapping[int, Change],
+    ) -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator=terminator)
+        for row in self.rows(exported_object, keys, segments, indexes, changed):
+            writer.writerow(row)
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+
+    def updated_at_window(
+        self,
+        exported_object: str,
+        after_ms: int | None,
+        before_ms: int | None,
+        inclusive: bool,
+        changed: Mapping[int, Change],
+    ) -> list[int]:
+        """Indexes of the rows whose current `updated_at` is inside (after, before), oldest
+        update first. Rows never updated (empty `updated_at`) are in no such window.
+
+        A generated `updated_at` is at most UPDATED_AFTER_CREATION_MAX_MS after created_at, so
+        only rows created in (after - that, before) can carry one inside the window.
+        """
+        timeline = self.timelines[exported_object]
+
+        def inside(ms: int) -> bool:
+            above = after_ms is None or ms > after_ms or (inclusive and ms == after_ms)
+            below = before_ms is None or ms < before_ms or (inclusive and ms == before_ms)
+            return above and below
+
+        lower = None if after_ms is None else after_ms - UPDATED_AFTER_CREATION_MAX_MS
+        candidates = timeline.window(lower, before_ms, inclusive=True)
+        start = self._bases[exported_object]
+        found = []
+        for i, ms in iter_ms(timeline.snapshot(), candidates):
+            if i in changed:
+                continue
+            updated = self._cell_tables.generated_updated_ms(exported_object, i, mix(start + i), ms)
+            if updated is not None and inside(updated):
+                found.append((updated, i))
+        found += [(ms, i) for i, (ms, _) in changed.items() if inside(ms)]
+        return [i for _, i in sorted(found)]
+
+    def updated_at_order(
+        self, exported_object: str, indexes: range, changed: Mapping[int, Change]
+    ) -> list[int]:
+        """`indexes` ordered by current `updated_at`, rows never updated first (inference)."""
+        start = self._bases[exported_object]
+        segments = self.timelines[exported_object].snapshot()
+
+        def updated(i: int, ms: int) -> int:
+            if i in changed:
+                return changed[i][0]
+            generated = self._cell_tables.generated_updated_ms(
+                exported_object, i, mix(start + i), ms
+            )
+            return -1 if generated is None else generated
+
+        ordered = sorted((updated(i, ms), i) for i, ms in iter_ms(segments, indexes))
+        return [i for _, i in ordered]
+
+    def update_rows(self, exported_object: str, count: int) -> list[int]:
+        """Change `count` existing rows (see changes.py); return their indexes."""
+        total = self.timelines[exported_object].count
+        indexes = self.changes.update(exported_object, count, total, self.watermark_ms)
+        self.touch()
+        return indexes
 
     def touch(self, moment: datetime | None = None) -> None:
         """Note that the data was read at `moment` (default now): an export was created."""

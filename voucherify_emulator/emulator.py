@@ -213,7 +213,10 @@ class Emulator:
             self.config.edges == "inclusive",
         )
         keys = self.dataset.keys(exported_object)
-        rows = self.dataset.rows(exported_object, keys, timeline.snapshot(), window)
+        changed = self.dataset.changes.snapshot(exported_object)
+        removed = self.dataset.changes.removed(exported_object)
+        indexes = [i for i in window if i not in removed] if removed else window
+        rows = self.dataset.rows(exported_object, keys, timeline.snapshot(), indexes, changed)
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def add_rows(self, exported_object: str, count: int) -> int:
@@ -225,6 +228,27 @@ class Emulator:
         self.dataset.add_rows(exported_object, count)
         self._save_state()
         return count
+
+    def update_rows(self, exported_object: str, count: int) -> int:
+        """Change `count` existing rows of a voucher, customer or order (distinct rows, picked
+        by the seed): `updated_at` moves to the time of the change (after every export created
+        so far, not after now) and the mutable fields change (changes.MUTATIONS). Return how
+        many rows changed; `ground_truth` shows their current values."""
+        if exported_object not in OBJECTS:
+            raise ValueError(f"unknown exported_object {exported_object!r}")
+        changed = len(self.dataset.update_rows(exported_object, count))
+        self._save_state()
+        return changed
+
+    def remove_rows(self, exported_object: str, count: int) -> int:
+        """Make `count` points expirations vanish (used up or cancelled): no later export or
+        ground truth has them. Return how many went."""
+        if exported_object not in OBJECTS:
+            raise ValueError(f"unknown exported_object {exported_object!r}")
+        total = self.dataset.timelines[exported_object].count
+        gone = len(self.dataset.changes.remove(exported_object, count, total))
+        self._save_state()
+        return gone
 
     def row_count(self, exported_object: str) -> int:
         """Current number of rows of an object."""
@@ -241,12 +265,23 @@ class Emulator:
         for obj, segments in state.get("added", {}).items():
             for count, start_ms, end_ms in segments:
                 self.dataset.timelines[obj].add(count, start_ms, end_ms)
+        for obj, indexes in state.get("removed", {}).items():
+            self.dataset.changes.restore_removed(obj, indexes)
+        for obj, changes in state.get("updated", {}).items():
+            for index, updated_ms, version in changes:
+                self.dataset.changes.restore(obj, index, updated_ms, version)
 
     def _save_state(self) -> None:
         if not self._state_file:
             return
         added = {o: t.added_segments for o, t in self.dataset.timelines.items() if t.added_segments}
-        state = {"seed": self.config.seed, "rows": self.config.rows, "added": added}
+        state = {
+            "seed": self.config.seed,
+            "rows": self.config.rows,
+            "added": added,
+            "updated": self.dataset.changes.saved(),
+            "removed": self.dataset.changes.saved_removed(),
+        }
         with self._state_lock:
             tmp = f"{self._state_file}.tmp"
             with open(tmp, "w", encoding="utf-8") as handle:

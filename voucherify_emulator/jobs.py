@@ -15,11 +15,13 @@ import string
 import tempfile
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from voucherify_emulator import tokens
+from voucherify_emulator.changes import Change
 from voucherify_emulator.config import Config
 from voucherify_emulator.csvfile import Cancelled, write_csv
 from voucherify_emulator.data import Dataset
@@ -45,7 +47,9 @@ class ExportJob:
     exported_object: str
     parameters: dict[str, Any]
     spec: ExportSpec
-    rows: range  # index range of the window (reversed when descending)
+    # Indexes of the window's rows in export order: a range (reversed when descending) for a
+    # created_at window, a list for an updated_at one.
+    rows: Sequence[int]
     latency: float
     path: str
     fail: bool = False  # job_error / max_rows_per_export: ends in ERROR
@@ -58,6 +62,8 @@ class ExportJob:
     size: int | None = None
     deleted: bool = False
     created_mono: float = field(default_factory=time.monotonic)
+    # The changed rows as of creation: the file shows each row as it was then.
+    changed: Mapping[int, Change] = field(default_factory=dict)
     generated: threading.Event = field(default_factory=threading.Event)
     cancel: threading.Event = field(default_factory=threading.Event)
 
@@ -101,7 +107,20 @@ class JobStore:
         obj = spec.exported_object
         timeline = self.dataset.timelines[obj]
         segments = timeline.snapshot()
-        window = timeline.window(spec.after_ms, spec.before_ms, self.config.edges == "inclusive")
+        changed = self.dataset.changes.snapshot(obj)
+        inclusive = self.config.edges == "inclusive"
+        window: Sequence[int]
+        if spec.filter_key == "updated_at":
+            window = self.dataset.updated_at_window(
+                obj, spec.after_ms, spec.before_ms, inclusive, changed
+            )
+        else:
+            window = timeline.window(spec.after_ms, spec.before_ms, inclusive)
+            if spec.order_key == "updated_at":  # rows never updated first (inference)
+                window = self.dataset.updated_at_order(obj, window, changed)
+        removed = self.dataset.changes.removed(obj)
+        if removed:
+            window = [i for i in window if i not in removed]
         export_id = new_export_id()
         parameters = body.get("parameters")
         job = ExportJob(
@@ -114,6 +133,7 @@ class JobStore:
             rows=window[::-1] if spec.descending else window,
             latency=self.config.job_latency_seconds,
             path=os.path.join(self._dir, f"{export_id}.csv"),
+            changed=changed,
         )
         if not shape.is_default or any(key.startswith("metadata.") for key in spec.fields):
             job.layout = layout(obj, spec.fields, shape)
@@ -157,23 +177,30 @@ class JobStore:
     def _generate(self, job: ExportJob, segments: list[Segment]) -> None:
         obj, keys = job.exported_object, job.spec.fields
         malformed = (len(job.rows) // 2, job.malformed) if job.malformed else None
-        # Rows of an index range never change (add_rows only appends), so an identical export
-        # reuses the earlier file through a hard link: repeated benchmark runs do not pay for
-        # generation again, and deleting one export never affects another.
+        # Rows of an index range change only through update_rows (add_rows only appends), so an
+        # identical export with the same changes reuses the earlier file through a hard link:
+        # repeated benchmark runs do not pay for generation again, and deleting one export never
+        # affects another.
         shaped = job.layout
         header = None if shaped is None else tuple(shaped.header)
-        cache_key = None if malformed else (obj, tuple(keys), job.rows, header)
+        rows_key = job.rows if isinstance(job.rows, range) else tuple(job.rows)
+        changes_key = tuple(sorted(job.changed.items()))
+        cache_key = None if malformed else (obj, tuple(keys), rows_key, header, changes_key)
         if cache_key is not None and self._reuse(job, cache_key):
             return
         rows = lines = None
         if shaped is not None:
-            rows = shaped.rows(self.dataset.rows(obj, shaped.base_keys, segments, job.rows))
+            rows = shaped.rows(
+                self.dataset.rows(obj, shaped.base_keys, segments, job.rows, job.changed)
+            )
         elif malformed or len(keys) == 1:
             # The csv module path: corrupting one row needs cells; a lone empty cell is '""'.
-            rows = self.dataset.rows(obj, keys, segments, job.rows)
+            rows = self.dataset.rows(obj, keys, segments, job.rows, job.changed)
         else:
             terminator = "\r\n" if self.config.crlf else "\n"
-            lines = self.dataset.lines(obj, keys, segments, job.rows, terminator)
+            lines = self.dataset.lines(
+                obj, keys, segments, job.rows, terminator, changed=job.changed
+            )
         try:
             job.row_count = write_csv(
                 job.path,

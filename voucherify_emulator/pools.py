@@ -83,6 +83,22 @@ DURATIONS = ("", "", "PT1H", "PT30M")
 ADDITIONAL_INFO = ("", "Thanks for shopping!", "Valid in-store, online", "有效期内使用", "")
 CHANNELS = ("API", "Dashboard", "Automation", "Distribution: email")
 ORDER_STATUSES = ("CREATED", "PAID", "CANCELED", "FULFILLED")
+# Voucher transaction types (Voucherify's voucher transaction object).
+GIFT_TRANSACTION_TYPES = ("CREDITS_ADDITION", "CREDITS_REMOVAL", "CREDITS_REDEMPTION")
+LOYALTY_TRANSACTION_TYPES = (
+    "POINTS_ADDITION",
+    "POINTS_REMOVAL",
+    "POINTS_ACCRUAL",
+    "POINTS_REDEMPTION",
+)
+TRANSACTION_REASONS = ("", "Welcome bonus", "Refund, order #12", 'Manual "fix"', "")
+TRANSACTION_SOURCES = ("API", "voucherify-web-ui", "")
+TRANSACTION_DETAILS = (
+    "{}",
+    '{"order":{"id":"ord_0a1b","source_id":"o-1"}}',
+    '{"balance":{"type":"gift_voucher","total":1000,"amount":-100,"object":"balance"}}',
+    '{"reason":"He said \\"thanks\\", twice"}',
+)
 FAILURE_CODES = ("voucher_expired", "quantity_exceeded", "customer_rules_violated")
 FAILURE_MESSAGES = ("Voucher expired", "Quantity exceeded, sorry", 'Rules "violated"')
 

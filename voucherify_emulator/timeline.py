@@ -13,7 +13,7 @@ import bisect
 import functools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -146,9 +146,15 @@ class Timeline:
         return range(lo, max(lo, hi))
 
 
-def iter_ms(segments: list[Segment], rows: range) -> Iterator[tuple[int, int]]:
-    """Yield (index, ms) for `rows` (a step +1 or -1 range), one timestamp per group."""
+def iter_ms(segments: list[Segment], rows: Sequence[int]) -> Iterator[tuple[int, int]]:
+    """Yield (index, ms) for `rows`: a step +1 or -1 range (one timestamp per group), or any
+    sequence of indexes (rows picked by `updated_at`, one lookup each)."""
     if not rows:
+        return
+    if not isinstance(rows, range):
+        firsts = [s.first for s in segments]
+        for i in rows:
+            yield i, segments[bisect.bisect_right(firsts, i) - 1].ms(i)
         return
     ordered = segments if rows.step > 0 else segments[::-1]
     low, high = min(rows[0], rows[-1]), max(rows[0], rows[-1]) + 1

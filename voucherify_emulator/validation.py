@@ -2,8 +2,8 @@
 
 Error bodies follow the research digest section 5 verbatim (`invalid_payload`,
 `invalid_export_fields`, `not_found`, `unauthorized`, 429). What the emulator does not support
-(other `order` values, filters other than `created_at`) is rejected loudly rather than ignored,
-so a tap never believes a filter was applied when it was not.
+(other `order` values, filters other than one `created_at` or `updated_at` range) is rejected
+loudly rather than ignored, so a tap never believes a filter was applied when it was not.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from voucherify_emulator.api import OBJECTS
+from voucherify_emulator.api import CHANGING_OBJECTS, OBJECTS
 from voucherify_emulator.timeline import parse_iso
 
 # The order of the documented 400 example (research digest section 5).
@@ -26,7 +26,10 @@ _DEFAULTS = {
     "redemption": ["id", "object", "voucher_code", "customer_id", "date", "result"],
     "customer": ["name", "source_id"],
     "points_expiration": ["id", "campaign_id", "voucher_id", "status", "expires_at", "points"],
-}
+    "voucher_transactions": [
+        "id", "type", "source_id", "status", "reason", "source", "balance", "amount", "created_at",
+    ],
+}  # fmt: skip
 # Inference: the default when `order` is omitted is not documented; oldest first is chosen.
 DEFAULT_ORDER = {"points_expiration": "expires_at"}
 
@@ -106,6 +109,9 @@ class ExportSpec:
     descending: bool
     after_ms: int | None
     before_ms: int | None
+    # The date the window is on (`created_at` or `updated_at`) and the one rows are ordered by.
+    filter_key: str = "created_at"
+    order_key: str = "created_at"
 
 
 def _condition_time(value: Any, where: str) -> int:
@@ -122,13 +128,24 @@ def _condition_time(value: Any, where: str) -> int:
         raise invalid_payload(f"Property {where} should be an ISO 8601 date-time string") from None
 
 
-def _filters(exported_object: str, filters: Any) -> tuple[int | None, int | None]:
+def _date_keys(exported_object: str) -> tuple[str, ...]:
+    """The date fields an export of this object may be filtered and ordered by."""
+    if exported_object == "points_expiration":
+        return ("expires_at",)
+    if exported_object in CHANGING_OBJECTS:
+        return ("created_at", "updated_at")
+    return ("created_at",)
+
+
+def _filters(exported_object: str, filters: Any) -> tuple[str, int | None, int | None]:
+    """The filtered date key and its (after, before) bounds."""
     if filters is None:
-        return None, None
+        return "created_at", None, None
     if not isinstance(filters, dict):
         raise invalid_payload("Property .parameters.filters should be object")
     after: int | None = None
     before: int | None = None
+    filtered: list[str] = []
     for key, spec in filters.items():
         if key == "junction":
             if not isinstance(spec, str) or spec.lower() not in ("and", "or"):
@@ -144,18 +161,21 @@ def _filters(exported_object: str, filters: Any) -> tuple[int | None, int | None
             if key not in ("campaign_id", "voucher_id"):
                 raise invalid_params(f"Filter {key} is not supported for points_expiration export")
             continue  # accepted, not applied (see the emulator README)
-        if key != "created_at":
+        if key not in _date_keys(exported_object):
             raise invalid_params(f"Filter {key} is not supported by the emulator")
-        after, before = _created_at(conditions)
-    return after, before
+        filtered.append(key)
+        after, before = _date_range(key, conditions)
+    if len(filtered) > 1:
+        raise invalid_params("The emulator filters on one of created_at or updated_at, not both")
+    return (filtered[0] if filtered else "created_at"), after, before
 
 
-def _created_at(conditions: dict[str, Any]) -> tuple[int | None, int | None]:
+def _date_range(key: str, conditions: dict[str, Any]) -> tuple[int | None, int | None]:
     bounds: dict[str, int | None] = {"$after": None, "$before": None}
     for op, value in conditions.items():
         if op not in bounds:
-            raise invalid_params(f"Operator {op} is not supported for created_at")
-        bounds[op] = _condition_time(value, f".parameters.filters.created_at.conditions.{op}")
+            raise invalid_params(f"Operator {op} is not supported for {key}")
+        bounds[op] = _condition_time(value, f".parameters.filters.{key}.conditions.{op}")
     return bounds["$after"], bounds["$before"]
 
 
@@ -204,12 +224,20 @@ def validate_create(body: Any, rejected: dict[str, list[str]] | None = None) -> 
                 "request_id": request_id(),
             },
         )
-    order_key = "expires_at" if exported_object == "points_expiration" else "created_at"
+    orders = [o for key in _date_keys(exported_object) for o in (key, f"-{key}")]
     order = parameters.get("order") or DEFAULT_ORDER.get(exported_object, "created_at")
-    if order not in (order_key, f"-{order_key}"):
+    if order not in orders:
         raise invalid_payload(
             "Property .parameters.order should be equal to one of the allowed values "
-            f"[ {order_key}, -{order_key} ] (emulator subset)"
+            f"[ {', '.join(orders)} ] (emulator subset)"
         )
-    after, before = _filters(exported_object, parameters.get("filters"))
-    return ExportSpec(exported_object, list(fields), order.startswith("-"), after, before)
+    filter_key, after, before = _filters(exported_object, parameters.get("filters"))
+    return ExportSpec(
+        exported_object,
+        list(fields),
+        order.startswith("-"),
+        after,
+        before,
+        filter_key=filter_key,
+        order_key=order.lstrip("-"),
+    )

@@ -38,7 +38,10 @@ STREAMS: dict[str, StreamSpec] = {
     "customers": StreamSpec("customer", ("id",), "created_at"),
     "orders": StreamSpec("order", ("id",), "created_at"),
     "points_expirations": StreamSpec("points_expiration", ("id",), None),
+    "voucher_transactions": StreamSpec("voucher_transactions", ("id",), "created_at"),
 }
+# Streams whose rows change: created + updated in the README's stream table.
+CHANGING_STREAMS = ("vouchers", "customers", "orders")
 INCREMENTAL_STREAMS = tuple(name for name, spec in STREAMS.items() if spec.replication_key)
 
 # A few hundred rows per object: every stream has several yearly windows (2021..now) to sync, and
@@ -50,6 +53,7 @@ ROWS = {
     "customer": 200,
     "order": 150,
     "points_expiration": 100,
+    "voucher_transactions": 120,
 }
 START_DATE = "2021-01-01T00:00:00Z"
 TAP = "tap-voucherify-exports"
@@ -178,6 +182,7 @@ AMOUNTS = {
     "items_discount_amount",
     "total_discount_amount",
     "total_amount",
+    "balance",
 }
 COUNTS = {
     "loyalty_balance",
@@ -195,7 +200,7 @@ COUNTS = {
     "loyalty_referred_customers",
 }
 BOOLEANS = {"active", "is_referral_code", "is_winner"}
-OBJECTS = {"metadata"}
+OBJECTS = {"metadata", "details"}
 INTEGER_LISTS = {"validity_day_of_week"}
 
 
@@ -267,12 +272,18 @@ def expected_value(column: str, cell: str) -> object:
     return None if cell == "" else CONVERTERS[kind(column)](cell)
 
 
+def window_key(parameters: dict[str, Any]) -> str | None:
+    """The date an export's window is on (`created_at` or `updated_at`); None: no filter."""
+    filters = parameters.get("filters") or {}
+    return next((key for key in ("created_at", "updated_at") if key in filters), None)
+
+
 def after_filter(parameters: dict[str, Any]) -> dt.datetime | None:
-    """The `$after` of an export's `created_at` filter, None when it has no filter."""
-    filters = parameters.get("filters")
-    if not filters:
+    """The `$after` of an export's `created_at` or `updated_at` filter, None without one."""
+    key = window_key(parameters)
+    if key is None:
         return None
-    (after,) = filters["created_at"]["conditions"]["$after"]
+    (after,) = parameters["filters"][key]["conditions"]["$after"]
     return parse_ts(after)
 
 

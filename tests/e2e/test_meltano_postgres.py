@@ -3,7 +3,7 @@
 Each scenario starts its own emulator (ports chosen by the OS) and its own meltano project (system
 database, hence state, and PostgreSQL schema, dropped afterwards): one full sync read by the row,
 type and value tests (`full_sync`), two runs with rows added in between read by the incremental
-tests (`incremental`), and a vouchers-only run with `metadata` deselected. A six-stream run takes
+tests (`incremental`), and a vouchers-only run with `metadata` deselected. A seven-stream run takes
 15-25 s here (31 export jobs, polled from 1 s), so the scenarios are shared, not repeated.
 """
 
@@ -72,7 +72,7 @@ def full_sync(
     with Emulator(seed=21, rows=ROWS, job_latency_seconds=JOB_LATENCY_SECONDS) as emu:
         configure_tap(project, emu)
         seconds = meltano_run(project)
-        print(f"\nfirst full `meltano run` of six streams: {seconds:.1f}s")
+        print(f"\nfirst full `meltano run` of seven streams: {seconds:.1f}s")
         yield Sync(project, emu, pg, seconds)
     pg.drop_schema()
 
@@ -110,7 +110,7 @@ def test_every_row_lands_once(full_sync: Sync, stream: str) -> None:
     assert len(landed) == len(expected)
 
 
-def test_only_the_six_streams_are_tables(full_sync: Sync) -> None:
+def test_only_the_seven_streams_are_tables(full_sync: Sync) -> None:
     assert full_sync.pg.tables() == set(STREAMS)
 
 

@@ -16,6 +16,7 @@ SMALL_ROWS = {
     "customer": 200,
     "points_expiration": 50,
     "order": 100,
+    "voucher_transactions": 150,
 }
 
 

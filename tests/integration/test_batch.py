@@ -13,13 +13,12 @@ from urllib.parse import urlparse
 import pytest
 from singer_sdk import Stream
 
-from tap_voucherify_exports.streams import VoucherifyExportStream
-from tests.helpers import STREAM_OBJECTS, run_sync
+from tap_voucherify_exports.streams import STREAM_TYPES, VoucherifyExportStream
+from tests.helpers import STREAM_OBJECTS, key_of, run_sync
 from tests.helpers import records as records_of
 
 STREAMS = set(STREAM_OBJECTS)
-REPLICATION_KEYS = {"vouchers": "created_at", "customers": "created_at", "orders": "created_at",
-                    "redemptions": "date", "publications": "date"}  # fmt: skip
+REPLICATION_KEYS = {s.name: s.replication_key for s in STREAM_TYPES if s.replication_key}
 
 
 def batch_config(root: Path, batch_size: int = 70) -> dict[str, Any]:
@@ -56,12 +55,11 @@ def assert_state_follows_its_batches(messages: list[dict[str, Any]]) -> None:
             if not bookmark:
                 continue
             key = REPLICATION_KEYS[stream]
-            announced = {row["id" if "id" in row else "voucher_code"]
-                         for row in batched(messages[:index], stream)}  # fmt: skip
+            announced = {key_of(stream, row) for row in batched(messages[:index], stream)}
             later = batched(messages[index:], stream)
             lost = [row for row in later
                     if row[key] < bookmark.replace("+00:00", "Z")
-                    and row.get("id", row.get("voucher_code")) not in announced]  # fmt: skip
+                    and key_of(stream, row) not in announced]  # fmt: skip
             assert not lost, f"{stream}: STATE {bookmark} came before the BATCH of {len(lost)} rows"
 
 

@@ -11,10 +11,17 @@ until a run completes. Then:
   target would have committed: those before the last complete STATE of each killed run, and all
   of the completed run;
 - no committed record has a key the ground truth lacks;
-- across the whole sequence of STATE messages (every run, in order), no bookmark went back;
+- across the whole sequence of STATE messages (every run, in order), no bookmark went back,
+  neither the creation bookmark nor the change bookmark of vouchers, customers and orders;
 - duplicates re-emitted after a kill are counted (allowed: targets upsert on the primary key).
 
+With `--updates N` the sync runs up to now (no end_date) and after every kill N rows of each of
+vouchers, customers and orders change and N rows are added to every object, as happens between
+two runs on a live project. Then, in addition, the last committed record of every row of a
+changing stream carries its current `updated_at` (what an upserting target holds is current).
+
     python -m tests.reliability.crash_resume --kills 20 --seed 1    # from the repository root
+    python -m tests.reliability.crash_resume --kills 20 --seed 1 --updates 25
 
 Exit status 0 when every check holds; `--json` prints the summary as JSON.
 """
@@ -35,12 +42,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from tap_voucherify_exports.streams import CHANGES_STATE_KEY
 from tap_voucherify_exports.tap import TapVoucherifyExports
 from tests.helpers import STREAM_OBJECTS, key_of, truth_keys
 from voucherify_emulator import Emulator
 
 ROWS = {"voucher": 12000, "redemption": 4000, "publication": 1500, "customer": 2000,
-        "order": 1000, "points_expiration": 200}  # fmt: skip
+        "order": 1000, "points_expiration": 200, "voucher_transactions": 1500}  # fmt: skip
+# Streams whose rows change (exported again when updated); the rest only grow.
+CHANGING = {"vouchers": "voucher", "customers": "customer", "orders": "order"}
 
 
 def tap_command() -> list[str]:
@@ -160,24 +170,55 @@ def last_state(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
     return states[-1] if states else None
 
 
+def cursors(state: dict[str, Any]) -> dict[str, str]:
+    """Every bookmark of a STATE: `<stream>` (creation) and `<stream>/changes` (change)."""
+    found = {}
+    for stream, mark in state.get("bookmarks", {}).items():
+        if mark.get("replication_key_value") is not None:
+            found[stream] = mark["replication_key_value"]
+        changes = (mark.get(CHANGES_STATE_KEY) or {}).get("replication_key_value")
+        if changes is not None:
+            found[f"{stream}/{CHANGES_STATE_KEY}"] = changes
+    return found
+
+
 def bookmark_regressions(states: list[dict[str, Any]]) -> list[str]:
-    """Every place a stream's bookmark went back (or vanished) in the sequence of STATEs."""
+    """Every place a bookmark went back (or vanished) in the sequence of STATEs."""
     problems = []
     latest: dict[str, dt.datetime] = {}
     for number, state in enumerate(states):
-        marks = state.get("bookmarks", {})
-        for stream, previous in latest.items():
-            value = marks.get(stream, {}).get("replication_key_value")
+        marks = cursors(state)
+        for cursor, previous in latest.items():
+            value = marks.get(cursor)
             if value is None:
-                problems.append(f"STATE {number}: {stream} bookmark vanished")
+                problems.append(f"STATE {number}: {cursor} bookmark vanished")
             elif dt.datetime.fromisoformat(value) < previous:
-                problems.append(f"STATE {number}: {stream} went back to {value} from {previous}")
-        for stream, mark in marks.items():
-            value = mark.get("replication_key_value")
-            if value is not None:
-                moment = dt.datetime.fromisoformat(value)
-                latest[stream] = max(moment, latest.get(stream, moment))
+                problems.append(f"STATE {number}: {cursor} went back to {value} from {previous}")
+        for cursor, value in marks.items():
+            moment = dt.datetime.fromisoformat(value)
+            latest[cursor] = max(moment, latest.get(cursor, moment))
     return problems
+
+
+def stale_rows(emu: Emulator, kept: list[dict[str, Any]], stream: str) -> int:
+    """Rows whose last committed record does not carry their current `updated_at`."""
+    last: dict[tuple[str, ...], Any] = {}
+    for message in kept:
+        if message["stream"] == stream:
+            last[key_of(stream, message["record"])] = message["record"].get("updated_at")
+    stale = 0
+    for row in emu.ground_truth(CHANGING[stream]):
+        current = row["updated_at"] or None
+        got = last.get(key_of(stream, row))
+        if (got is None) != (current is None) or (
+            got is not None and parse_ts(got) != parse_ts(str(current))
+        ):
+            stale += 1
+    return stale
+
+
+def parse_ts(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def check(
@@ -203,6 +244,11 @@ def check(
             "missing": len(missing), "duplicates_reemitted": sum(got.values()) - len(got),
             "duplicates_written": sum(out.values()) - len(out),
         }  # fmt: skip
+        if stream in CHANGING:
+            stale = stale_rows(emu, kept, stream)
+            streams[stream]["stale"] = stale
+            if stale:
+                problems.append(f"{stream}: {stale} rows' last committed record is not current")
     problems += bookmark_regressions(states)
     return streams, problems
 
@@ -215,8 +261,8 @@ def progress(state: dict[str, Any] | None, config: dict[str, Any]) -> float:
     """Share of the whole sync behind the bookmarks of `state` (0 to 1)."""
     if not state:
         return 0.0
-    start = dt.datetime.fromisoformat(config["start_date"].replace("Z", "+00:00"))
-    end = dt.datetime.fromisoformat(config["end_date"].replace("Z", "+00:00"))
+    start = parse_ts(config["start_date"])
+    end = parse_ts(config["end_date"]) if "end_date" in config else dt.datetime.now(dt.UTC)
     done = 0.0
     for stream in WINDOWED_STREAMS:
         mark = state.get("bookmarks", {}).get(stream, {}).get("replication_key_value")
@@ -233,16 +279,19 @@ def kill_delay(rng: random.Random, startup: float, remaining: float, kills_left:
     return startup + rng.uniform(0.05, 2 * max(0.3, remaining) / (kills_left + 1))
 
 
-def crash_resume(kills: int, seed: int, workdir: Path, max_runs: int = 200) -> dict[str, Any]:
+def crash_resume(
+    kills: int, seed: int, workdir: Path, updates: int = 0, max_runs: int = 200
+) -> dict[str, Any]:
     """Run the whole experiment; return the summary (with `ok` and `problems`)."""
     rng = random.Random(seed)
     command = tap_command()
     with Emulator(seed=seed, rows=ROWS, job_latency_seconds=0.2) as emu:
-        # The same 180-day windows on the first run (no bookmark) as on every resumed one.
+        # The same 180-day windows on the first run (no bookmark) as on every resumed one. With
+        # updates, every run syncs up to its own start, as a scheduled sync does.
+        end = {} if updates else {"end_date": "2025-01-02T00:00:00Z"}
         config = emu.tap_config(
-            end_date="2025-01-02T00:00:00Z", window_days=180, backfill_window_days=180,
-            max_concurrent_exports=3,
-        )  # fmt: skip
+            window_days=180, backfill_window_days=180, max_concurrent_exports=3, **end
+        )
         (workdir / "config.json").write_text(json.dumps(config))
         (workdir / "catalog.json").write_text(json.dumps(catalog(config)))
 
@@ -285,6 +334,12 @@ def crash_resume(kills: int, seed: int, workdir: Path, max_runs: int = 200) -> d
             written += [m for m in messages if m["type"] == "RECORD"]
             states += [m["value"] for m in messages if m["type"] == "STATE"]
             state = last_state(messages) or state
+            if updates and not completed:
+                # Between two runs the project lives on: rows change and new rows arrive.
+                for exported_object in CHANGING.values():
+                    emu.update_rows(exported_object, updates)
+                for exported_object in ROWS:
+                    emu.add_rows(exported_object, updates)
             runs.append({"run": index, "killed_after": delay, "completed": completed,
                          "seconds": round(took, 2), "landed": where,
                          "records_written": sum(m["type"] == "RECORD" for m in messages),
@@ -294,7 +349,8 @@ def crash_resume(kills: int, seed: int, workdir: Path, max_runs: int = 200) -> d
     if not done:
         problems.insert(0, f"no run completed within {max_runs} runs")
     return {
-        "seed": seed, "kills_asked": kills, "kills": sum(not r["completed"] for r in runs),
+        "seed": seed, "kills_asked": kills, "updates_per_kill": updates,
+        "kills": sum(not r["completed"] for r in runs),
         "runs": len(runs), "completed": done, "reference_run_seconds": round(full_time, 2),
         "startup_seconds": round(startup, 2), "windows_per_full_sync": windows,
         "state_messages": len(states), "bookmarks_monotonic": not bookmark_regressions(states),
@@ -307,7 +363,8 @@ def crash_resume(kills: int, seed: int, workdir: Path, max_runs: int = 200) -> d
 def print_summary(summary: dict[str, Any]) -> None:
     print(
         f"crash/resume, seed {summary['seed']}: {summary['kills']} SIGKILLs over "
-        f"{summary['runs']} runs; last run completed: {summary['completed']}"
+        f"{summary['runs']} runs, {summary['updates_per_kill']} rows changed and added per "
+        f"object after each; last run completed: {summary['completed']}"
     )
     print(
         f"  reference full sync: {summary['reference_run_seconds']} s, "
@@ -317,14 +374,14 @@ def print_summary(summary: dict[str, Any]) -> None:
     for where, count in sorted(summary["kill_landings"].items(), key=lambda kv: -kv[1]):
         print(f"    {count:3d}  {where}")
     print(
-        f"  {'stream':<20}{'truth':>7}{'kept':>7}{'missing':>9}{'dups kept':>11}"
-        f"{'dups written':>14}"
+        f"  {'stream':<22}{'truth':>7}{'kept':>7}{'missing':>9}{'dups kept':>11}"
+        f"{'dups written':>14}{'stale':>7}"
     )
     for stream, row in summary["streams"].items():
         print(
-            f"  {stream:<20}{row['ground_truth']:>7}{row['committed_unique']:>7}"
+            f"  {stream:<22}{row['ground_truth']:>7}{row['committed_unique']:>7}"
             f"{row['missing']:>9}{row['duplicates_reemitted']:>11}"
-            f"{row['duplicates_written']:>14}"
+            f"{row['duplicates_written']:>14}{row.get('stale', '-'):>7}"
         )
     print(
         "  (kept: records before a run's last complete STATE, what a target commits; written:"
@@ -344,6 +401,9 @@ def print_summary(summary: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kills", type=int, default=20, help="SIGKILLs before a run may finish")
+    parser.add_argument(
+        "--updates", type=int, default=0, help="rows changed and added per object after each kill"
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of delays and emulator data")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--keep", metavar="DIR", help="keep configs, states and outputs in DIR")
@@ -351,10 +411,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.keep:
         workdir = Path(args.keep)
         workdir.mkdir(parents=True, exist_ok=True)
-        summary = crash_resume(args.kills, args.seed, workdir)
+        summary = crash_resume(args.kills, args.seed, workdir, args.updates)
     else:
         with tempfile.TemporaryDirectory(prefix="crash-resume-") as tmp:
-            summary = crash_resume(args.kills, args.seed, Path(tmp))
+            summary = crash_resume(args.kills, args.seed, Path(tmp), args.updates)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

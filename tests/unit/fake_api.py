@@ -82,16 +82,18 @@ class FakeVoucherify:
     def matching_rows(self, body: dict[str, Any]) -> list[dict[str, str]]:
         exported_object = body["exported_object"]
         rows = self.rows.get(exported_object, [])
-        conditions = (
-            body.get("parameters", {}).get("filters", {}).get("created_at", {}).get("conditions")
-        )
+        filters = body.get("parameters", {}).get("filters", {})
+        key = "updated_at" if "updated_at" in filters else "created_at"
+        conditions = filters.get(key, {}).get("conditions")
         if not conditions:
             return rows
         after = parse(conditions["$after"][0])
         before = parse(conditions["$before"][0])
-        column = FILTER_COLUMN.get(exported_object, "created_at")
+        column = FILTER_COLUMN.get(exported_object, "created_at") if key == "created_at" else key
         selected = []
         for row in rows:
+            if not row.get(column):
+                continue  # a row never updated has no updated_at: no updated_at filter matches
             at = parse(row[column])
             inside = (after <= at <= before) if self.inclusive else (after < at < before)
             if inside:
@@ -117,11 +119,12 @@ def render_csv(exported_object: str, fields: list[str], rows: list[dict[str, str
     return out.getvalue()
 
 
-def voucher(n: int, created_at: str) -> dict[str, str]:
+def voucher(n: int, created_at: str, updated_at: str = "") -> dict[str, str]:
     return {
         "id": f"v_{n}",
         "code": f"CODE{n}",
         "created_at": created_at,
+        "updated_at": updated_at,
         "value": "2000.00",
         "active": "true",
         "metadata": f'{{"n": {n}}}',

@@ -42,6 +42,8 @@ AMOUNTS_TYPED_NUMBER = {
     ("order", "items_discount_amount"),
     ("order", "total_discount_amount"),
     ("order", "total_amount"),
+    ("voucher_transactions", "balance"),
+    ("voucher_transactions", "amount"),
 }
 # No publication header is documented; both sides infer. The emulator borrows the redemption
 # Dashboard label "Voucher code", the tap title-cases. The tap maps columns by position.

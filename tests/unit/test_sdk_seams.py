@@ -21,6 +21,7 @@ STREAM_HOOKS = {
     "_increment_stream_state": "(self, latest_record, *, context=None)",
     "_generate_record_messages": "(self, record)",
     "_write_state_message": "(self)",
+    "_write_activate_version_message": "(self, full_table_version)",
 }
 TAP_SEAMS = {
     "sync_all": "(self)",
@@ -164,3 +165,12 @@ def test_the_probe_option_reaches_invoke_through_the_sdks_click_command() -> Non
     assert hasattr(parsed, "config")
     assert hasattr(parsed, "parse_env")
     assert {"config", "catalog"} <= set(inspect.signature(Tap.invoke).parameters)
+
+
+def test_the_sdk_still_opens_full_table_syncs_with_activate_version_when_asked() -> None:
+    # The opening ACTIVATE_VERSION (and `_stream_version`) come from `Stream.sync` when
+    # `emit_activate_version_messages` is true; the tap sends the closing one itself.
+    source = inspect.getsource(Stream.sync)
+    assert "self.emit_activate_version_messages" in source
+    assert "self._stream_version = " in source
+    assert isinstance(inspect.getattr_static(Stream, "emit_activate_version_messages"), property)
