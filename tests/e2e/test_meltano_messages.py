@@ -92,5 +92,6 @@ def test_meltano_config_test_succeeds_and_leaves_no_export_behind(
     assert "Plugin configuration is valid" in output
     assert exports
     assert all(job.deleted for job in exports), output
-    # No more jobs than the pipeline keeps in flight (max_concurrent_exports, 3 by default).
-    assert len(exports) <= 3, output
+    # A handful: the jobs in flight (max_concurrent_exports, 3 by default), and the next ones
+    # started as empty windows complete before the first RECORD reaches meltano.
+    assert len(exports) <= 6, output
