@@ -18,6 +18,7 @@ LAYERS = [
     {"client", "records", "refused"},
     {"auth", "output", "schemas", "columns", "ratelimit"},
     {"settings", "windows", "fields", "progress"},
+    {"setting_values"},
     {"errors"},
     {"redaction"},
 ]
