@@ -21,7 +21,7 @@ from typing import Any
 from tap_voucherify_exports.client import VoucherifyClient
 from tap_voucherify_exports.columns import ColumnMap
 from tap_voucherify_exports.exports import ExportRequest, ExportsAPI
-from tap_voucherify_exports.fields import stream_table
+from tap_voucherify_exports.fields import TABLES, stream_table
 from tap_voucherify_exports.pipeline import ExportPipeline
 from tap_voucherify_exports.polling import ExportPoller
 from tap_voucherify_exports.progress import StreamTotals
@@ -29,9 +29,15 @@ from tap_voucherify_exports.records import CsvRecordReader
 from tap_voucherify_exports.redaction import redact_secrets_in_logs
 from tap_voucherify_exports.refused import RejectedFields
 from tap_voucherify_exports.settings import Settings, parse_settings
+from tap_voucherify_exports.windows import Window
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
 Record = dict[str, Any]
+
+# `--test`'s export: voucher ids created in the first second of start_date, most often none.
+CONNECTION_TEST_NAME = "connection test"
+CONNECTION_TEST_OBJECT = "voucher"
+CONNECTION_TEST_WINDOW = dt.timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,45 @@ class SyncSession:
             rows.close()
             running.pipeline.done_downloading(export)
         return export.id, reader.column_map, first
+
+    def check_connection(self) -> None:
+        """`--test`: is this tap able to sync? One cheap call, then one tiny export, deleted.
+
+        `GET /v1/exports?limit=1` checks the app keys and the region; then an export of voucher
+        ids created in the first second after `start_date` is created, waited for, downloaded
+        (which checks the download host) and deleted whatever `delete_exports` says. Raises
+        the error of the first step that fails.
+        """
+        with self.open():
+            running = self._running()
+            settings = self.settings
+            running.api.list_exports(1)
+            LOGGER.info(
+                "Connection test: %s accepted the app keys (GET /v1/exports).",
+                settings.api_origin,
+            )
+            start = settings.start_date
+            request = ExportRequest(
+                CONNECTION_TEST_NAME,
+                CONNECTION_TEST_OBJECT,
+                TABLES[CONNECTION_TEST_OBJECT].keys,
+                Window(start, start + CONNECTION_TEST_WINDOW),
+                "created_at",
+            )
+            export = running.api.create_export(request)
+            try:
+                export = running.pipeline.waiter.wait(export, request)
+                reader = self.reader(request)
+                rows = sum(1 for _ in running.api.read_records(export, request, reader))
+            finally:
+                running.api.delete_export(export.id)
+            LOGGER.info(
+                "Connection test OK: export %s was created, generated, downloaded from %s "
+                "(%d rows) and deleted.",
+                export.id,
+                settings.download_origin,
+                rows,
+            )
 
     def reader(self, request: ExportRequest) -> CsvRecordReader:
         """The CSV reader for one export of `request`: its stream's table (with metadata keys)."""

@@ -167,10 +167,12 @@ class TapVoucherifyExports(Tap):
     # `--config` (class `_ConfigInput`, private) is read by its attributes `config` and
     # `parse_env`; the canary test checks they are still there.
     #
-    # `sync_all` and `run_sync_dry_run` (behind `--test`) are `@typing.final` in singer-sdk (a
-    # typing marker, not enforced at run time), and the SDK offers no hook around a whole sync:
-    # these two overrides are the only way to open one session around one. Each calls the SDK's
-    # own method inside.
+    # `sync_all` and `run_sync_dry_run` (the SDK's standard tests) are `@typing.final` in
+    # singer-sdk (a typing marker, not enforced at run time), and the SDK offers no hook around
+    # a whole sync: these two overrides are the only way to open one session around one. Each
+    # calls the SDK's own method inside. `run_connection_test` (final too) is what `--test`
+    # calls (from `cb_test`); the override replaces the SDK's one-record sync of every stream
+    # with the session's connection check.
     # tests/unit/test_sdk_seams.py fails when an upgrade changes either.
 
     @override
@@ -281,6 +283,14 @@ class TapVoucherifyExports(Tap):
                 for request in stream.export_requests()
             )
             super().sync_all()
+
+    @override  # type: ignore[misc]  # final for typing only: see the seams note above
+    def run_connection_test(self) -> bool:
+        # `--test`: the SDK's version syncs a record of every stream, an export job per stream
+        # (prefetched ones too) left behind. A connection test here costs a handful of calls:
+        # one list call (app keys, region), one tiny export created, downloaded and deleted.
+        self.session.check_connection()
+        return True
 
     @override  # type: ignore[misc]  # final for typing only: see the seams note above
     def run_sync_dry_run(

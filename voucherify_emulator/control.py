@@ -73,28 +73,25 @@ def _clear_faults(c: Controls, query: Query, body: Any) -> Answer:
     return 204, None
 
 
-def _add_rows(c: Controls, query: Query, body: Any) -> Answer:
-    if not isinstance(body, dict):
-        return 400, {"error": 'expected {"exported_object": ..., "count": n}'}
-    obj = str(body.get("exported_object"))
-    added = c.add_rows(obj, int(body.get("count", 0)))
-    return 200, {"exported_object": obj, "added": added, "total": c.row_count(obj)}
+Handler = Callable[["Controls", Query, Any], Answer]
 
 
-def _update_rows(c: Controls, query: Query, body: Any) -> Answer:
-    if not isinstance(body, dict):
-        return 400, {"error": 'expected {"exported_object": ..., "count": n}'}
-    obj = str(body.get("exported_object"))
-    updated = c.update_rows(obj, int(body.get("count", 0)))
-    return 200, {"exported_object": obj, "updated": updated, "total": c.row_count(obj)}
+def _row_change(verb: str, change: Callable[[Controls, str, int], int], total: bool) -> Handler:
+    """A handler for `{"exported_object": ..., "count": n}`: add, update or remove n rows."""
+
+    def handle(c: Controls, query: Query, body: Any) -> Answer:
+        if not isinstance(body, dict):
+            return 400, {"error": 'expected {"exported_object": ..., "count": n}'}
+        obj = str(body.get("exported_object"))
+        answer = {"exported_object": obj, verb: change(c, obj, int(body.get("count", 0)))}
+        return 200, answer | ({"total": c.row_count(obj)} if total else {})
+
+    return handle
 
 
-def _remove_rows(c: Controls, query: Query, body: Any) -> Answer:
-    if not isinstance(body, dict):
-        return 400, {"error": 'expected {"exported_object": ..., "count": n}'}
-    obj = str(body.get("exported_object"))
-    removed = c.remove_rows(obj, int(body.get("count", 0)))
-    return 200, {"exported_object": obj, "removed": removed}
+_add_rows = _row_change("added", lambda c, obj, n: c.add_rows(obj, n), total=True)
+_update_rows = _row_change("updated", lambda c, obj, n: c.update_rows(obj, n), total=True)
+_remove_rows = _row_change("removed", lambda c, obj, n: c.remove_rows(obj, n), total=False)
 
 
 def _ground_truth(c: Controls, query: Query, body: Any) -> Answer:
@@ -116,7 +113,7 @@ def _clear_requests(c: Controls, query: Query, body: Any) -> Answer:
     return 204, None
 
 
-_ROUTES: dict[tuple[str, str], Callable[[Controls, Query, Any], Answer]] = {
+_ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/_emulator/faults"): _inject,
     ("GET", "/_emulator/faults"): lambda c, q, b: (200, {"armed": c.faults_summary()}),
     ("DELETE", "/_emulator/faults"): _clear_faults,

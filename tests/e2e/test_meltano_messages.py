@@ -77,3 +77,21 @@ def test_ctrl_c_through_meltano_run_stops_the_tap_with_one_line_and_no_traceback
     assert len(stopped) == 1, output
     assert not [line for line in tap_lines if "Traceback" in line or "Error" in line], output
     assert all(job.deleted for job in exports)
+
+
+def test_meltano_config_test_succeeds_and_leaves_no_export_behind(
+    meltano_project: MeltanoProject,
+) -> None:
+    # meltano's test runs a sync until the first RECORD, then stops the tap with SIGTERM.
+    with Emulator(seed=6, rows={"customer": 40, "voucher": 40}, job_latency_seconds=0.5) as emu:
+        configure_tap(meltano_project, emu)
+        result = meltano_project.run("config", "test", TAP, check=False)
+        exports = emu.exports
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Plugin configuration is valid" in output
+    assert exports
+    assert all(job.deleted for job in exports), output
+    # A handful: the jobs in flight (max_concurrent_exports, 3 by default), and the next ones
+    # started as empty windows complete before the first RECORD reaches meltano.
+    assert len(exports) <= 6, output

@@ -160,3 +160,45 @@ def test_exports_kept_by_choice_are_listed_in_a_warning(emu: Emulator, tmp_path:
     [left] = [line for line in warnings if "left on Voucherify" in line]
     assert f"{len(emu.exports)} exports left on Voucherify because delete_exports is false" in left
     assert all(job.id in left for job in emu.exports)
+
+
+def test_test_mode_checks_the_connection_with_a_handful_of_calls_and_cleans_up(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    # The tap's own polling schedule (1 s, then 1.5 times longer), kept even with delete off.
+    config = good_config(emu, poll_interval_max=None, delete_exports=False)
+    result = run_tap(config, tmp_path, "--test")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert "| ERROR" not in result.stderr
+    assert "| WARNING" not in result.stderr
+    [job] = emu.exports
+    assert job.deleted
+    assert f"Connection test OK: export {job.id} was created, generated, downloaded from " in (
+        result.stderr
+    )
+    calls = [(request.method, request.path.split("/exp_")[0]) for request in emu.requests]
+    assert calls[:2] == [("GET", "/v1/exports"), ("POST", "/v1/exports")]
+    assert calls[-1] == ("DELETE", "/v1/exports")
+    assert len(calls) <= 8, calls
+
+
+def test_test_mode_with_a_wrong_token_says_so_with_the_hint(emu: Emulator, tmp_path: Path) -> None:
+    result = run_tap(good_config(emu, app_token="wrong"), tmp_path, "--test")
+    assert result.returncode == 1
+    errors = error_lines(result.stderr)
+    assert errors[0].startswith("Voucherify API error 401")
+    assert errors[0].endswith(f"on GET {emu.api_url}/v1/exports?…")  # query redacted
+    assert errors[1].startswith("Hint: Check app_id and app_token")
+    assert emu.exports == []
+    assert "Traceback" not in result.stderr
+
+
+def test_test_schema_still_writes_the_schemas_and_calls_nothing(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    result = run_tap(good_config(emu), tmp_path, "--test=schema")
+    assert result.returncode == 0, result.stderr
+    streams = {json.loads(line)["stream"] for line in result.stdout.splitlines()}
+    assert "vouchers" in streams
+    assert emu.requests == []

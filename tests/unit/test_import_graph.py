@@ -19,6 +19,7 @@ LAYERS = [
     {"client", "records", "refused"},
     {"auth", "output", "schemas", "columns", "ratelimit"},
     {"settings", "windows", "fields", "progress"},
+    {"setting_values"},
     {"errors"},
     {"redaction"},
 ]
