@@ -145,16 +145,18 @@ def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ())
                 f"{config['end_date']!r}, start_date {config['start_date']!r}.",
             )
 
-    window_days = problems.check(
-        "window_days",
-        lambda: positive_number(config, "window_days", WINDOW_DAYS_DEFAULT, 1),
-        float(WINDOW_DAYS_DEFAULT),
-    )
-    min_window_seconds = problems.check(
-        "min_window_seconds",
-        lambda: positive_number(config, "min_window_seconds", MIN_WINDOW_SECONDS_DEFAULT, 1),
-        float(MIN_WINDOW_SECONDS_DEFAULT),
-    )
+    def number(name: str, default: float, minimum: float) -> float:
+        """A number setting at least `minimum`, or its default after recording the problem."""
+        return problems.check(
+            name, lambda: positive_number(config, name, default, minimum), float(default)
+        )
+
+    def whole(name: str, default: int, minimum: int) -> int:
+        """A whole-number setting at least `minimum`, or its default after recording it."""
+        return problems.check(name, lambda: whole_number(config, name, default, minimum), default)
+
+    window_days = number("window_days", WINDOW_DAYS_DEFAULT, 1)
+    min_window_seconds = number("min_window_seconds", MIN_WINDOW_SECONDS_DEFAULT, 1)
     if not problems.names & {"window_days", "min_window_seconds"} and (
         min_window_seconds > window_days * 86400
     ):
@@ -163,43 +165,17 @@ def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ())
             f"Setting `min_window_seconds` must not exceed `window_days` "
             f"({window_days:g} days = {window_days * 86400:g} s); got {min_window_seconds:g}.",
         )
-    max_concurrent = problems.check(
-        "max_concurrent_exports",
-        lambda: whole_number(config, "max_concurrent_exports", MAX_CONCURRENT_EXPORTS_DEFAULT, 1),
-        MAX_CONCURRENT_EXPORTS_DEFAULT,
-    )
-    poll_interval_max = problems.check(
-        "poll_interval_max",
-        lambda: positive_number(
-            config, "poll_interval_max", POLL_INTERVAL_MAX_SECONDS_DEFAULT, 0.01
-        ),
-        float(POLL_INTERVAL_MAX_SECONDS_DEFAULT),
-    )
-    export_timeout = problems.check(
-        "export_timeout",
-        lambda: positive_number(config, "export_timeout", EXPORT_TIMEOUT_SECONDS_DEFAULT, 0.01),
-        float(EXPORT_TIMEOUT_SECONDS_DEFAULT),
-    )
-    request_timeout = problems.check(
-        "request_timeout",
-        lambda: positive_number(config, "request_timeout", REQUEST_TIMEOUT_SECONDS_DEFAULT, 0.01),
-        float(REQUEST_TIMEOUT_SECONDS_DEFAULT),
-    )
+    max_concurrent = whole("max_concurrent_exports", MAX_CONCURRENT_EXPORTS_DEFAULT, 1)
+    poll_interval_max = number("poll_interval_max", POLL_INTERVAL_MAX_SECONDS_DEFAULT, 0.01)
+    export_timeout = number("export_timeout", EXPORT_TIMEOUT_SECONDS_DEFAULT, 0.01)
+    request_timeout = number("request_timeout", REQUEST_TIMEOUT_SECONDS_DEFAULT, 0.01)
     delete_exports = problems.check(
         "delete_exports",
         lambda: boolean_setting(config, "delete_exports", DELETE_EXPORTS_DEFAULT),
         DELETE_EXPORTS_DEFAULT,
     )
-    backfill_days = problems.check(
-        "backfill_window_days",
-        lambda: whole_number(config, "backfill_window_days", BACKFILL_WINDOW_DAYS_DEFAULT, 1),
-        BACKFILL_WINDOW_DAYS_DEFAULT,
-    )
-    max_per_minute = problems.check(
-        "max_requests_per_minute",
-        lambda: whole_number(config, "max_requests_per_minute", MAX_REQUESTS_PER_MINUTE_DEFAULT, 1),
-        MAX_REQUESTS_PER_MINUTE_DEFAULT,
-    )
+    backfill_days = whole("backfill_window_days", BACKFILL_WINDOW_DAYS_DEFAULT, 1)
+    max_per_minute = whole("max_requests_per_minute", MAX_REQUESTS_PER_MINUTE_DEFAULT, 1)
     auth_method = str(config.get("auth_method") or "app_keys").strip()
     if auth_method not in AUTH_METHODS:
         problems.add(

@@ -51,42 +51,39 @@ def request_id() -> str:
     return "v-" + secrets.token_hex(9)
 
 
-def invalid_payload(details: str) -> ApiError:
-    """400 invalid_payload."""
+def api_error(status: int, key: str, message: str, details: str, **extra: str) -> ApiError:
+    """An error answer in Voucherify's shape (research digest, error bodies), with a request id."""
     body = {
-        "code": 400,
-        "key": "invalid_payload",
-        "message": "Invalid payload",
+        "code": status,
+        "key": key,
+        "message": message,
         "details": details,
         "request_id": request_id(),
+        **extra,
     }
-    return ApiError(400, body)
+    return ApiError(status, body)
+
+
+def invalid_payload(details: str) -> ApiError:
+    """400 invalid_payload."""
+    return api_error(400, "invalid_payload", "Invalid payload", details)
 
 
 def invalid_params(details: str) -> ApiError:
     """400 invalid_export_params ("export object was specified incorrectly")."""
-    body = {
-        "code": 400,
-        "key": "invalid_export_params",
-        "message": "Invalid Export Params",
-        "details": details,
-        "request_id": request_id(),
-    }
-    return ApiError(400, body)
+    return api_error(400, "invalid_export_params", "Invalid Export Params", details)
 
 
 def not_found(export_id: str) -> ApiError:
     """404 for an unknown export id."""
-    body = {
-        "code": 404,
-        "key": "not_found",
-        "message": "Resource not found",
-        "details": f"Cannot find export with id {export_id}",
-        "request_id": request_id(),
-        "resource_id": export_id,
-        "resource_type": "export",
-    }
-    return ApiError(404, body)
+    return api_error(
+        404,
+        "not_found",
+        "Resource not found",
+        f"Cannot find export with id {export_id}",
+        resource_id=export_id,
+        resource_type="export",
+    )
 
 
 def unauthorized() -> ApiError:
@@ -214,15 +211,11 @@ def validate_create(body: Any, rejected: dict[str, list[str]] | None = None) -> 
     refused = set((rejected or {}).get(exported_object, ()))
     if any(not _exportable(table.keys, f) or f in refused for f in fields):
         allowed = [key for key in table.keys if key not in refused]
-        raise ApiError(
+        raise api_error(
             400,
-            {
-                "code": 400,
-                "key": "invalid_export_fields",
-                "message": "Invalid Export",
-                "details": f"Unsupported field used. Allowed fields: {', '.join(allowed)}",
-                "request_id": request_id(),
-            },
+            "invalid_export_fields",
+            "Invalid Export",
+            f"Unsupported field used. Allowed fields: {', '.join(allowed)}",
         )
     orders = [o for key in _date_keys(exported_object) for o in (key, f"-{key}")]
     order = parameters.get("order") or DEFAULT_ORDER.get(exported_object, "created_at")
