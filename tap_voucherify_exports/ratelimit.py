@@ -29,6 +29,9 @@ from tap_voucherify_exports.errors import ExportCancelledError
 MINUTE_SECONDS = 60.0
 # Below this share of X-Rate-Limit-Limit left, requests are spread over the rest of the window.
 PACE_BELOW_SHARE = 0.5
+# Once the sync is stopping, a request (a cleanup delete) waits at most this long for the limit;
+# a longer pause would hold the shutdown, so the request is dropped and its export left behind.
+STOPPING_WAIT_MAX_SECONDS = 5.0
 # When a limit is hit but the server names no time: wait a whole window.
 UNNAMED_PAUSE_SECONDS = MINUTE_SECONDS
 
@@ -117,6 +120,7 @@ class RateGate:
         self._waiting = 0
         self._waiting_since = 0.0
         self._interruptions = 0  # bumped by `interrupt_waiting`: waits begun before it end
+        self._stopping = False  # set by `interrupt_waiting`: only short waits from then on
 
     # --- admission ------------------------------------------------------------------------------
     def acquire(self, kind: str) -> Slot:
@@ -134,6 +138,13 @@ class RateGate:
                 ready = self._ready_at(now)
                 if ready <= now:
                     break
+                if self._stopping and ready - now > STOPPING_WAIT_MAX_SECONDS:
+                    if waited:
+                        self._stop_waiting(now)
+                    raise ExportCancelledError(
+                        f"A {kind} request was dropped: the sync is stopping and the rate limit "
+                        f"would hold it {ready - now:.0f} s."
+                    )
                 if not waited:
                     waited = True
                     if self._waiting == 0:
@@ -159,9 +170,10 @@ class RateGate:
     def interrupt_waiting(self) -> None:
         """End every wait in progress with `ExportCancelledError`: the sync is stopping, and a
         thread held back by a long pause must not hold up its shutdown. Requests asked for
-        afterwards (the cleanup's deletes) are admitted by the usual rules."""
+        afterwards (the cleanup's deletes) wait at most `STOPPING_WAIT_MAX_SECONDS`."""
         with self._cond:
             self._interruptions += 1
+            self._stopping = True
             self._cond.notify_all()
 
     def _ready_at(self, now: float) -> float:

@@ -115,3 +115,26 @@ def test_a_second_signal_during_the_cleanup_lets_it_finish(tmp_path: Path) -> No
     assert "Traceback" not in stderr
     assert exports
     assert all(job.deleted for job in exports)
+
+
+def test_a_stop_during_a_long_rate_limit_pause_ends_at_once_and_names_what_is_left(
+    tmp_path: Path,
+) -> None:
+    # Rate limits meet signals: every poll of the orders jobs is answered 429 "retry in 10 min".
+    with Emulator(seed=9, rows=ROWS, job_latency_seconds=0.05) as emu:
+        tap = start_waiting_on_orders(emu, tmp_path)
+        emu.inject("rate_limit", phase="poll", times=None, retry_after=600)
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not any(request.status == 429 for request in emu.requests):
+            assert time.monotonic() < deadline, "the tap never met the rate limit"
+            time.sleep(0.1)
+        stopped_at = time.monotonic()
+        tap.process.send_signal(signal.SIGTERM)
+        stderr = tap.finish()
+        took = time.monotonic() - stopped_at
+    assert tap.process.returncode == 143, stderr
+    assert took < 60, f"the stop waited for the rate limit: {took:.0f} s\n{stderr}"
+    assert "Traceback" not in stderr
+    # The deletes the pause would have held are dropped, and each is named in a warning.
+    assert "Could not delete export" in stderr
+    assert "the sync is stopping and the rate limit would hold it" in stderr
