@@ -25,9 +25,10 @@ from typing import Any
 
 import requests
 
+from tap_voucherify_exports.converters import CONVERTERS, compile_row
 from tap_voucherify_exports.fastpath import CHUNK_RECORDS, record_lines
 from tap_voucherify_exports.fields import TABLES, FieldType
-from tap_voucherify_exports.records import CONVERTERS, CsvRecordReader, compile_row
+from tap_voucherify_exports.records import CsvRecordReader
 from voucherify_emulator import Emulator
 
 

@@ -22,12 +22,45 @@ from isal import isal_zlib
 from singer_sdk.contrib.msgspec import encoder
 from singer_sdk.helpers._batch import BatchConfig
 
-from tap_voucherify_exports.fastpath import CHUNK_RECORDS
+from tap_voucherify_exports.fastpath import CHUNK_RECORDS, split_lines
+from tap_voucherify_exports.parallel import EncodedRows
 
 # ISA-L's level 1 (of 0-3): 1.5 µs per voucher row against zlib level 1's 3.3 µs, files of the
 # same size (6.1 MB per 50k rows); zlib's default level 6 takes 14.7 µs (benchmarks/README.md).
 GZIP_LEVEL = 1
 _GZIP_WBITS = 16 + isal_zlib.MAX_WBITS  # a gzip header and trailer, as `gzip.open` reads
+
+
+class _BatchFile:
+    """One batch file being written: rows in, a manifest out when it is closed."""
+
+    def __init__(self, config: BatchConfig, filename: str, compressed: bool) -> None:
+        self._storage = config.storage
+        self._filename = filename
+        self._open = ExitStack()  # `storage.open` is a context manager (fsspec underneath)
+        self._handle: IO[bytes] = self._open.enter_context(self._storage.open(filename, "wb"))
+        self._compress = (
+            isal_zlib.compressobj(GZIP_LEVEL, isal_zlib.DEFLATED, _GZIP_WBITS)
+            if compressed
+            else None
+        )
+        self.rows = 0
+
+    def write(self, lines: bytes, rows: int) -> None:
+        """Append `rows` records encoded as JSON lines."""
+        self._handle.write(self._compress.compress(lines) if self._compress else lines)
+        self.rows += rows
+
+    def close(self) -> list[str]:
+        """Finish the file; its manifest (the one URL of it)."""
+        with self._open:
+            if self._compress:
+                self._handle.write(self._compress.flush())
+        return [self._storage.get_url(self._filename)]
+
+    def abandon(self) -> None:
+        """Close the file after an error: it is never announced in a BATCH message."""
+        self._open.close()
 
 
 class BatchFileWriter:
@@ -56,31 +89,45 @@ class BatchFileWriter:
         """Yield the manifest of each file filled to `batch_size`; return the last one's (the
         export's rest), or None if no row was left for it."""
         iterator = iter(records)
-        while True:
-            manifest, rows = self._write_file(iterator)
-            if rows < self.config.batch_size:
-                return manifest
-            yield manifest  # type: ignore[misc]  # a full file always has a manifest
 
-    def _write_file(self, records: Iterator[dict[str, Any]]) -> tuple[list[str] | None, int]:
-        """Write up to `batch_size` records to a new file; no file when there is none."""
-        chunk = list(islice(records, min(CHUNK_RECORDS, self.config.batch_size)))
-        if not chunk:
-            return None, 0
+        def encoded() -> Iterator[EncodedRows]:
+            while chunk := list(islice(iterator, CHUNK_RECORDS)):
+                yield EncodedRows(encoder.encode_lines(chunk), len(chunk))
+
+        return (yield from self.write_encoded_export(encoded()))
+
+    def write_encoded_export(
+        self, chunks: Iterable[EncodedRows]
+    ) -> Generator[list[str], None, list[str] | None]:
+        """`write_export` for records already encoded (parallel.py)."""
+        size = self.config.batch_size
+        file: _BatchFile | None = None
+        try:
+            for chunk in chunks:
+                lines, rows = chunk.body, chunk.rows
+                while rows:
+                    if file is None:
+                        file = self._new_file()
+                    room = size - file.rows
+                    if rows < room:
+                        file.write(lines, rows)
+                        break
+                    head, lines = split_lines(lines, room) if rows > room else (lines, b"")
+                    file.write(head, room)
+                    rows -= room
+                    yield self._close(file)
+                    file = None
+        except BaseException:
+            if file is not None:
+                file.abandon()
+            raise
+        return None if file is None else self._close(file)
+
+    def _new_file(self) -> _BatchFile:
         self._files += 1
-        filename = self._name.format(self._files)
-        storage = self.config.storage
-        rows = 0
-        with ExitStack() as stack:
-            handle: IO[bytes] = stack.enter_context(storage.open(filename, "wb"))
-            compress = isal_zlib.compressobj(GZIP_LEVEL, isal_zlib.DEFLATED, _GZIP_WBITS)
-            while chunk:
-                data = encoder.encode_lines(chunk)
-                handle.write(compress.compress(data) if self.compressed else data)
-                rows += len(chunk)
-                left = self.config.batch_size - rows
-                chunk = list(islice(records, min(CHUNK_RECORDS, left))) if left else []
-            if self.compressed:
-                handle.write(compress.flush())
-        self._counted(rows)
-        return [storage.get_url(filename)], rows
+        return _BatchFile(self.config, self._name.format(self._files), self.compressed)
+
+    def _close(self, file: _BatchFile) -> list[str]:
+        manifest = file.close()
+        self._counted(file.rows)
+        return manifest

@@ -7,9 +7,9 @@ import io
 import json
 import logging
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Protocol, TextIO, cast
+from typing import Any, Protocol, TextIO, TypeVar, cast
 
 import requests
 import urllib3
@@ -60,6 +60,37 @@ class RowReader(Protocol):
     def records(self, text: TextIO, *, skip_rows: int = 0) -> Iterator[dict[str, Any]]:
         """Yield the file's rows as records, after skipping `skip_rows` already emitted."""
         ...
+
+
+T_co = TypeVar("T_co", covariant=True)
+
+# What a download that broke off raises while its body is read.
+BROKEN_DOWNLOAD = (urllib3.exceptions.HTTPError, requests.RequestException, OSError)
+
+
+class PartReader(Protocol[T_co]):
+    """Reads one file (part) of an export; read again after a broken download, it resumes
+    after what it already yielded."""
+
+    rows: int  # rows yielded so far
+
+    def read(self, response: requests.Response) -> Iterator[T_co]:
+        """Yield the body's rows (one record, or an encoded batch of them, per item)."""
+        ...
+
+
+class RecordPart:
+    """One export file read by a `RowReader`, record by record, in this process."""
+
+    def __init__(self, reader: RowReader) -> None:
+        self.reader = reader
+        self.rows = 0
+
+    def read(self, response: requests.Response) -> Iterator[dict[str, Any]]:
+        """The file's records, after the `rows` already yielded (by an earlier, broken read)."""
+        for record in self.reader.records(_text(response), skip_rows=self.rows):
+            self.rows += 1
+            yield record
 
 
 @dataclass(frozen=True)
@@ -285,30 +316,33 @@ class ExportsAPI:
         return urls
 
     def read_records(
-        self, export: Export, request: ExportRequest, reader: RowReader
-    ) -> Generator[dict[str, Any], None, int]:
-        """Stream every file of a DONE export through `reader`, restarting a broken download.
+        self, export: Export, request: ExportRequest, new_part: Callable[[], PartReader[T_co]]
+    ) -> Generator[T_co, None, int]:
+        """Stream every file of a DONE export through a reader `new_part()` makes for each,
+        restarting a broken download.
 
-        A restart skips the rows already yielded, so no row is emitted twice; an expired token
-        gets a fresh `result.url` from Get Export. Returns the number of rows (the generator's
-        value, for the session's summary); progress.py logs the running total meanwhile.
+        A restart resumes after the rows already yielded (the reader knows where), so no row is
+        emitted twice; an expired token gets a fresh `result.url` from Get Export. Returns the
+        number of rows (the generator's value, for the session's summary); progress.py logs
+        the running total meanwhile.
         """
         started = time.monotonic()
         progress = DownloadProgress(request.stream_name, export.id, started)
         total = 0
         part = 0
         while part < len(urls := self.download_urls(export)):
-            emitted = 0
+            reader = new_part()
             for attempt in range(1, DOWNLOAD_MAX_TRIES + 1):
                 url = urls[part]
                 try:
                     with self.client.request("GET", url, kind="download", stream=True) as response:
                         length = _content_length(response)
-                        for record in reader.records(_text(response), skip_rows=emitted):
-                            emitted += 1
-                            if not emitted % progress.check_every:
-                                progress.update(total + emitted, response.raw.tell(), length)
-                            yield record
+                        check = reader.rows + progress.check_every
+                        for item in reader.read(response):
+                            if reader.rows >= check:
+                                progress.update(total + reader.rows, response.raw.tell(), length)
+                                check = reader.rows + progress.check_every
+                            yield item
                     break
                 except VoucherifyAPIError as exc:
                     if exc.status not in TOKEN_EXPIRED_STATUSES or attempt == DOWNLOAD_MAX_TRIES:
@@ -318,8 +352,7 @@ class ExportsAPI:
                     )
                     export = self.get_export(export.id)
                     urls = self.download_urls(export)
-                except (TruncatedCsvError, urllib3.exceptions.HTTPError, requests.RequestException,
-                        OSError) as exc:  # fmt: skip
+                except (TruncatedCsvError, *BROKEN_DOWNLOAD) as exc:
                     if attempt == DOWNLOAD_MAX_TRIES:
                         raise VoucherifyError(
                             f"{request.stream_name}: download of {export.id} failed "
@@ -327,10 +360,10 @@ class ExportsAPI:
                         ) from None
                     LOGGER.warning(
                         "%s: download of %s broke after %d rows (%s: %s); restarting it",
-                        request.stream_name, export.id, emitted, type(exc).__name__,
+                        request.stream_name, export.id, reader.rows, type(exc).__name__,
                         redact_tokens(str(exc)),
                     )  # fmt: skip
-            total += emitted
+            total += reader.rows
             part += 1
         LOGGER.info(
             "%s: %s: %d rows from %s in %.1f s",

@@ -22,6 +22,8 @@ from typing import Any
 from singer_sdk.contrib.msgspec import encoder
 from singer_sdk.mapper import SameRecordTransform, StreamMap
 
+from tap_voucherify_exports.parallel import EncodedRows
+
 # Records per encode call: large enough that the per-chunk work (a clock read, a list, a join)
 # vanishes per record, small enough that a chunk's bytes stay in the CPU cache (~40 KB).
 CHUNK_RECORDS = 100
@@ -42,7 +44,12 @@ def maps_are_identity(stream_maps: list[StreamMap], stream: str) -> bool:
 def record_lines(
     stream: str, version: int | None, records: list[dict[str, Any]], time_extracted: dt.datetime
 ) -> bytes:
-    """The RECORD lines of `records`, byte for byte as the SDK's msgspec writer writes them.
+    """The RECORD lines of `records`, byte for byte as the SDK's msgspec writer writes them."""
+    return wrap_lines(stream, version, encoder.encode_lines(records), time_extracted)
+
+
+def wrap_lines(stream: str, version: int | None, body: bytes, time_extracted: dt.datetime) -> bytes:
+    """The RECORD messages of records encoded as JSON lines (`encode_lines`).
 
     msgspec escapes newlines inside JSON strings, so the only b"\\n" in `encode_lines` output
     are the line ends: replacing each with "envelope end + line end + envelope start" wraps
@@ -52,8 +59,15 @@ def record_lines(
     tail = b',"time_extracted":' + encoder.encode(time_extracted) + b"}"
     if version is not None:
         tail = b',"version":' + encoder.encode(version) + tail
-    body = encoder.encode_lines(records)
     return head + body[:-1].replace(b"\n", tail + b"\n" + head) + tail + b"\n"
+
+
+def split_lines(body: bytes, lines: int) -> tuple[bytes, bytes]:
+    """`body` (JSON lines) cut after its first `lines` lines."""
+    end = -1
+    for _ in range(lines):
+        end = body.index(b"\n", end + 1)
+    return body[: end + 1], body[end + 1 :]
 
 
 class ChunkedRecordWriter:
@@ -82,6 +96,29 @@ class ChunkedRecordWriter:
         self.write_all(records)
         yield from ()
 
+    def emit_encoded(self, chunks: Iterable[EncodedRows]) -> Generator[Any, None, None]:
+        """`write_encoded` as the generator streams.py's `_sync_window` takes; yields nothing."""
+        self.write_encoded(chunks)
+        yield from ()
+
+    def write_encoded(self, chunks: Iterable[EncodedRows]) -> int:
+        """Write records already encoded (parallel.py), with a STATE after each
+        `state_every`-th record as `write_all`; return how many."""
+        written = 0
+        for chunk in chunks:
+            body, rows = chunk.body, chunk.rows
+            written += rows
+            while rows:
+                until_state = self._state_every - self.records_written % self._state_every
+                if rows > until_state:
+                    head, body = split_lines(body, until_state)
+                    self._emit_lines(head, until_state)
+                    rows -= until_state
+                else:
+                    self._emit_lines(body, rows)
+                    rows = 0
+        return written
+
     def write_all(self, records: Iterable[dict[str, Any]]) -> int:
         """Write every record; return how many. A STATE follows each `state_every`-th record.
 
@@ -106,9 +143,12 @@ class ChunkedRecordWriter:
             written += len(chunk)
 
     def _emit(self, chunk: list[dict[str, Any]]) -> None:
+        self._emit_lines(encoder.encode_lines(chunk), len(chunk))
+
+    def _emit_lines(self, body: bytes, rows: int) -> None:
         now = dt.datetime.now(dt.timezone.utc)
-        self._write(record_lines(self.stream, self.version, chunk, now))
-        self._counted(len(chunk))
-        self.records_written += len(chunk)
+        self._write(wrap_lines(self.stream, self.version, body, now))
+        self._counted(rows)
+        self.records_written += rows
         if self.records_written % self._state_every == 0:
             self._write_state()

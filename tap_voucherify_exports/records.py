@@ -5,169 +5,24 @@ Which column holds which field is columns.py's decision, made once from the head
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import datetime as dt
 import io
 import itertools
-import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from decimal import Decimal, InvalidOperation
 from typing import Any, TextIO
 
-import msgspec
-
 from tap_voucherify_exports.columns import Column, ColumnMap, map_header, shorten
+from tap_voucherify_exports.converters import CONVERTERS, RowConverter, compile_row
 from tap_voucherify_exports.errors import CsvFormatError, TruncatedCsvError
-from tap_voucherify_exports.fields import ExportedObjectTable, FieldType
+from tap_voucherify_exports.fields import ExportedObjectTable
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
 
-# A `metadata` cell that is not a JSON object is kept, verbatim, under this key (see README).
-RAW_TEXT_KEY = "_raw_text"
 CELL_PREVIEW_CHARS = 80
 # Characters of CSV text read at a time (see `_LineReader`).
 BLOCK_CHARS = 1 << 16
-_UTC = dt.timezone.utc
-_CANONICAL_LENGTH = len("2022-03-09T09:16:32.521Z")
-_decode_json = msgspec.json.Decoder().decode
-_BOOLEANS = {"true": True, "false": False, "t": True, "f": False, "yes": True, "no": False,
-             "1": True, "0": False}  # fmt: skip
-
-
-def _integer(cell: str) -> int:
-    try:
-        return int(cell)
-    except ValueError:
-        number = _decimal(cell)  # "12.00" is an integer written as an amount
-        if number != number.to_integral_value():
-            raise ValueError("not a whole number") from None
-        return int(number)
-
-
-def _number(cell: str) -> int | Decimal:
-    # Decimal keeps "2000.00" exactly as exported: never rescaled. A plain whole number
-    # ("200000", minor units, the common case) is an int: exact too, and msgspec encodes an int
-    # some 15 times faster than a Decimal (benchmarks/converters.py).
-    if cell.isdigit() and cell.isascii():
-        return int(cell)
-    return _decimal(cell)
-
-
-def _decimal(cell: str) -> Decimal:
-    try:
-        number = Decimal(cell)  # Decimal ignores surrounding whitespace itself
-    except InvalidOperation:
-        raise ValueError("not a number") from None
-    if not number.is_finite():
-        raise ValueError("not a finite number")
-    return number
-
-
-def _boolean(cell: str) -> bool:
-    exact = _BOOLEANS.get(cell)  # "true"/"false" as exported: no strip and lower per cell
-    if exact is not None:
-        return exact
-    try:
-        return _BOOLEANS[cell.strip().lower()]
-    except KeyError:
-        raise ValueError("not a boolean") from None
-
-
-def _date_time(cell: str) -> str:
-    if len(cell) == _CANONICAL_LENGTH and cell[-1] == "Z":
-        # Voucherify's own form, "2022-03-09T09:16:32.521Z", is already RFC 3339 UTC: validate it
-        # and keep it (formatting a datetime back costs more than the parse).
-        dt.datetime.fromisoformat(cell)
-        return cell
-    parsed = dt.datetime.fromisoformat(cell.strip())
-    # Voucherify: "exported date and times are always provided in the UTC time zone".
-    if parsed.tzinfo is None:
-        return parsed.isoformat() + "+00:00"
-    return parsed.astimezone(_UTC).isoformat()
-
-
-def _date(cell: str) -> str:
-    text = cell.strip()
-    if len(text) == len("2022-06-30"):
-        return dt.date.fromisoformat(text).isoformat()
-    return _date_time(text)[:10]
-
-
-def _object(cell: str) -> dict[str, Any]:
-    try:
-        value = _decode_json(cell)
-    except msgspec.DecodeError:
-        try:
-            # strict=False: a raw newline inside a JSON string is still the text the user stored.
-            value = json.loads(cell, strict=False)
-        except ValueError:
-            value = None
-    return value if isinstance(value, dict) else {RAW_TEXT_KEY: cell}
-
-
-def _integer_list(cell: str) -> list[int]:
-    try:
-        return list(map(int, cell.split(",")))  # the documented "1,2,3"
-    except ValueError:
-        text = cell.strip().strip("[]").replace(";", ",")
-        return [int(part) for part in text.split(",") if part.strip()]
-
-
-CONVERTERS: dict[FieldType, Callable[[str], Any]] = {
-    FieldType.STRING: str,
-    FieldType.INTEGER: _integer,
-    FieldType.NUMBER: _number,
-    FieldType.BOOLEAN: _boolean,
-    FieldType.DATE: _date,
-    FieldType.DATE_TIME: _date_time,
-    FieldType.OBJECT: _object,
-    FieldType.INTEGER_LIST: _integer_list,
-}
-
-
-RowConverter = Callable[[list[str]], dict[str, Any]]
-
-
-# The common case of a type, inline in the generated row function (no call), else its converter
-# (`full`): each form must give exactly what CONVERTERS gives for every cell (test_records.py
-# checks them on every cell of an export and on the edge cases). `c` is the cell, never empty.
-_INLINE_FORMS: dict[FieldType, str] = {
-    FieldType.NUMBER: "int({c}) if {c}.isdigit() and {c}.isascii() else {full}({c})",
-    FieldType.INTEGER: "int({c}) if {c}.isdigit() and {c}.isascii() else {full}({c})",
-    FieldType.BOOLEAN: 'True if {c} == "true" else False if {c} == "false" else {full}({c})',
-    FieldType.DATE_TIME: (
-        f'{{c}} if len({{c}}) == {_CANONICAL_LENGTH} and {{c}}[-1] == "Z" and fromiso({{c}}) '
-        "else {full}({c})"
-    ),
-}
-
-
-def compile_row(
-    columns: Sequence[str], types: Sequence[FieldType], indexes: Sequence[int] | None = None
-) -> RowConverter:
-    """Build one function that turns a CSV row into a record, straight-line code per column.
-
-    Generated once per export from the field table: strings become `row[i] or None`, every
-    other type its converter on non-empty cells (the common case inline, `_INLINE_FORMS`). No
-    per-cell loop, lookup or branch on type is left at run time. `columns[n]` is read from
-    `row[indexes[n]]` (default: `row[n]`).
-    """
-    namespace: dict[str, Any] = {"fromiso": dt.datetime.fromisoformat}
-    items = []
-    positions = range(len(columns)) if indexes is None else indexes
-    for index, key, field_type in zip(positions, columns, types, strict=True):
-        if field_type is FieldType.STRING:
-            items.append(f"{key!r}: row[{index}] or None")
-            continue
-        full, cell = f"convert_{index}", f"c_{index}"
-        namespace[full] = CONVERTERS[field_type]
-        form = _INLINE_FORMS.get(field_type, "{full}({c})").format(c=cell, full=full)
-        items.append(f"{key!r}: ({form}) if ({cell} := row[{index}]) else None")
-    source = "def convert_row(row):\n    return {" + ", ".join(items) + "}\n"
-    exec(compile(source, "<records.compile_row>", "exec"), namespace)  # noqa: S102 - keys from fields.py
-    convert_row: RowConverter = namespace["convert_row"]
-    return convert_row
 
 
 def _preview(cell: str) -> str:
@@ -267,6 +122,19 @@ def _log_warning(message: str) -> None:
     LOGGER.warning("%s", message)
 
 
+def count_lines(data: bytes) -> int:
+    """The physical lines `data` ends, as csv.reader counts them over `newline=""` text:
+    "\n", "\r\n" and a lone "\r" each end one."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+
+
+class _Ending:
+    """The end of a chunk of text (whether its last row was cut off), as `_LineReader.last`."""
+
+    def __init__(self, text: str) -> None:
+        self.last = text[-2:]
+
+
 class CsvRecordReader:
     """Reads one export's CSV into typed records for the requested fields."""
 
@@ -282,13 +150,14 @@ class CsvRecordReader:
         self.fields = tuple(fields)
         self.warn = warn
         self.column_map: ColumnMap | None = None  # set once the header is read
+        self._convert_row: RowConverter | None = None
+        self._width = 0  # the header's cells
 
     def records(self, text: TextIO, *, skip_rows: int = 0) -> Iterator[dict[str, Any]]:
         """Yield typed records from CSV text (opened with newline=''); skip rows already emitted."""
         tracker = _LineReader(text, max_line_chars(len(self.fields)))
         reader = csv.reader(tracker, strict=True)
-        rows_read = 0
-        try:
+        with self._read_errors(reader, tracker, 0):
             header = next(reader, None)
             if header is None:
                 raise TruncatedCsvError(
@@ -299,29 +168,79 @@ class CsvRecordReader:
             )
             if column_map.warning:
                 self.warn(column_map.warning)
-            convert_row = row_converter(column_map)
-            width = len(header)
-            for row in reader:
-                if len(row) != width:
-                    if not row:
-                        continue
-                    self._wrong_width(row, width, reader.line_num, tracker.last)
-                rows_read += 1
-                if rows_read <= skip_rows:
+            self.use_columns(column_map, len(header))
+            yield from self._typed(reader, tracker, skip_rows, 0)
+
+    @property
+    def width(self) -> int:
+        """The cells of the header read last (0 before one is read)."""
+        return self._width
+
+    def use_columns(self, column_map: ColumnMap, width: int) -> None:
+        """Read rows by `column_map`, the mapping of a header of `width` cells."""
+        self.column_map = column_map
+        self._width = width
+        self._convert_row = row_converter(column_map)
+
+    def chunk_records(self, data: bytes, first_line: int) -> list[dict[str, Any]]:
+        """The records of whole rows cut from the body after its header (parallel.py), as
+        downloaded; `first_line` physical lines came before them. Same records and errors as
+        `records` reading them (line numbers counted from the file's start)."""
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = first_line + count_lines(data[: exc.start]) + 1
+            raise CsvFormatError(
+                f"{self.stream_name}: the export is not valid UTF-8 near line {line}: {exc.reason}"
+            ) from None
+        nul = text.find("\x00")
+        if nul >= 0:
+            line = first_line + count_lines(data[: len(text[:nul].encode())]) + 1
+            raise CsvFormatError(f"{self.stream_name}: line {line} contains a NUL byte.")
+        ending = _Ending(text)
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        with self._read_errors(reader, ending, first_line):
+            return list(self._typed(reader, ending, 0, first_line))
+
+    def _typed(
+        self, reader: Any, ending: _Ending | _LineReader, skip_rows: int, line_offset: int
+    ) -> Iterator[dict[str, Any]]:
+        """The rows `reader` parses, typed; bad rows raise naming their line."""
+        assert self.column_map is not None
+        assert self._convert_row is not None
+        convert_row, direct = self._convert_row, self.column_map.direct
+        width = self._width
+        rows_read = 0
+        for row in reader:
+            if len(row) != width:
+                if not row:
                     continue
-                try:
-                    yield convert_row(row)
-                except (ValueError, TypeError):
-                    self._bad_cell(row, column_map.direct, reader.line_num)
+                self._wrong_width(row, width, line_offset + reader.line_num, ending.last)
+            rows_read += 1
+            if rows_read <= skip_rows:
+                continue
+            try:
+                yield convert_row(row)
+            except (ValueError, TypeError):
+                self._bad_cell(row, direct, line_offset + reader.line_num)
+
+    @contextlib.contextmanager
+    def _read_errors(
+        self, reader: Any, ending: _Ending | _LineReader, line_offset: int
+    ) -> Iterator[None]:
+        """Turns what the csv module and `_LineReader` raise into errors naming the line."""
+        try:
+            yield
         except csv.Error as exc:
-            error = CsvFormatError if tracker.last.endswith(("\n", "\r")) else TruncatedCsvError
+            error = CsvFormatError if ending.last.endswith(("\n", "\r")) else TruncatedCsvError
             raise error(
-                f"{self.stream_name}: malformed CSV at line {reader.line_num}: {exc}"
+                f"{self.stream_name}: malformed CSV at line {line_offset + reader.line_num}: {exc}"
             ) from None
         except _LineTooLongError:
+            assert isinstance(ending, _LineReader)
             raise CsvFormatError(
                 f"{self.stream_name}: line {reader.line_num + 1} is longer than "
-                f"{tracker.max_chars} characters, more than {len(self.fields)} cells of at most "
+                f"{ending.max_chars} characters, more than {len(self.fields)} cells of at most "
                 f"{csv.field_size_limit()} characters can take: not a valid export."
             ) from None
         except _NulByteError:

@@ -13,15 +13,16 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from tap_voucherify_exports.client import VoucherifyClient
 from tap_voucherify_exports.columns import ColumnMap
-from tap_voucherify_exports.exports import ExportRequest, ExportsAPI
+from tap_voucherify_exports.exports import ExportRequest, ExportsAPI, PartReader, RecordPart
 from tap_voucherify_exports.fields import TABLES, stream_table
+from tap_voucherify_exports.parallel import EncodedRows, ParallelParser, ParallelPart
 from tap_voucherify_exports.pipeline import ExportPipeline
 from tap_voucherify_exports.polling import ExportPoller
 from tap_voucherify_exports.progress import StreamTotals
@@ -33,6 +34,7 @@ from tap_voucherify_exports.windows import Window
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
 Record = dict[str, Any]
+T = TypeVar("T")
 
 # `--test`'s export: voucher ids created in the first second of start_date, most often none.
 CONNECTION_TEST_NAME = "connection test"
@@ -48,6 +50,7 @@ class _OpenSync:
     client: VoucherifyClient
     api: ExportsAPI
     pipeline: ExportPipeline
+    parser: ParallelParser | None  # the `parallel_workers` processes, when more than one
 
 
 class SyncSession:
@@ -88,7 +91,9 @@ class SyncSession:
             delete_exports=settings.delete_exports,
         )
         sync_end = settings.end_date or dt.datetime.now(dt.timezone.utc)
-        self._open = _OpenSync(sync_end, client, api, pipeline)
+        workers = settings.parallel_workers
+        parser = ParallelParser(workers) if workers > 1 else None
+        self._open = _OpenSync(sync_end, client, api, pipeline, parser)
         self._totals = {}
         try:
             yield self
@@ -100,6 +105,8 @@ class SyncSession:
             # before connections close; a later sync opens anew.
             pipeline.close()
             client.close()
+            if parser is not None:
+                parser.close()
 
     def plan(self, requests: Iterable[ExportRequest]) -> None:
         """Every export the sync will ask for, in the order it will ask: generated ahead."""
@@ -113,6 +120,17 @@ class SyncSession:
         returned iterator streams the download; once it is exhausted the export's slot is freed
         (and the export deleted when delete_exports is on).
         """
+        return self._read(request, RecordPart)
+
+    def encoded_records(self, request: ExportRequest) -> Iterator[EncodedRows]:
+        """`records`, parsed and encoded by the `parallel_workers` processes (parallel.py)."""
+        parser = self._running().parser
+        assert parser is not None, "encoded_records needs parallel_workers > 1"
+        return self._read(request, lambda reader: ParallelPart(parser, reader))
+
+    def _read(
+        self, request: ExportRequest, new_part: Callable[[CsvRecordReader], PartReader[T]]
+    ) -> Iterator[T]:
         running = self._running()
         totals = self._totals.setdefault(request.stream_name, StreamTotals())
         asked = time.monotonic()
@@ -122,9 +140,9 @@ class SyncSession:
         sent = running.api.as_sent(request)
         reader = self.reader(sent)
 
-        def stream() -> Iterator[dict[str, Any]]:
+        def stream() -> Iterator[T]:
             started = time.monotonic()
-            rows = yield from running.api.read_records(export, sent, reader)
+            rows = yield from running.api.read_records(export, sent, lambda: new_part(reader))
             totals.downloading_seconds += time.monotonic() - started
             totals.exports += 1
             totals.rows += rows
@@ -139,7 +157,7 @@ class SyncSession:
         export = running.pipeline.export_for(request)
         sent = running.api.as_sent(request)
         reader = self.reader(sent)
-        rows = running.api.read_records(export, sent, reader)
+        rows = running.api.read_records(export, sent, lambda: RecordPart(reader))
         try:
             first = next(rows, None)
         finally:
@@ -175,7 +193,8 @@ class SyncSession:
             try:
                 export = running.pipeline.waiter.wait(export, request)
                 reader = self.reader(request)
-                rows = sum(1 for _ in running.api.read_records(export, request, reader))
+                records = running.api.read_records(export, request, lambda: RecordPart(reader))
+                rows = sum(1 for _ in records)
             finally:
                 running.api.delete_export(export.id)
             LOGGER.info(

@@ -57,6 +57,10 @@ BACKFILL_WINDOW_DAYS_DEFAULT = 365
 # 30 % of the smallest paid plan (Business, 100 requests a minute, research digest §5): the
 # shop's own calls keep the other 70 %.
 MAX_REQUESTS_PER_MINUTE_DEFAULT = 30
+# 1 = parse in the tap's own process. More only pays on a machine with a core to spare for each
+# (README, "Two cores"); the cap keeps a typo from starting hundreds of processes.
+PARALLEL_WORKERS_DEFAULT = 1
+PARALLEL_WORKERS_MAX = 32
 AUTH_METHODS = ("app_keys", "oauth")
 OAUTH_SCOPE_DEFAULT = "exports"
 
@@ -86,6 +90,8 @@ class Settings:
     metadata_keys: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # Streams of CHANGE_STREAMS that export only rows created since the last sync.
     creation_only_streams: frozenset[str] = frozenset()
+    # Processes that parse, type and encode CSV (parallel.py); 1 = none, the tap's own process.
+    parallel_workers: int = PARALLEL_WORKERS_DEFAULT
 
     @property
     def trusted_origins(self) -> frozenset[str]:
@@ -176,6 +182,13 @@ def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ())
     )
     backfill_days = whole("backfill_window_days", BACKFILL_WINDOW_DAYS_DEFAULT, 1)
     max_per_minute = whole("max_requests_per_minute", MAX_REQUESTS_PER_MINUTE_DEFAULT, 1)
+    parallel_workers = whole("parallel_workers", PARALLEL_WORKERS_DEFAULT, 1)
+    if parallel_workers > PARALLEL_WORKERS_MAX:
+        problems.add(
+            "parallel_workers",
+            f"Setting `parallel_workers` must be at most {PARALLEL_WORKERS_MAX}; "
+            f"got {parallel_workers}.",
+        )
     auth_method = str(config.get("auth_method") or "app_keys").strip()
     if auth_method not in AUTH_METHODS:
         problems.add(
@@ -215,4 +228,5 @@ def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ())
         oauth_scope=oauth_scope,
         metadata_keys=metadata_keys,
         creation_only_streams=creation_only,
+        parallel_workers=parallel_workers,
     )

@@ -33,8 +33,10 @@ else:
 
 
 T = TypeVar("T")
-# What `_sync_window` hands a window's records to (see there).
-Emit = Callable[[Iterator[Record]], Generator[T, None, T | None]]
+# What `_sync_window` hands a window's records (or their encoded lines) to (see there).
+Emit = Callable[[Iterator[Any]], Generator[T, None, T | None]]
+# Where it takes them from: the session's `records` or `encoded_records`.
+Read = Callable[[ExportRequest], Iterator[Any]]
 
 
 def _pass_on(records: Iterator[Record]) -> Generator[Record, None, None]:
@@ -86,6 +88,7 @@ class VoucherifyExportStream(Stream):
         self._record_counter: metrics.Counter | None = None
         self._chunk_writer: ChunkedRecordWriter | None = None
         self._state_waits_for_sdk_batch = False
+        self._said_not_parallel: set[str] = set()
 
     @property
     def requested_fields(self) -> tuple[str, ...]:
@@ -175,10 +178,29 @@ class VoucherifyExportStream(Stream):
     def get_records(self, context: Context | None) -> Iterable[Record]:
         self._begin_change_cursor()
         fast = self._fast_record_writer(context)
-        emit = _pass_on if fast is None else fast.emit
+        emit: Emit[Any] = _pass_on if fast is None else fast.emit
+        read: Read = self.session.records
+        if self._parallel(fast_path=fast is not None):
+            assert fast is not None
+            emit, read = fast.emit_encoded, self.session.encoded_records
         for request in self.export_requests():
-            yield from self._sync_window(request, emit)
+            yield from self._sync_window(request, emit, read)
         self._end_full_table()
+
+    def _parallel(self, *, fast_path: bool) -> bool:
+        """Whether the `parallel_workers` processes read this stream: only the fast paths
+        (RECORD or BATCH) take their encoded lines; otherwise say once why they do not."""
+        if self.session.settings.parallel_workers == 1:
+            return False
+        if not fast_path and self.name not in self._said_not_parallel:
+            self._said_not_parallel.add(self.name)
+            self.logger.warning(
+                "parallel_workers is %d, but %s is read in the tap's own process: its records go "
+                "through singer-sdk's per-record path (stream maps, flattening, an alias, "
+                "partitions, a dry run or a batch format other than jsonl).",
+                self.session.settings.parallel_workers, self.name,
+            )  # fmt: skip
+        return fast_path
 
     def _begin_change_cursor(self) -> None:
         """A stream replicating changes starts its change cursor in its state (first sync)."""
@@ -216,13 +238,18 @@ class VoucherifyExportStream(Stream):
             # singer-sdk's batcher reads `get_records`; its BATCH comes after the windows'
             # ends, so their STATE waits for it (`_advance_bookmark`).
             self._state_waits_for_sdk_batch = True
+            self._parallel(fast_path=False)
             yield from super().get_batches(batch_config, context)
             return
         self._begin_change_cursor()
         with self.get_record_counter() as counter:
             writer = BatchFileWriter(batch_config, self.tap_name, self.name, counter.increment)
+            emit: Emit[list[str]] = writer.write_export
+            read: Read = self.session.records
+            if self._parallel(fast_path=True):
+                emit, read = writer.write_encoded_export, self.session.encoded_records
             for request in self.export_requests():
-                for manifest in self._sync_window(request, writer.write_export):
+                for manifest in self._sync_window(request, emit, read):
                     yield batch_config.encoding, manifest
         self._end_full_table()  # after the last BATCH message: the SDK wrote it at the yield
 
@@ -271,7 +298,7 @@ class VoucherifyExportStream(Stream):
         )
         return self._record_counter
 
-    def _sync_window(self, request: ExportRequest, emit: Emit[T]) -> Iterator[T]:
+    def _sync_window(self, request: ExportRequest, emit: Emit[T], read: Read) -> Iterator[T]:
         """Emit one window's records, then move its cursor to the window's end; split on ERROR.
 
         `emit(records)` yields what this yields (records, or nothing when it writes them
@@ -280,14 +307,14 @@ class VoucherifyExportStream(Stream):
         with the new bookmark then follows.
         """
         try:
-            records = self.session.records(request)
+            records = read(request)
         except ExportFailedError as exc:
             window = request.window
             if window is None or window.span / 2 < self.session.settings.min_window:
                 raise
             self.logger.warning("%s Splitting %s in half and retrying.", exc, window)
             for half in request.split():
-                yield from self._sync_window(half, emit)
+                yield from self._sync_window(half, emit, read)
             return
         last = yield from emit(records)
         if request.window is not None:

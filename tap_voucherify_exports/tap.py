@@ -116,6 +116,10 @@ class TapVoucherifyExports(Tap):
         th.Property("max_concurrent_exports", th.IntegerType(),
                     default=defaults.MAX_CONCURRENT_EXPORTS_DEFAULT,
                     description="Export jobs kept in flight at once (1 = one after another)."),
+        th.Property("parallel_workers", th.IntegerType(),
+                    default=defaults.PARALLEL_WORKERS_DEFAULT,
+                    description="Processes that parse, type and encode the CSV (1 = the tap's "
+                    "own process). 2 pays only with a core to spare for each (README)."),
         th.Property("max_requests_per_minute", th.IntegerType(),
                     default=defaults.MAX_REQUESTS_PER_MINUTE_DEFAULT,
                     description="Most API calls (downloads included) the tap starts in any 60 s; "

@@ -12,6 +12,7 @@ from singer_sdk import Stream, metrics
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.io_base import SingerWriter
 
+from tap_voucherify_exports import parallel
 from tap_voucherify_exports.fastpath import ChunkedRecordWriter
 from tap_voucherify_exports.streams import VoucherifyExportStream
 from tap_voucherify_exports.tap import TapVoucherifyExports
@@ -107,3 +108,33 @@ def test_every_record_validates_against_its_schema(emulator, stream):
     for message in messages:
         if message["type"] == "RECORD":
             validator.validate(message["record"])
+
+
+@pytest.mark.parametrize("state_every", [None, 7])
+def test_two_workers_write_what_one_process_writes(emulator, monkeypatch, caplog, state_every):
+    """`parallel_workers` 2: the same messages (`time_extracted` aside), STATE at the same
+    points, the same record counts, with pieces small enough that every export is cut in many
+    (a piece then straddles the STATE points and, in the emulator's data, multi-line cells)."""
+    config = tap_config(emulator, end_date="2026-01-01T00:00:00Z")
+    if state_every:
+        monkeypatch.setattr(VoucherifyExportStream, "STATE_MSG_FREQUENCY", state_every)
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 2048)
+    caplog.set_level(logging.INFO, logger=metrics.METRICS_LOGGER_NAME)
+    one = run_sync(config, streams=set(STREAM_OBJECTS))
+    one_counts = record_counts(caplog)
+
+    caplog.clear()
+    pieces: list[int] = []
+    original = parallel.ParallelParser.submit
+
+    def spy(self: parallel.ParallelParser, spec: parallel.ChunkSpec, data: bytes, line: int):
+        pieces.append(len(data))
+        return original(self, spec, data, line)
+
+    monkeypatch.setattr(parallel.ParallelParser, "submit", spy)
+    two = run_sync({**config, "parallel_workers": 2}, streams=set(STREAM_OBJECTS))
+
+    assert len(pieces) > 2 * len(STREAM_OBJECTS), "the exports were not cut in pieces"
+    assert len(one) > 1000
+    assert comparable(two) == comparable(one)
+    assert record_counts(caplog) == one_counts

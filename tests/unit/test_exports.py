@@ -1,4 +1,5 @@
 import io
+from collections.abc import Callable
 
 import pytest
 import requests
@@ -13,7 +14,13 @@ from tap_voucherify_exports.errors import (
     VoucherifyAPIError,
     VoucherifyError,
 )
-from tap_voucherify_exports.exports import Export, ExportRequest, ExportsAPI, result_urls
+from tap_voucherify_exports.exports import (
+    Export,
+    ExportRequest,
+    ExportsAPI,
+    RecordPart,
+    result_urls,
+)
 from tap_voucherify_exports.fields import TABLES
 from tap_voucherify_exports.polling import ExportPoller
 from tap_voucherify_exports.records import CsvRecordReader
@@ -50,6 +57,12 @@ def done(export_id: str = "exp_1", token: str = "t1") -> dict:
 
 def reader() -> CsvRecordReader:
     return CsvRecordReader("vouchers", TABLES["voucher"], ("id", "code"))
+
+
+def parts() -> Callable[[], RecordPart]:
+    """What the session hands `read_records`: a record reader per file of the export."""
+    shared = reader()
+    return lambda: RecordPart(shared)
 
 
 def test_wait_polls_through_scheduled_and_in_progress_until_done(api, requests_mock):
@@ -89,7 +102,7 @@ def test_create_sends_fields_order_and_window_filters(api, requests_mock):
 
 def test_download_streams_typed_records(api, requests_mock):
     requests_mock.get(f"{DOWNLOAD}/exp_1", text=CSV)
-    records = list(api.read_records(Export.from_json(done()), REQUEST, reader()))
+    records = list(api.read_records(Export.from_json(done()), REQUEST, parts()))
     assert [r["id"] for r in records] == ["v1", "v2", "v3"]
     assert requests_mock.last_request.headers["X-App-Token"] == "tok"
     assert requests_mock.last_request.qs["token"] == ["t1"]
@@ -103,7 +116,7 @@ def test_download_refreshes_token_after_401(api, requests_mock):
     )
     requests_mock.get(f"{DOWNLOAD}/exp_1?token=t2", text=CSV)
     requests_mock.get(f"{API}/exp_1", json=done(token="t2"))
-    records = list(api.read_records(Export.from_json(done()), REQUEST, reader()))
+    records = list(api.read_records(Export.from_json(done()), REQUEST, parts()))
     assert len(records) == 3
 
 
@@ -111,7 +124,7 @@ def test_token_refresh_is_bounded(api, requests_mock):
     requests_mock.get(rm.ANY, additional_matcher=lambda r: "download" in r.netloc, status_code=401)
     requests_mock.get(f"{API}/exp_1", json=done())
     with pytest.raises(VoucherifyAPIError, match="401"):
-        list(api.read_records(Export.from_json(done()), REQUEST, reader()))
+        list(api.read_records(Export.from_json(done()), REQUEST, parts()))
 
 
 class _Broken(io.RawIOBase):
@@ -139,27 +152,27 @@ def test_a_broken_download_restarts_without_emitting_rows_twice(api, requests_mo
             {"text": CSV},
         ],
     )
-    records = list(api.read_records(Export.from_json(done()), REQUEST, reader()))
+    records = list(api.read_records(Export.from_json(done()), REQUEST, parts()))
     assert [r["id"] for r in records] == ["v1", "v2", "v3"]
 
 
 def test_a_truncated_last_row_is_detected_and_the_download_retried(api, requests_mock):
     requests_mock.get(f"{DOWNLOAD}/exp_1", [{"text": "ID,Code\r\nv1,A\r\nv2"}, {"text": CSV}])
-    records = list(api.read_records(Export.from_json(done()), REQUEST, reader()))
+    records = list(api.read_records(Export.from_json(done()), REQUEST, parts()))
     assert [r["id"] for r in records] == ["v1", "v2", "v3"]
 
 
 def test_repeated_download_failures_end_in_a_clear_error(api, requests_mock):
     requests_mock.get(f"{DOWNLOAD}/exp_1", text="ID,Code\r\nv1,A\r\nv2")
     with pytest.raises(VoucherifyError, match="download of exp_1 failed 5 times"):
-        list(api.read_records(Export.from_json(done()), REQUEST, reader()))
+        list(api.read_records(Export.from_json(done()), REQUEST, parts()))
 
 
 def test_every_chunk_of_a_split_result_is_downloaded_in_order(api, requests_mock):
     requests_mock.get(f"{DOWNLOAD}/exp_1/1", text="ID,Code\nv1,A\n")
     requests_mock.get(f"{DOWNLOAD}/exp_1/2", text="ID,Code\nv2,B\n")
     export = Export("exp_1", "DONE", {"url": [f"{DOWNLOAD}/exp_1/1", f"{DOWNLOAD}/exp_1/2"]})
-    assert [r["id"] for r in api.read_records(export, REQUEST, reader())] == ["v1", "v2"]
+    assert [r["id"] for r in api.read_records(export, REQUEST, parts())] == ["v1", "v2"]
 
 
 @pytest.mark.parametrize(
@@ -182,13 +195,13 @@ def test_result_urls_reads_every_plausible_shape(result, urls):
 
 def test_a_done_export_without_a_url_fails_showing_id_and_result(api):
     with pytest.raises(ExportResultError, match=r'exp_1 .* no download URL: \{"bin": 1\}'):
-        list(api.read_records(Export("exp_1", "DONE", {"bin": 1}), REQUEST, reader()))
+        list(api.read_records(Export("exp_1", "DONE", {"bin": 1}), REQUEST, parts()))
 
 
 def test_result_url_on_an_untrusted_host_is_refused_and_gets_no_request(api, requests_mock):
     export = Export("exp_1", "DONE", {"url": "https://attacker.example/v1/exports/exp_1?token=t"})
     with pytest.raises(ExportResultError, match=r"attacker\.example.*Refusing"):
-        list(api.read_records(export, REQUEST, reader()))
+        list(api.read_records(export, REQUEST, parts()))
     assert requests_mock.call_count == 0
 
 
@@ -205,7 +218,7 @@ def test_the_row_count_logged_covers_every_chunk(api, requests_mock, caplog):
     requests_mock.get(f"{DOWNLOAD}/exp_1/1", text="ID,Code\nv1,A\nv2,B\n")
     requests_mock.get(f"{DOWNLOAD}/exp_1/2", text="ID,Code\nv3,C\n")
     export = Export("exp_1", "DONE", {"url": [f"{DOWNLOAD}/exp_1/1", f"{DOWNLOAD}/exp_1/2"]})
-    list(api.read_records(export, REQUEST, reader()))
+    list(api.read_records(export, REQUEST, parts()))
     assert "3 rows from exp_1" in caplog.text
 
 
