@@ -22,8 +22,9 @@ from isal import isal_zlib
 from singer_sdk.contrib.msgspec import encoder
 from singer_sdk.helpers._batch import BatchConfig
 
-from tap_voucherify_exports.fastpath import CHUNK_RECORDS, split_lines
+from tap_voucherify_exports.fastpath import CHUNK_RECORDS
 from tap_voucherify_exports.parallel import EncodedRows
+from tap_voucherify_exports.singer_lines import split_lines
 
 # ISA-L's level 1 (of 0-3): 1.5 µs per voucher row against zlib level 1's 3.3 µs, files of the
 # same size (6.1 MB per 50k rows); zlib's default level 6 takes 14.7 µs (benchmarks/README.md).

@@ -161,8 +161,29 @@ class ExportCancelledError(VoucherifyError):
 # --- CSV files (records.py) ---
 
 
+# Stands for the line number in a CSV error's message. A NUL is never in a cell that reaches a
+# message (records.py refuses the body first), so no cell text can be mistaken for it.
+LINE = "\x00line\x00"
+
+
 class CsvFormatError(VoucherifyError):
-    """The export file does not match what was requested; names stream, line, column and value."""
+    """The export file does not match what was requested; names stream, line, column and value.
+
+    With `line`, the message says it where it has `LINE`; `moved` gives the same error in a
+    file where more lines come first (parallel.py reads a file in pieces, each from its line 0).
+    """
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message, line)  # the args pickle: a worker process raises these
+        self.message = message
+        self.line = line
+
+    def __str__(self) -> str:
+        return self.message.replace(LINE, str(self.line))
+
+    def moved(self, lines: int) -> CsvFormatError:
+        """This error, `lines` lines further into the file."""
+        return type(self)(self.message, None if self.line is None else self.line + lines)
 
 
 class TruncatedCsvError(CsvFormatError):

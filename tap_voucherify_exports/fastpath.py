@@ -23,6 +23,7 @@ from singer_sdk.contrib.msgspec import encoder
 from singer_sdk.mapper import SameRecordTransform, StreamMap
 
 from tap_voucherify_exports.parallel import EncodedRows
+from tap_voucherify_exports.singer_lines import split_lines, wrap_lines
 
 # Records per encode call: large enough that the per-chunk work (a clock read, a list, a join)
 # vanishes per record, small enough that a chunk's bytes stay in the CPU cache (~40 KB).
@@ -46,28 +47,6 @@ def record_lines(
 ) -> bytes:
     """The RECORD lines of `records`, byte for byte as the SDK's msgspec writer writes them."""
     return wrap_lines(stream, version, encoder.encode_lines(records), time_extracted)
-
-
-def wrap_lines(stream: str, version: int | None, body: bytes, time_extracted: dt.datetime) -> bytes:
-    """The RECORD messages of records encoded as JSON lines (`encode_lines`).
-
-    msgspec escapes newlines inside JSON strings, so the only b"\\n" in `encode_lines` output
-    are the line ends: replacing each with "envelope end + line end + envelope start" wraps
-    every record at once.
-    """
-    head = b'{"type":"RECORD","stream":' + encoder.encode(stream) + b',"record":'
-    tail = b',"time_extracted":' + encoder.encode(time_extracted) + b"}"
-    if version is not None:
-        tail = b',"version":' + encoder.encode(version) + tail
-    return head + body[:-1].replace(b"\n", tail + b"\n" + head) + tail + b"\n"
-
-
-def split_lines(body: bytes, lines: int) -> tuple[bytes, bytes]:
-    """`body` (JSON lines) cut after its first `lines` lines."""
-    end = -1
-    for _ in range(lines):
-        end = body.index(b"\n", end + 1)
-    return body[: end + 1], body[end + 1 :]
 
 
 class ChunkedRecordWriter:
@@ -102,20 +81,20 @@ class ChunkedRecordWriter:
         yield from ()
 
     def write_encoded(self, chunks: Iterable[EncodedRows]) -> int:
-        """Write records already encoded (parallel.py), with a STATE after each
+        """Write RECORD messages the workers encoded (parallel.py), with a STATE after each
         `state_every`-th record as `write_all`; return how many."""
         written = 0
         for chunk in chunks:
-            body, rows = chunk.body, chunk.rows
+            messages, rows = chunk.body, chunk.rows
             written += rows
             while rows:
                 until_state = self._state_every - self.records_written % self._state_every
                 if rows > until_state:
-                    head, body = split_lines(body, until_state)
-                    self._emit_lines(head, until_state)
+                    head, messages = split_lines(messages, until_state)
+                    self._emit_messages(head, until_state)
                     rows -= until_state
                 else:
-                    self._emit_lines(body, rows)
+                    self._emit_messages(messages, rows)
                     rows = 0
         return written
 
@@ -147,7 +126,10 @@ class ChunkedRecordWriter:
 
     def _emit_lines(self, body: bytes, rows: int) -> None:
         now = dt.datetime.now(dt.timezone.utc)
-        self._write(wrap_lines(self.stream, self.version, body, now))
+        self._emit_messages(wrap_lines(self.stream, self.version, body, now), rows)
+
+    def _emit_messages(self, messages: bytes, rows: int) -> None:
+        self._write(messages)
         self._counted(rows)
         self.records_written += rows
         if self.records_written % self._state_every == 0:

@@ -20,10 +20,15 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import datetime as dt
 import io
 import logging
 import multiprocessing
+import os
 import signal
+import sys
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
@@ -37,6 +42,7 @@ from tap_voucherify_exports.errors import CsvFormatError, VoucherifyError
 from tap_voucherify_exports.exports import BROKEN_DOWNLOAD
 from tap_voucherify_exports.fields import ExportedObjectTable
 from tap_voucherify_exports.records import CsvRecordReader, count_lines, max_line_chars
+from tap_voucherify_exports.singer_lines import wrap_lines
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
 
@@ -49,14 +55,18 @@ PIECES_PER_WORKER = 2
 # A UTF-8 character is at most 4 bytes: the longest valid record, in bytes.
 _UTF8_MAX = 4
 _BOM = b"\xef\xbb\xbf"
+# How soon a worker notices that the tap is gone.
+PARENT_CHECK_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
 class EncodedRows:
-    """Some records of an export as JSON lines (msgspec `encode_lines`), and how many."""
+    """Some records of an export as JSON lines (msgspec `encode_lines`), or as their RECORD
+    messages (when the spec has an `envelope`), and how many; `lines`: the CSV lines read."""
 
     body: bytes
     rows: int
+    lines: int = 0
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,8 @@ class ChunkSpec:
     fields: tuple[str, ...]
     column_map: ColumnMap
     width: int
+    # (stream, version): the workers write RECORD messages; None: bare JSON lines (BATCH files).
+    envelope: tuple[str, int | None] | None
 
 
 def record_end(data: bytes, start: int = 0, *, last: bool = True) -> int:
@@ -137,13 +149,26 @@ _readers: dict[str, CsvRecordReader] = {}
 _READERS_KEPT = 8  # the files of a sync's last few exports
 
 
-def _start_worker() -> None:
+def _start_worker(tap_pid: int) -> None:
     # Ctrl-C reaches every process of the terminal's group: the main process decides what a stop
     # means (tap.py), and a worker killed mid-piece would only break the pool under it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The tap's stdout is the pipe to the target: a worker holding it open would keep the target
+    # waiting for its end after the tap is gone. Workers write nothing there.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    threading.Thread(target=_outlive_no_tap, args=(tap_pid,), daemon=True).start()
 
 
-def _encode_piece(spec: ChunkSpec, data: bytes, first_line: int) -> EncodedRows:
+def _outlive_no_tap(tap_pid: int) -> None:
+    """Exit as soon as the tap is gone (killed with SIGKILL, say: it could not stop us)."""
+    while os.getppid() == tap_pid:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
+
+
+def _encode_piece(spec: ChunkSpec, data: bytes) -> EncodedRows:
     reader = _readers.get(spec.key)
     if reader is None:
         if len(_readers) >= _READERS_KEPT:
@@ -151,8 +176,12 @@ def _encode_piece(spec: ChunkSpec, data: bytes, first_line: int) -> EncodedRows:
         reader = CsvRecordReader(spec.stream_name, spec.table, spec.fields)
         reader.use_columns(spec.column_map, spec.width)
         _readers[spec.key] = reader
-    records = reader.chunk_records(data, first_line)
-    return EncodedRows(encoder.encode_lines(records), len(records))
+    records = reader.chunk_records(data)
+    body = encoder.encode_lines(records)
+    if spec.envelope is not None and records:
+        stream, version = spec.envelope
+        body = wrap_lines(stream, version, body, dt.datetime.now(dt.timezone.utc))
+    return EncodedRows(body, len(records), count_lines(data))
 
 
 # --- in the tap's process ----------------------------------------------------------------------
@@ -165,17 +194,18 @@ class ParallelParser:
         self.workers = workers
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
 
-    def submit(
-        self, spec: ChunkSpec, data: bytes, first_line: int
-    ) -> concurrent.futures.Future[EncodedRows]:
+    def submit(self, spec: ChunkSpec, data: bytes) -> concurrent.futures.Future[EncodedRows]:
         """Hand one piece to the next free worker."""
         if self._pool is None:
             # "spawn": the tap runs threads (polling, downloads), which a fork would copy
             # mid-state; each worker imports only what reading a piece needs.
             self._pool = concurrent.futures.ProcessPoolExecutor(
-                self.workers, multiprocessing.get_context("spawn"), initializer=_start_worker
+                self.workers,
+                multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(os.getpid(),),
             )
-        return self._pool.submit(_encode_piece, spec, data, first_line)
+        return self._pool.submit(_encode_piece, spec, data)
 
     def close(self) -> None:
         """Stop every worker: pieces not yet started are dropped, running ones end first."""
@@ -190,9 +220,15 @@ class ParallelPart:
     Called again after a broken download, it resumes after the last piece handed on.
     """
 
-    def __init__(self, parser: ParallelParser, reader: CsvRecordReader) -> None:
+    def __init__(
+        self,
+        parser: ParallelParser,
+        reader: CsvRecordReader,
+        envelope: tuple[str, int | None] | None,
+    ) -> None:
         self.parser = parser
         self.reader = reader
+        self.envelope = envelope
         self.rows = 0  # records handed on
         self._spec: ChunkSpec | None = None
         self._offset = 0  # bytes of the body handed on (header included): a record boundary
@@ -211,18 +247,14 @@ class ParallelPart:
         )
         if self._spec is None:
             self._read_header(next(pieces, b""))
-        pending: collections.deque[tuple[concurrent.futures.Future[EncodedRows], int, int]] = (
+        pending: collections.deque[tuple[concurrent.futures.Future[EncodedRows], int]] = (
             collections.deque()
         )
         window = self.parser.workers * PIECES_PER_WORKER
         try:
             try:
-                first_line = self._lines
                 for piece in pieces:
-                    future = self.parser.submit(self._ready_spec(), piece, first_line)
-                    lines = count_lines(piece)
-                    pending.append((future, len(piece), lines))
-                    first_line += lines
+                    pending.append((self.parser.submit(self._ready_spec(), piece), len(piece)))
                     if len(pending) > window:
                         yield self._take(pending.popleft())
             except BROKEN_DOWNLOAD:
@@ -234,7 +266,7 @@ class ParallelPart:
             while pending:
                 yield self._take(pending.popleft())
         finally:
-            for future, _, _ in pending:
+            for future, _ in pending:
                 future.cancel()
 
     def _read_header(self, header: bytes) -> None:
@@ -257,6 +289,7 @@ class ParallelPart:
             self.reader.fields,
             column_map,
             self.reader.width,
+            self.envelope,
         )
         self._offset = len(header)
         self._lines = count_lines(header)
@@ -265,16 +298,18 @@ class ParallelPart:
         assert self._spec is not None
         return self._spec
 
-    def _take(self, item: tuple[concurrent.futures.Future[EncodedRows], int, int]) -> EncodedRows:
-        future, size, lines = item
+    def _take(self, item: tuple[concurrent.futures.Future[EncodedRows], int]) -> EncodedRows:
+        future, size = item
         try:
             encoded: EncodedRows = future.result()
+        except CsvFormatError as exc:
+            raise exc.moved(self._lines) from None  # the piece's line numbers, in the file
         except BrokenProcessPool as exc:
             raise VoucherifyError(
                 f"{self.reader.stream_name}: a parallel_workers process stopped unexpectedly "
                 f"({exc}); nothing after the last complete STATE was lost."
             ) from None
         self._offset += size
-        self._lines += lines
+        self._lines += encoded.lines
         self.rows += encoded.rows
         return encoded

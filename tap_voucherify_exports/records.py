@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from tap_voucherify_exports.columns import Column, ColumnMap, map_header, shorten
 from tap_voucherify_exports.converters import CONVERTERS, RowConverter, compile_row
-from tap_voucherify_exports.errors import CsvFormatError, TruncatedCsvError
+from tap_voucherify_exports.errors import LINE, CsvFormatError, TruncatedCsvError
 from tap_voucherify_exports.fields import ExportedObjectTable
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
@@ -157,7 +157,7 @@ class CsvRecordReader:
         """Yield typed records from CSV text (opened with newline=''); skip rows already emitted."""
         tracker = _LineReader(text, max_line_chars(len(self.fields)))
         reader = csv.reader(tracker, strict=True)
-        with self._read_errors(reader, tracker, 0):
+        with self._read_errors(reader, tracker):
             header = next(reader, None)
             if header is None:
                 raise TruncatedCsvError(
@@ -169,7 +169,7 @@ class CsvRecordReader:
             if column_map.warning:
                 self.warn(column_map.warning)
             self.use_columns(column_map, len(header))
-            yield from self._typed(reader, tracker, skip_rows, 0)
+            yield from self._typed(reader, tracker, skip_rows)
 
     @property
     def width(self) -> int:
@@ -182,28 +182,28 @@ class CsvRecordReader:
         self._width = width
         self._convert_row = row_converter(column_map)
 
-    def chunk_records(self, data: bytes, first_line: int) -> list[dict[str, Any]]:
+    def chunk_records(self, data: bytes) -> list[dict[str, Any]]:
         """The records of whole rows cut from the body after its header (parallel.py), as
-        downloaded; `first_line` physical lines came before them. Same records and errors as
-        `records` reading them (line numbers counted from the file's start)."""
+        downloaded. Same records and errors as `records` reading them, except that an error's
+        line counts from the piece's start (`CsvFormatError.moved` puts it in the file)."""
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = first_line + count_lines(data[: exc.start]) + 1
             raise CsvFormatError(
-                f"{self.stream_name}: the export is not valid UTF-8 near line {line}: {exc.reason}"
+                f"{self.stream_name}: the export is not valid UTF-8 near line {LINE}: {exc.reason}",
+                count_lines(data[: exc.start]) + 1,
             ) from None
         nul = text.find("\x00")
         if nul >= 0:
-            line = first_line + count_lines(data[: len(text[:nul].encode())]) + 1
-            raise CsvFormatError(f"{self.stream_name}: line {line} contains a NUL byte.")
+            line = count_lines(text[:nul].encode()) + 1
+            raise CsvFormatError(f"{self.stream_name}: line {LINE} contains a NUL byte.", line)
         ending = _Ending(text)
         reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-        with self._read_errors(reader, ending, first_line):
-            return list(self._typed(reader, ending, 0, first_line))
+        with self._read_errors(reader, ending):
+            return list(self._typed(reader, ending, 0))
 
     def _typed(
-        self, reader: Any, ending: _Ending | _LineReader, skip_rows: int, line_offset: int
+        self, reader: Any, ending: _Ending | _LineReader, skip_rows: int
     ) -> Iterator[dict[str, Any]]:
         """The rows `reader` parses, typed; bad rows raise naming their line."""
         assert self.column_map is not None
@@ -215,54 +215,52 @@ class CsvRecordReader:
             if len(row) != width:
                 if not row:
                     continue
-                self._wrong_width(row, width, line_offset + reader.line_num, ending.last)
+                self._wrong_width(row, width, reader.line_num, ending.last)
             rows_read += 1
             if rows_read <= skip_rows:
                 continue
             try:
                 yield convert_row(row)
             except (ValueError, TypeError):
-                self._bad_cell(row, direct, line_offset + reader.line_num)
+                self._bad_cell(row, direct, reader.line_num)
 
     @contextlib.contextmanager
-    def _read_errors(
-        self, reader: Any, ending: _Ending | _LineReader, line_offset: int
-    ) -> Iterator[None]:
+    def _read_errors(self, reader: Any, ending: _Ending | _LineReader) -> Iterator[None]:
         """Turns what the csv module and `_LineReader` raise into errors naming the line."""
+        name = self.stream_name
         try:
             yield
         except csv.Error as exc:
             error = CsvFormatError if ending.last.endswith(("\n", "\r")) else TruncatedCsvError
-            raise error(
-                f"{self.stream_name}: malformed CSV at line {line_offset + reader.line_num}: {exc}"
-            ) from None
+            raise error(f"{name}: malformed CSV at line {LINE}: {exc}", reader.line_num) from None
         except _LineTooLongError:
             assert isinstance(ending, _LineReader)
             raise CsvFormatError(
-                f"{self.stream_name}: line {reader.line_num + 1} is longer than "
-                f"{ending.max_chars} characters, more than {len(self.fields)} cells of at most "
-                f"{csv.field_size_limit()} characters can take: not a valid export."
+                f"{name}: line {LINE} is longer than {ending.max_chars} characters, more than "
+                f"{len(self.fields)} cells of at most {csv.field_size_limit()} characters can "
+                "take: not a valid export.",
+                reader.line_num + 1,
             ) from None
         except _NulByteError:
             raise CsvFormatError(
-                f"{self.stream_name}: line {reader.line_num + 1} contains a NUL byte."
+                f"{name}: line {LINE} contains a NUL byte.", reader.line_num + 1
             ) from None
         except UnicodeDecodeError as exc:
             raise CsvFormatError(
-                f"{self.stream_name}: the export is not valid UTF-8 near line "
-                f"{reader.line_num + 1}: {exc.reason}"
+                f"{name}: the export is not valid UTF-8 near line {LINE}: {exc.reason}",
+                reader.line_num + 1,
             ) from None
 
     def _wrong_width(self, row: list[str], width: int, line: int, last_line: str) -> None:
         message = (
-            f"{self.stream_name}: line {line} has {len(row)} cells but the header has {width} "
+            f"{self.stream_name}: line {LINE} has {len(row)} cells but the header has {width} "
             f"columns ({shorten(self.fields)})."
         )
         if not last_line.endswith(("\n", "\r")):
             raise TruncatedCsvError(
-                message + " The body ended mid-row: the download was cut short."
+                message + " The body ended mid-row: the download was cut short.", line
             )
-        raise CsvFormatError(message)
+        raise CsvFormatError(message, line)
 
     def _bad_cell(self, row: list[str], columns: Sequence[Column], line: int) -> None:
         for column in columns:
@@ -272,7 +270,8 @@ class CsvRecordReader:
                     CONVERTERS[column.field.type](cell)
             except (ValueError, TypeError) as exc:
                 raise CsvFormatError(
-                    f"{self.stream_name}: line {line}, column `{column.field.key}`: cannot read "
-                    f"{_preview(cell)} as {column.field.type.value} ({exc})."
+                    f"{self.stream_name}: line {LINE}, column `{column.field.key}`: cannot read "
+                    f"{_preview(cell)} as {column.field.type.value} ({exc}).",
+                    line,
                 ) from None
-        raise CsvFormatError(f"{self.stream_name}: line {line}: unreadable row.")  # unreachable
+        raise CsvFormatError(f"{self.stream_name}: line {LINE}: unreadable row.", line)

@@ -122,11 +122,14 @@ class SyncSession:
         """
         return self._read(request, RecordPart)
 
-    def encoded_records(self, request: ExportRequest) -> Iterator[EncodedRows]:
-        """`records`, parsed and encoded by the `parallel_workers` processes (parallel.py)."""
+    def encoded_records(
+        self, request: ExportRequest, envelope: tuple[str, int | None] | None = None
+    ) -> Iterator[EncodedRows]:
+        """`records`, parsed and encoded by the `parallel_workers` processes (parallel.py): as
+        RECORD messages of `envelope` (stream, version), or bare JSON lines without one."""
         parser = self._running().parser
         assert parser is not None, "encoded_records needs parallel_workers > 1"
-        return self._read(request, lambda reader: ParallelPart(parser, reader))
+        return self._read(request, lambda reader: ParallelPart(parser, reader, envelope))
 
     def _read(
         self, request: ExportRequest, new_part: Callable[[CsvRecordReader], PartReader[T]]

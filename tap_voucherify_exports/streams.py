@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sys
 from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any, ClassVar, TypeVar
@@ -182,7 +183,9 @@ class VoucherifyExportStream(Stream):
         read: Read = self.session.records
         if self._parallel(fast_path=fast is not None):
             assert fast is not None
-            emit, read = fast.emit_encoded, self.session.encoded_records
+            envelope = (self.name, self._stream_version)
+            emit = fast.emit_encoded
+            read = functools.partial(self.session.encoded_records, envelope=envelope)
         for request in self.export_requests():
             yield from self._sync_window(request, emit, read)
         self._end_full_table()

@@ -127,9 +127,9 @@ def test_two_workers_write_what_one_process_writes(emulator, monkeypatch, caplog
     pieces: list[int] = []
     original = parallel.ParallelParser.submit
 
-    def spy(self: parallel.ParallelParser, spec: parallel.ChunkSpec, data: bytes, line: int):
+    def spy(self: parallel.ParallelParser, spec: parallel.ChunkSpec, data: bytes):
         pieces.append(len(data))
-        return original(self, spec, data, line)
+        return original(self, spec, data)
 
     monkeypatch.setattr(parallel.ParallelParser, "submit", spy)
     two = run_sync({**config, "parallel_workers": 2}, streams=set(STREAM_OBJECTS))

@@ -18,7 +18,7 @@ LAYERS = [
     {"pipeline", "polling"},
     {"exports"},
     {"client", "records", "refused"},
-    {"converters"},
+    {"converters", "singer_lines"},
     {"auth", "output", "schemas", "columns", "ratelimit"},
     {"settings", "windows", "fields", "progress"},
     {"setting_values"},
