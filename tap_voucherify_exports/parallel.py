@@ -176,7 +176,19 @@ def _encode_piece(spec: ChunkSpec, data: bytes) -> EncodedRows:
         reader = CsvRecordReader(spec.stream_name, spec.table, spec.fields)
         reader.use_columns(spec.column_map, spec.width)
         _readers[spec.key] = reader
-    records = reader.chunk_records(data)
+    try:
+        records = reader.chunk_records(data)
+    except CsvFormatError as exc:
+        if not (data.endswith(b"\n") and "unexpected end of data" in exc.message):
+            raise
+        # Cut at a line break the quote count put outside quotes, inside a quoted cell: only a
+        # `"` in an unquoted cell (text to Python's csv module) makes the count lie.
+        raise CsvFormatError(
+            f"{exc.message}. The piece cut here for parallel_workers ends inside a quoted cell: "
+            'the export has a `"` inside an unquoted cell, which parallel_workers cannot cut '
+            "around; with parallel_workers 1 the tap reads it as text.",
+            exc.line,
+        ) from None
     body = encoder.encode_lines(records)
     if spec.envelope is not None and records:
         stream, version = spec.envelope
