@@ -98,3 +98,20 @@ def records(messages: list[dict[str, Any]], stream: str = "vouchers") -> list[di
 
 def states(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [m["value"] for m in messages if m["type"] == "STATE"]
+
+
+def spy_on_pieces(monkeypatch: Any, chunk_bytes: int) -> list[int]:
+    """Cut exports in pieces of about `chunk_bytes` for `parallel_workers`, and list the size of
+    each piece handed to a worker (proof that the workers read the sync)."""
+    from tap_voucherify_exports import parallel
+
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", chunk_bytes)
+    sizes: list[int] = []
+    submit = parallel.ParallelParser.submit
+
+    def spy(self: parallel.ParallelParser, spec: parallel.ChunkSpec, data: bytes) -> Any:
+        sizes.append(len(data))
+        return submit(self, spec, data)
+
+    monkeypatch.setattr(parallel.ParallelParser, "submit", spy)
+    return sizes

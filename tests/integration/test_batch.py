@@ -14,7 +14,7 @@ import pytest
 from singer_sdk import Stream
 
 from tap_voucherify_exports.streams import STREAM_TYPES, VoucherifyExportStream
-from tests.helpers import STREAM_OBJECTS, key_of, run_sync
+from tests.helpers import STREAM_OBJECTS, key_of, run_sync, spy_on_pieces
 from tests.helpers import records as records_of
 
 STREAMS = set(STREAM_OBJECTS)
@@ -114,3 +114,26 @@ def test_the_sdk_batcher_path_writes_state_after_its_batch(
     assert len(rows) == len(emulator.ground_truth("voucher"))
     assert all(row["seen"] for row in rows)
     assert_state_follows_its_batches(messages)
+
+
+def test_two_workers_write_the_same_batch_files(emulator, tmp_path, monkeypatch):
+    """`parallel_workers` 2 in BATCH mode: the workers encode the rows, the tap fills the files
+    to `batch_size` (pieces straddle files) and STATE still follows their BATCH messages."""
+    pieces = spy_on_pieces(monkeypatch, 3000)
+    config = emulator.tap_config(end_date="2026-01-01T00:00:00Z")
+    one = run_sync({**config, "batch_config": batch_config(tmp_path / "one")}, streams=STREAMS)
+    assert not pieces
+    two = run_sync(
+        {**config, "batch_config": batch_config(tmp_path / "two"), "parallel_workers": 2},
+        streams=STREAMS,
+    )
+    assert len(pieces) > 2 * len(STREAMS)
+    sizes = [len(read_file(url)) for m in two if m["type"] == "BATCH" for url in m["manifest"]]
+    assert sizes == [len(read_file(url)) for m in one if m["type"] == "BATCH"
+                     for url in m["manifest"]]  # fmt: skip
+    for stream in STREAMS:
+        assert batched(two, stream) == batched(one, stream), stream
+    assert_state_follows_its_batches(two)
+    assert [m["value"] for m in two if m["type"] == "STATE"] == [
+        m["value"] for m in one if m["type"] == "STATE"
+    ]

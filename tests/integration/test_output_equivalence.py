@@ -12,11 +12,10 @@ from singer_sdk import Stream, metrics
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.io_base import SingerWriter
 
-from tap_voucherify_exports import parallel
 from tap_voucherify_exports.fastpath import ChunkedRecordWriter
 from tap_voucherify_exports.streams import VoucherifyExportStream
 from tap_voucherify_exports.tap import TapVoucherifyExports
-from tests.helpers import STREAM_OBJECTS, run_sync
+from tests.helpers import STREAM_OBJECTS, run_sync, spy_on_pieces
 from tests.helpers import records as records_of
 from tests.integration.conftest import tap_config
 
@@ -118,20 +117,13 @@ def test_two_workers_write_what_one_process_writes(emulator, monkeypatch, caplog
     config = tap_config(emulator, end_date="2026-01-01T00:00:00Z")
     if state_every:
         monkeypatch.setattr(VoucherifyExportStream, "STATE_MSG_FREQUENCY", state_every)
-    monkeypatch.setattr(parallel, "CHUNK_BYTES", 2048)
+    pieces = spy_on_pieces(monkeypatch, 2048)
     caplog.set_level(logging.INFO, logger=metrics.METRICS_LOGGER_NAME)
     one = run_sync(config, streams=set(STREAM_OBJECTS))
     one_counts = record_counts(caplog)
 
     caplog.clear()
-    pieces: list[int] = []
-    original = parallel.ParallelParser.submit
-
-    def spy(self: parallel.ParallelParser, spec: parallel.ChunkSpec, data: bytes):
-        pieces.append(len(data))
-        return original(self, spec, data)
-
-    monkeypatch.setattr(parallel.ParallelParser, "submit", spy)
+    assert not pieces
     two = run_sync({**config, "parallel_workers": 2}, streams=set(STREAM_OBJECTS))
 
     assert len(pieces) > 2 * len(STREAM_OBJECTS), "the exports were not cut in pieces"

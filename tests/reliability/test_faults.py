@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from tap_voucherify_exports import client as client_module
+from tap_voucherify_exports import parallel
 from tap_voucherify_exports.client import VoucherifyClient
 from tap_voucherify_exports.errors import ExportFieldsRejectedError, VoucherifyAPIError
 from tap_voucherify_exports.exports import ExportRequest, ExportsAPI
@@ -177,10 +178,20 @@ def _assert_one_restart(messages, emu, stream="vouchers"):
     assert max(record_keys(messages, stream).values()) == 1
 
 
+@pytest.fixture(params=[1, 2], ids=["one-process", "2-workers"])
+def workers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """`parallel_workers`; with 2, pieces small enough that a break falls after several."""
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 4096)
+    return int(request.param)
+
+
 @pytest.mark.parametrize("after_bytes", [1024, 40_000])
-def test_connection_reset_mid_download_restarts_without_repeating_a_row(emulator, after_bytes):
+def test_connection_reset_mid_download_restarts_without_repeating_a_row(
+    emulator, after_bytes, workers
+):
     emulator.inject("reset_download", after_bytes=after_bytes, exported_object="voucher")
-    messages = run_sync(base_config(emulator, max_concurrent_exports=1))
+    config = base_config(emulator, max_concurrent_exports=1, parallel_workers=workers)
+    messages = run_sync(config)
     _assert_one_restart(messages, emulator)
     assert len(downloads(emulator)) == len(emulator.exports) + 1  # one restart, one export
 
@@ -202,10 +213,11 @@ def test_read_timeout_mid_download_restarts_without_repeating_a_row(emulator, st
     ids=["short-body-early", "short-body-half", "last-line-cut"],
 )  # fmt: skip
 @pytest.mark.parametrize("stream", ["vouchers", "customers", "publications"])
-def test_truncated_body_is_never_emitted_as_a_short_row(emulator, params, stream):
+def test_truncated_body_is_never_emitted_as_a_short_row(emulator, params, stream, workers):
     obj = {"vouchers": "voucher", "customers": "customer", "publications": "publication"}[stream]
     emulator.inject("truncate_download", exported_object=obj, times=2, **params)
-    messages = run_sync(base_config(emulator, max_concurrent_exports=1), streams={stream})
+    config = base_config(emulator, max_concurrent_exports=1, parallel_workers=workers)
+    messages = run_sync(config, streams={stream})
     assert_ground_truth(messages, emulator, {stream})
     # Every record is complete: each has every selected column (a short row would lack some).
     width = len(TABLES[obj].keys)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import random
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -27,7 +26,8 @@ def rows(count: int) -> list[str]:
     """Rows with what makes cutting hard: quoted line breaks, doubled quotes, CRLF ends."""
     out = []
     for n in range(count):
-        metadata = '"{""note"": ""line one\nline two"", ""n"": %d}"' % n if n % 3 == 0 else ""
+        note = '"{""note"": ""line one\nline two"", ""n"": ' + str(n) + '}"'
+        metadata = note if n % 3 == 0 else ""
         code = f'"CODE,{n}\r\nnext"' if n % 5 == 0 else f"CODE{n}"
         out.append(f"v_{n},{code},{n * 100},{'true' if n % 2 else 'false'},{metadata},"
                    f"2022-03-09T09:16:{n % 60:02d}.521Z\r\n")  # fmt: skip
