@@ -97,6 +97,12 @@ class TokenStore:
                 token.expires_at = min(token.expires_at, time.time())
 
     @property
+    def issued(self) -> list[str]:
+        """Every token issued so far, in order (tests look for them in the tap's output)."""
+        with self._lock:
+            return list(self._tokens)
+
+    @property
     def active(self) -> int:
         """How many tokens are still usable (Voucherify allows 1000 per project)."""
         now = time.time()

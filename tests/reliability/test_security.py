@@ -25,6 +25,7 @@ from voucherify_emulator import Emulator
 from voucherify_emulator.tapconfig import tap_config
 
 SECRET = "sk_live_7f3c9a1e5b2d4c6e8a0b"  # distinctive: any occurrence is a leak
+APP_ID = "app_5e8d2b7c91f0"  # likewise: the app keys are a pair, neither half is logged
 TAP = Path(sys.executable).with_name("tap-voucherify-exports")
 JWT_PREFIX = "eyJ"  # base64url of '{"' : every JWT header (and payload) starts with it
 
@@ -41,13 +42,30 @@ SCENARIOS: dict[str, tuple[Arm, bool]] = {
     "malformed-row": (lambda e: e.inject("malformed_row", kind="bad_date"), False),
     "foreign-host": (lambda e: e.inject("foreign_download_host"), False),
 }
+# The same with auth_method oauth: the app keys go only to the token endpoint, bearers elsewhere.
+OAUTH_SCENARIOS: dict[str, tuple[Arm, bool]] = {
+    # The bearer expires before the download: a 401, a second token, the run completes.
+    "oauth-renewed": (lambda e: e.inject("expire_oauth_token", phase="download"), True),
+    "oauth-5xx": SCENARIOS["5xx"],
+    # Every download finds its bearer expired: renewal after renewal, then the run fails.
+    "oauth-keeps-expiring": (
+        lambda e: e.inject("expire_oauth_token", phase="download", times=None),
+        False,
+    ),
+}
 
 
-@pytest.mark.parametrize("scenario", list(SCENARIOS))
+@pytest.mark.parametrize("scenario", [*SCENARIOS, *OAUTH_SCENARIOS])
 def test_no_secret_or_download_token_in_any_output_at_debug_level(tmp_path, scenario):
-    arm, succeeds = SCENARIOS[scenario]
-    with Emulator(seed=9, rows={"voucher": 200}, job_latency_seconds=0.02, app_token=SECRET) as emu:
-        config = base_config(emu, max_concurrent_exports=1, min_window_seconds=90 * 86400)
+    auth_method = "oauth" if scenario in OAUTH_SCENARIOS else "app_keys"
+    arm, succeeds = {**SCENARIOS, **OAUTH_SCENARIOS}[scenario]
+    emulator = Emulator(
+        seed=9, rows={"voucher": 200}, job_latency_seconds=0.02, app_id=APP_ID, app_token=SECRET
+    )
+    with emulator as emu:
+        config = base_config(
+            emu, max_concurrent_exports=1, min_window_seconds=90 * 86400, auth_method=auth_method
+        )
         (tmp_path / "config.json").write_text(json.dumps(config))
         (tmp_path / "catalog.json").write_text(json.dumps(catalog_for(config, {"vouchers"})))
         arm(emu)
@@ -58,14 +76,27 @@ def test_no_secret_or_download_token_in_any_output_at_debug_level(tmp_path, scen
             env={**os.environ, "LOGLEVEL": "DEBUG"},
         )  # fmt: skip
         tokens = [r.query["token"][0] for r in emu.requests if "token" in r.query]
+        bearers = emu.oauth.issued
+        sent = {r.headers.get("Authorization", "").removeprefix("Bearer ") for r in emu.requests}
     output = run.stdout + run.stderr
     assert (run.returncode == 0) is succeeds, run.stderr[-2000:]
     assert " DEBUG " in run.stderr  # debug logging really was on (urllib3 logs every URL)
     assert SECRET not in output
+    assert APP_ID not in output
     assert JWT_PREFIX not in output
+    if succeeds:
+        assert tokens  # the download tokens the emulator minted reached the tap
     for token in tokens:
         assert token not in output
         assert token.split(".")[2] not in output  # not even the signature alone
+    if auth_method == "oauth":
+        assert set(bearers) <= sent  # every token issued was used: the tap really held each
+        assert len(bearers) >= (1 if scenario == "oauth-5xx" else 2)
+    else:
+        assert bearers == []
+    for bearer in bearers:
+        assert bearer not in output
+        assert bearer[:12] not in output  # not even a prefix of one
     if not succeeds:
         assert "Traceback" in run.stderr or "ERROR" in run.stderr
 
