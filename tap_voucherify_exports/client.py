@@ -11,6 +11,7 @@ from typing import Any
 
 import backoff
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from tap_voucherify_exports import ratelimit
@@ -20,10 +21,15 @@ from tap_voucherify_exports.auth import (
     OAuthToken,
     TrustedOriginSession,
 )
-from tap_voucherify_exports.errors import RetriableHTTPError, VoucherifyAPIError, VoucherifyError
+from tap_voucherify_exports.errors import (
+    ConnectFailedError,
+    RetriableHTTPError,
+    VoucherifyAPIError,
+    VoucherifyError,
+)
 from tap_voucherify_exports.ratelimit import RateGate, named_wait_seconds
 from tap_voucherify_exports.redaction import safe_url
-from tap_voucherify_exports.settings import Settings
+from tap_voucherify_exports.settings import Settings, origin_of
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
 
@@ -66,6 +72,35 @@ def _wait_gen(max_value: float = BACKOFF_MAX_SECONDS) -> Generator[float, Any, N
             continue
         asked = getattr(exception, "retry_after_seconds", None)
         exception = yield asked if asked is not None else fallback
+
+
+def _connect_failure(exc: requests.RequestException, connect_timeout: float) -> str | None:
+    """Why no connection could be made at all, or None when the failure came later (a read
+    timeout, a reset) or is the proxy's or TLS's (their own messages say more)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return f"no connection within {connect_timeout:g} s"
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, urllib3.exceptions.MaxRetryError):
+        reason = reason.reason
+    if isinstance(exc, requests.exceptions.ProxyError | requests.exceptions.SSLError) or not (
+        isinstance(reason, urllib3.exceptions.NewConnectionError)
+    ):
+        return None
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        return "its host name does not resolve (DNS)"
+    cause = reason.__cause__
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused"
+    # e.g. "network is unreachable"
+    strerror = cause.strerror if isinstance(cause, OSError) else None
+    return strerror[0].lower() + strerror[1:] if strerror else "no connection"
+
+
+def _note_giveup(details: Any) -> None:
+    # backoff's own "Giving up" line is off: the run's last line names the error and the tries.
+    exception = details.get("exception")
+    if isinstance(exception, RetriableHTTPError):
+        exception.tries = details["tries"]
 
 
 def _log_retry(details: Any) -> None:
@@ -123,7 +158,9 @@ class VoucherifyClient:
             max_tries=max_tries,
             jitter=None,
             on_backoff=_log_retry,
+            on_giveup=_note_giveup,
             giveup=lambda exc: (exc.retry_after_seconds or 0) > RETRY_AFTER_MAX_SECONDS,
+            logger=None,  # _log_retry says it once; backoff's own lines would repeat it
         )(self._send)
 
     def is_trusted(self, url: str) -> bool:
@@ -187,9 +224,7 @@ class VoucherifyClient:
                 auth=auth,
             )
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise RetriableHTTPError(
-                f"{method} {safe_url(url)} failed: {type(exc).__name__}"
-            ) from None
+            raise self._connection_error(method, url, exc) from None
         finally:
             # Released whatever happened: a slot left held would block its window for good.
             if response is None:
@@ -211,6 +246,18 @@ class VoucherifyClient:
         error.sent_authorization = response.request.headers.get("Authorization")
         raise error
 
+    def _connection_error(
+        self, method: str, url: str, exc: requests.RequestException
+    ) -> RetriableHTTPError:
+        reason = _connect_failure(exc, self.timeout[0])
+        if reason is None:
+            return RetriableHTTPError(f"{method} {safe_url(url)} failed: {type(exc).__name__}")
+        origin = origin_of(url)
+        # api_url first: when downloads come from the api origin too, that is the setting to fix.
+        setting_of = {self.settings.api_origin: "api_url"}
+        setting_of.setdefault(self.settings.download_origin, "download_url")
+        return ConnectFailedError(method, url, reason, setting_of.get(origin), origin)
+
     # --- OAuth ------------------------------------------------------------------------------------
     @property
     def _token_url(self) -> str:
@@ -220,7 +267,13 @@ class VoucherifyClient:
         """`POST /v1/oauth/token` (client credentials), the one call that carries the app keys."""
         form = {"grant_type": "client_credentials", "scope": self.settings.oauth_scope}
         response = backoff.on_exception(
-            _wait_gen, RetriableHTTPError, max_tries=MAX_TRIES, jitter=None, on_backoff=_log_retry
+            _wait_gen,
+            RetriableHTTPError,
+            max_tries=MAX_TRIES,
+            jitter=None,
+            on_backoff=_log_retry,
+            on_giveup=_note_giveup,
+            logger=None,
         )(self._send)("POST", self._token_url, "token", None, False, auth=self._app_keys, form=form)
         try:
             token = OAuthToken.from_json(response.json(), time.monotonic())

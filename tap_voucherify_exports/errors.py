@@ -128,6 +128,45 @@ class RetriableHTTPError(VoucherifyError):
         # A 429: the rate gate already holds every request until the named time, so the retry
         # needs no backoff of its own.
         self.gated = gated
+        self.tries: int | None = None  # set when the retries gave up (client.py)
+
+    def __str__(self) -> str:
+        message = super().__str__()
+        return f"{message} (gave up after {self.tries} tries)" if self.tries else message
+
+
+class ConnectFailedError(RetriableHTTPError):
+    """No connection to a host at all (refused, DNS, connect timeout); after the retries it names
+    the setting the host comes from, so a wrong or unreachable `api_url` says so."""
+
+    def __init__(
+        self, method: str, url: str, reason: str, setting: str | None, origin: str
+    ) -> None:
+        super().__init__(f"{method} {safe_url(url)} failed: {reason}")
+        self.request_line = f"{method} {safe_url(url)}"
+        self.reason = reason
+        self.setting = setting
+        self.origin = origin
+
+    def __str__(self) -> str:
+        host = f"{self.setting} {self.origin}" if self.setting else self.origin
+        tries = f" after {self.tries} tries" if self.tries else ""
+        return f"Cannot connect to {host}: {self.reason}{tries} ({self.request_line})."
+
+    @property
+    def hint(self) -> str | None:
+        """Which setting to check, and what usually stands in the way."""
+        if self.setting == "download_url":
+            return (
+                "Check download_url (by default the download host of api_url's region): this "
+                "machine must resolve its host name and reach it (DNS, firewall, proxy)."
+            )
+        if self.setting == "api_url":
+            return (
+                "Check api_url (a region name, eu, us1 or as1, or an https origin): this machine "
+                "must resolve its host name and reach it (DNS, firewall, proxy)."
+            )
+        return None
 
 
 # --- Export jobs (exports.py) ---

@@ -41,6 +41,23 @@ else:
 EXIT_ERROR = 1
 # After a stop signal, further signals are ignored this long so the cleanup can finish.
 STOP_GRACE_SECONDS = 10.0
+# What singer-sdk's `Stream.sync` logs (ERROR) for any exception before re-raising it.
+SDK_STREAM_ERROR_LINE = "An unhandled error occurred while syncing '%s'"
+
+
+class _OneLinePerError(logging.Filter):
+    """Drops the SDK's stream-error line when the error is a `VoucherifyError`: the run's last
+    line says what happened (`_errors_end_the_run`), so the SDK's only repeats that it failed.
+    For any other exception (a bug) the line stays, before the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # The SDK logs it inside its `except` block: the exception is the one being handled.
+        return record.msg != SDK_STREAM_ERROR_LINE or not isinstance(
+            sys.exc_info()[1], VoucherifyError
+        )
+
+
+ONE_LINE_PER_ERROR = _OneLinePerError()
 
 
 @contextlib.contextmanager
@@ -147,6 +164,8 @@ class TapVoucherifyExports(Tap):
     @override
     def discover_streams(self) -> list[VoucherifyExportStream]:
         streams = [stream_type(self, self.session) for stream_type in STREAM_TYPES]
+        for stream in streams:
+            stream.logger.addFilter(ONE_LINE_PER_ERROR)  # a logger keeps one copy of a filter
         with_metadata = [stream.name for stream in streams if stream.table.has_metadata]
         for name in defaults.parse_metadata_keys(self.config):
             if name not in with_metadata:
@@ -177,6 +196,10 @@ class TapVoucherifyExports(Tap):
     # calls the SDK's own method inside. `run_connection_test` (final too) is what `--test`
     # calls (from `cb_test`); the override replaces the SDK's one-record sync of every stream
     # with the session's connection check.
+    #
+    # `Stream.sync` (final) logs SDK_STREAM_ERROR_LINE for every exception; a logging filter on
+    # each stream's logger (`Stream.logger`, public) drops it for a `VoucherifyError`, matching
+    # the SDK's message text, which the canary checks too.
     # tests/unit/test_sdk_seams.py fails when an upgrade changes either.
 
     @override

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,10 +20,24 @@ TAP = Path(sys.executable).with_name("tap-voucherify-exports")
 RUN_TIMEOUT_SECONDS = 300
 
 
+# The tap's CLI with retries 100 times shorter (backoff from 10 ms, not 1 s; no setting sets it),
+# for failures that are retried before the run ends: the same entry point as TAP otherwise.
+QUICK_RETRIES_TAP = [
+    sys.executable,
+    "-c",
+    "from tap_voucherify_exports import client; client.BACKOFF_BASE_SECONDS = 0.01; "
+    "from tap_voucherify_exports.tap import TapVoucherifyExports; TapVoucherifyExports.cli()",
+]
+
+
 def run_tap(
-    config: dict[str, Any], tmp_path: Path, *args: str, env: dict[str, str] | None = None
+    config: dict[str, Any],
+    tmp_path: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    tap: list[str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the tap's CLI on `config`; return its exit status, stdout and stderr."""
+    """Run the tap's CLI (`tap`, default TAP) on `config`; return exit status, stdout, stderr."""
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
     environment = {
@@ -31,7 +46,7 @@ def run_tap(
         if not name.startswith("TAP_VOUCHERIFY_EXPORTS_") and name != "LOGLEVEL"
     }
     return subprocess.run(
-        [str(TAP), "--config", str(config_path), *args],
+        [*(tap or [str(TAP)]), "--config", str(config_path), *args],
         env=environment | (env or {}),
         capture_output=True,
         text=True,
@@ -141,6 +156,45 @@ def test_an_export_timeout_says_which_settings_to_change(emu: Emulator, tmp_path
         "Hint: Raise export_timeout, or lower window_days so each export is smaller."
     )
     assert "Traceback" not in result.stderr
+
+
+def unreachable_config() -> dict[str, Any]:
+    """A config whose api_url is a loopback port nothing listens on (bound, then closed)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    api_url = f"http://127.0.0.1:{port}"
+    return {
+        "app_id": "a",
+        "app_token": "app-token-1",
+        "api_url": api_url,
+        "start_date": "2024-01-01",
+    }
+
+
+@pytest.mark.parametrize("mode", [(), ("--test",)], ids=["sync", "test-mode"])
+def test_an_unreachable_api_url_ends_the_run_with_one_line_naming_it_and_a_hint(
+    tmp_path: Path, mode: tuple[str, ...]
+) -> None:
+    config = unreachable_config()
+    result = run_tap(config, tmp_path, *mode, tap=QUICK_RETRIES_TAP)
+    assert result.returncode == 1, result.stderr
+    # Only these two: neither backoff's "Giving up" nor the SDK's "An unhandled error occurred".
+    [line, hint] = error_lines(result.stderr)
+    assert line.startswith(
+        f"Cannot connect to api_url {config['api_url']}: connection refused after 8 tries"
+    )
+    assert hint.startswith("Hint: Check api_url (a region name, eu, us1 or as1, or an https ")
+    assert "Traceback" not in result.stderr
+    assert '"type":"RECORD"' not in result.stdout.replace(" ", "")
+
+
+def test_an_unreachable_api_url_shows_the_traceback_at_loglevel_debug(tmp_path: Path) -> None:
+    env = {"LOGLEVEL": "DEBUG"}
+    result = run_tap(unreachable_config(), tmp_path, env=env, tap=QUICK_RETRIES_TAP)
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert "ConnectFailedError" in result.stderr
 
 
 def test_exports_are_deleted_once_synced_by_default(emu: Emulator, tmp_path: Path) -> None:

@@ -7,14 +7,20 @@ means bookmarks move on record values again). These tests fail first, before any
 """
 
 import inspect
+import logging
 import re
 
 import pytest
 from singer_sdk import Stream, Tap, plugin_base
 from singer_sdk.plugin_base import PluginBase, SingerCommand
 
+from tap_voucherify_exports.errors import VoucherifyError
 from tap_voucherify_exports.streams import VoucherifyExportStream
-from tap_voucherify_exports.tap import TapVoucherifyExports
+from tap_voucherify_exports.tap import (
+    ONE_LINE_PER_ERROR,
+    SDK_STREAM_ERROR_LINE,
+    TapVoucherifyExports,
+)
 
 # name → the parameter list (names and kinds) the tap's override or call relies on.
 STREAM_HOOKS = {
@@ -176,3 +182,27 @@ def test_the_sdk_still_opens_full_table_syncs_with_activate_version_when_asked()
     assert "self.emit_activate_version_messages" in source
     assert "self._stream_version = " in source
     assert isinstance(inspect.getattr_static(Stream, "emit_activate_version_messages"), property)
+
+
+def test_the_sdk_still_logs_its_stream_error_line_from_sync() -> None:
+    # tap.py's ONE_LINE_PER_ERROR recognises the line by this text, on the stream's logger.
+    source = inspect.getsource(Stream.sync)
+    assert f'"{SDK_STREAM_ERROR_LINE}"' in source
+    assert "self.log(" in source
+    assert "self._logger.log(" in inspect.getsource(Stream.log)
+
+
+def test_the_stream_error_line_is_dropped_only_for_the_taps_own_errors(config) -> None:
+    tap = TapVoucherifyExports(config=config)
+    assert all(ONE_LINE_PER_ERROR in stream.logger.filters for stream in tap.streams.values())
+    record = logging.LogRecord(
+        "tap-voucherify-exports.vouchers", logging.ERROR, __file__, 0, SDK_STREAM_ERROR_LINE,
+        ("vouchers",), None,
+    )  # fmt: skip
+    other = logging.LogRecord("x", logging.ERROR, __file__, 0, "something else", (), None)
+    for error, kept in [(VoucherifyError("the tap's"), False), (ValueError("a bug"), True)]:
+        try:
+            raise error
+        except Exception:
+            assert ONE_LINE_PER_ERROR.filter(record) is kept
+            assert ONE_LINE_PER_ERROR.filter(other)

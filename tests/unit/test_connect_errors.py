@@ -1,0 +1,93 @@
+"""A host the tap cannot connect to (refused, DNS, connect timeout): after the retries, the error
+names the setting the host comes from and its value, with a hint; later failures keep their
+own message. The CLI's output for it is in tests/integration/test_cli_messages.py."""
+
+import socket
+import time
+
+import pytest
+import requests
+
+from tap_voucherify_exports.client import MAX_TRIES, VoucherifyClient
+from tap_voucherify_exports.errors import ConnectFailedError, RetriableHTTPError
+from tap_voucherify_exports.settings import parse_settings
+
+API = "https://api.voucherify.io"
+DOWNLOAD = "https://download.voucherify.io"
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    waited: list[float] = []
+    monkeypatch.setattr(time, "sleep", waited.append)
+    return waited
+
+
+def make_client(**config: object) -> VoucherifyClient:
+    return VoucherifyClient(
+        parse_settings({"app_id": "id", "app_token": "t", "start_date": "2024-01-01", **config})
+    )
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: bound to learn a free one, then closed."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_refused_connection_names_api_url_and_its_value_after_the_retries(sleeps):
+    origin = f"http://127.0.0.1:{closed_port()}"
+    with make_client(api_url=origin) as client, pytest.raises(ConnectFailedError) as error:
+        client.request("POST", f"{origin}/v1/exports", json_body={})
+    assert str(error.value) == (
+        f"Cannot connect to api_url {origin}: connection refused after {MAX_TRIES} tries "
+        f"(POST {origin}/v1/exports)."
+    )
+    assert error.value.hint.startswith("Check api_url (a region name, eu, us1 or as1, ")
+    assert len(sleeps) == MAX_TRIES - 1  # retried like any other connection failure
+
+
+@pytest.fixture
+def no_dns(monkeypatch):
+    """Every host name fails to resolve, as with a typo in it or no DNS server."""
+
+    def getaddrinfo(host, *args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.mark.usefixtures("no_dns")
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        (f"{API}/v1/exports/exp_1", f"api_url {API}"),
+        (f"{DOWNLOAD}/v1/exports/exp_1?token=secret-token", f"download_url {DOWNLOAD}"),
+    ],
+)
+def test_a_host_name_that_does_not_resolve_names_its_setting(sleeps, url, named):
+    with make_client() as client, pytest.raises(ConnectFailedError) as error:
+        client.request("GET", url)
+    message = str(error.value)
+    assert message.startswith(f"Cannot connect to {named}: its host name does not resolve (DNS)")
+    assert "secret-token" not in message
+    assert error.value.hint.startswith(f"Check {named.split()[0]} ")
+
+
+def test_a_connect_timeout_says_how_long_it_waited(requests_mock, sleeps):
+    requests_mock.get(f"{API}/v1/exports", exc=requests.ConnectTimeout("slow"))
+    with make_client(request_timeout=5) as client, pytest.raises(ConnectFailedError) as error:
+        client.request("GET", f"{API}/v1/exports")
+    assert f"api_url {API}: no connection within 5 s after {MAX_TRIES} tries" in str(error.value)
+
+
+def test_a_read_timeout_is_not_a_connection_problem(requests_mock, sleeps):
+    requests_mock.get(f"{API}/v1/exports", exc=requests.ReadTimeout("no answer"))
+    with make_client() as client, pytest.raises(RetriableHTTPError) as error:
+        client.request("GET", f"{API}/v1/exports")
+    assert not isinstance(error.value, ConnectFailedError)
+    assert str(error.value) == (
+        f"GET {API}/v1/exports failed: ReadTimeout (gave up after {MAX_TRIES} tries)"
+    )
+    assert error.value.hint is None
