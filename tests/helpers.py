@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import io
 import json
+import socket
 from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,13 @@ TIMESTAMP_KEYS = {"date", "created_at"}
 
 if TYPE_CHECKING:
     from voucherify_emulator import Emulator
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: bound to learn a free one, then closed."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def key_part(field: str, value: Any) -> str:

@@ -22,7 +22,17 @@ from psycopg import sql
 from voucherify_emulator import Emulator
 from voucherify_emulator.jobs import ExportJob
 
-from .conftest import MeltanoProject, make_meltano_project
+from .conftest import MeltanoProject
+from .postgres_runs import (
+    JOB_LATENCY_SECONDS,
+    LOADER,
+    differing_cells,
+    landed_rows,
+    scenario,
+    sync_ids,
+    typed_truth,
+    written_since,
+)
 from .support import (
     ACCEPTED_TYPES,
     INCREMENTAL_STREAMS,
@@ -33,18 +43,12 @@ from .support import (
     after_filter,
     bookmarks,
     configure_tap,
-    expected_value,
     kind,
     parse_ts,
     truth_keys,
 )
 
-LOADER = "target-postgres"
 SDC_PREFIX = "_sdc_"
-# Half a second costs nothing (the tap's first status check is after 1 s) and keeps the create
-# answer SCHEDULED, as on Voucherify; near-zero latencies let the emulator answer the create call
-# itself with DONE and `result: null` on a loaded machine (handled by the tap since 5764f50).
-JOB_LATENCY_SECONDS = 0.5
 
 
 @dataclass
@@ -67,14 +71,11 @@ def full_sync(
     meltano_plugins: Path, postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Sync]:
     """Every stream synced once from a fresh emulator into a fresh schema."""
-    project = make_meltano_project(meltano_plugins, tmp_path_factory.mktemp("full-sync"))
-    pg = Postgres(postgres_dsn, project.target_postgres_schema)
-    with Emulator(seed=21, rows=ROWS, job_latency_seconds=JOB_LATENCY_SECONDS) as emu:
-        configure_tap(project, emu)
+    tmp_path = tmp_path_factory.mktemp("full-sync")
+    with scenario(meltano_plugins, postgres_dsn, tmp_path, seed=21) as (project, emu, pg):
         seconds = meltano_run(project)
         print(f"\nfirst full `meltano run` of seven streams: {seconds:.1f}s")
         yield Sync(project, emu, pg, seconds)
-    pg.drop_schema()
 
 
 @pytest.fixture
@@ -140,22 +141,10 @@ def test_observed_types_name_each_kind(full_sync: Sync) -> None:
 def test_values_survive_typed(full_sync: Sync, stream: str) -> None:
     """Every cell of every row reads back from PostgreSQL as the README's typed value: amounts
     exactly as exported, timestamps at the same instant, metadata as the parsed object."""
-    truth = full_sync.emu.ground_truth(STREAMS[stream].exported_object)
-    columns = list(truth[0])
-    key = STREAMS[stream].primary_key
-    landed = {
-        tuple(row[columns.index(k)] for k in key): dict(zip(columns, row, strict=True))
-        for row in full_sync.pg.select(stream, columns)
-    }
-    mismatches = []
-    for cells in truth:
-        expected = {column: expected_value(column, cell) for column, cell in cells.items()}
-        row = landed[tuple(expected[k] for k in key)]
-        mismatches += [
-            (column, cells[column], row[column])
-            for column in columns
-            if row[column] != expected[column]
-        ]
+    truth = typed_truth(full_sync.emu, stream)
+    columns = list(next(iter(truth.values())))
+    landed = landed_rows(full_sync.pg, stream, columns)
+    mismatches = differing_cells(truth, landed, columns)
     assert not mismatches, f"{stream}: {len(mismatches)} cells differ, e.g. {mismatches[:5]}"
 
 
@@ -187,16 +176,11 @@ class IncrementalSyncs:
 def incremental(
     meltano_plugins: Path, postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[IncrementalSyncs]:
-    project = make_meltano_project(meltano_plugins, tmp_path_factory.mktemp("incremental"))
-    pg = Postgres(postgres_dsn, project.target_postgres_schema)
-    with Emulator(seed=33, rows=ROWS, job_latency_seconds=JOB_LATENCY_SECONDS) as emu:
-        configure_tap(project, emu)
+    tmp_path = tmp_path_factory.mktemp("incremental")
+    with scenario(meltano_plugins, postgres_dsn, tmp_path, seed=33) as (project, emu, pg):
         first_seconds = meltano_run(project)
         first_bookmarks = bookmarks(project.state())
-        first_sync_ids = {
-            stream: {sync for (sync,) in pg.select(stream, ["_sdc_sync_started_at"])}
-            for stream in STREAMS
-        }
+        first_sync_ids = sync_ids(pg)
 
         keys_before = {stream: truth_keys(emu, stream) for stream in STREAMS}
         for exported_object, count in ADDED_ROWS.items():
@@ -221,7 +205,6 @@ def incremental(
             second_jobs=emu.exports[jobs_before:],
             second_downloads=downloads,
         )
-    pg.drop_schema()
 
 
 def test_incremental_setup(incremental: IncrementalSyncs) -> None:
@@ -258,12 +241,10 @@ def test_incremental_run_writes_only_new_rows(incremental: IncrementalSyncs, str
     """The rows the second run wrote (inserted, or updated by target-postgres' upsert: their
     `_sdc_sync_started_at` changed) are exactly the new ones; FULL_TABLE points expirations are
     all written again."""
-    spec = STREAMS[stream]
-    rows = incremental.pg.select(stream, [*spec.primary_key, "_sdc_sync_started_at"])
-    written = {row[:-1] for row in rows if row[-1] not in incremental.first_sync_ids[stream]}
+    written = written_since(incremental.pg, stream, incremental.first_sync_ids)
     expected = (
         incremental.new_keys[stream]
-        if spec.replication_key
+        if STREAMS[stream].replication_key
         else truth_keys(incremental.emu, stream)
     )
     assert written == expected, (

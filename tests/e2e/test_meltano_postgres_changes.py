@@ -20,24 +20,19 @@ import pytest
 from voucherify_emulator import Emulator
 from voucherify_emulator.jobs import ExportJob
 
-from .conftest import make_meltano_project
-from .support import (
-    CHANGING_STREAMS,
-    ROWS,
-    STREAMS,
-    TAP,
-    Postgres,
-    after_filter,
-    configure_tap,
-    expected_value,
-    parse_ts,
-    window_key,
+from .postgres_runs import (
+    LOADER,
+    differing_cells,
+    landed_rows,
+    scenario,
+    sync_ids,
+    typed_truth,
+    written_since,
 )
+from .support import CHANGING_STREAMS, STREAMS, TAP, Postgres, after_filter, parse_ts, window_key
 
 pytestmark = pytest.mark.e2e
 
-LOADER = "target-postgres"
-JOB_LATENCY_SECONDS = 0.5
 UPDATED_ROWS = 15
 ADDED_ROWS = 6
 REMOVED_EXPIRATIONS = 8
@@ -49,20 +44,6 @@ def window_start(bookmark: str) -> dt.datetime:
     tap's one-millisecond edge overlap."""
     moment = parse_ts(bookmark)
     return moment - dt.timedelta(microseconds=moment.microsecond % 1000, milliseconds=1)
-
-
-def typed_rows(emu: Emulator, stream: str) -> dict[tuple[object, ...], dict[str, object]]:
-    """The emulator's current rows of `stream`, typed as PostgreSQL holds them, by key."""
-    spec = STREAMS[stream]
-    rows = {}
-    for cells in emu.ground_truth(spec.exported_object):
-        typed = {column: expected_value(column, cell) for column, cell in cells.items()}
-        rows[tuple(typed[k] for k in spec.primary_key)] = typed
-    return rows
-
-
-def table_rows(pg: Postgres, stream: str, columns: list[str]) -> list[dict[str, Any]]:
-    return [dict(zip(columns, row, strict=True)) for row in pg.select(stream, columns)]
 
 
 @dataclass
@@ -84,18 +65,14 @@ def singer_bookmarks(state: dict[str, Any]) -> dict[str, Any]:
 def changed(
     meltano_plugins: Path, postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ChangedSyncs]:
-    project = make_meltano_project(meltano_plugins, tmp_path_factory.mktemp("changes"))
-    project.set_config(LOADER, hard_delete=True)
-    pg = Postgres(postgres_dsn, project.target_postgres_schema)
-    with Emulator(seed=55, rows=ROWS, job_latency_seconds=JOB_LATENCY_SECONDS) as emu:
-        configure_tap(project, emu, window_days=WINDOW_DAYS)
+    tmp_path = tmp_path_factory.mktemp("changes")
+    runs = scenario(meltano_plugins, postgres_dsn, tmp_path, seed=55, window_days=WINDOW_DAYS)
+    with runs as (project, emu, pg):
+        project.set_config(LOADER, hard_delete=True)
         project.run("run", TAP, LOADER)
         first_state = singer_bookmarks(project.state())
-        first_sync_ids = {
-            stream: {sync for (sync,) in pg.select(stream, ["_sdc_sync_started_at"])}
-            for stream in STREAMS
-        }
-        before = {stream: typed_rows(emu, stream) for stream in STREAMS}
+        first_sync_ids = sync_ids(pg)
+        before = {stream: typed_truth(emu, stream) for stream in STREAMS}
 
         for stream in CHANGING_STREAMS:
             assert emu.update_rows(STREAMS[stream].exported_object, UPDATED_ROWS) == UPDATED_ROWS
@@ -114,7 +91,6 @@ def changed(
             before=before,
             second_jobs=emu.exports[jobs_before:],
         )
-    pg.drop_schema()
 
 
 @pytest.mark.parametrize("stream", STREAMS)
@@ -122,21 +98,15 @@ def test_after_changes_every_table_equals_the_current_ground_truth(
     changed: ChangedSyncs, stream: str
 ) -> None:
     """Every row once, every cell as the emulator holds it now."""
-    truth = typed_rows(changed.emu, stream)
+    truth = typed_truth(changed.emu, stream)
     columns = list(next(iter(truth.values())))
-    key = STREAMS[stream].primary_key
-    landed = {tuple(row[k] for k in key): row for row in table_rows(changed.pg, stream, columns)}
+    landed = landed_rows(changed.pg, stream, columns)
     assert not changed.pg.duplicate_keys(stream)
     assert landed.keys() == truth.keys(), (
         f"{stream}: missing {len(truth.keys() - landed.keys())}, "
         f"unexpected {len(landed.keys() - truth.keys())}"
     )
-    differing = [
-        (k, column, landed[k][column], row[column])
-        for k, row in truth.items()
-        for column in columns
-        if landed[k][column] != row[column]
-    ]
+    differing = differing_cells(truth, landed, columns)
     assert not differing, f"{stream}: {len(differing)} cells differ, e.g. {differing[:3]}"
 
 
@@ -144,10 +114,10 @@ def test_the_changes_were_real(changed: ChangedSyncs) -> None:
     """The scenario changed values, added rows and removed expirations, so the test above
     compares a changed ground truth."""
     for stream in CHANGING_STREAMS:
-        now = typed_rows(changed.emu, stream)
+        now = typed_truth(changed.emu, stream)
         old = changed.before[stream]
         assert sum(now[k] != row for k, row in old.items()) == UPDATED_ROWS, stream
-    expirations = typed_rows(changed.emu, "points_expirations")
+    expirations = typed_truth(changed.emu, "points_expirations")
     assert len(changed.before["points_expirations"].keys() - expirations.keys()) == (
         REMOVED_EXPIRATIONS
     )
@@ -157,12 +127,10 @@ def test_the_changes_were_real(changed: ChangedSyncs) -> None:
 def test_the_second_run_wrote_only_new_and_changed_rows(changed: ChangedSyncs, stream: str) -> None:
     """Rows the second run wrote (their `_sdc_sync_started_at` moved) are the new and the
     changed ones; points expirations are all written again."""
-    spec = STREAMS[stream]
-    rows = changed.pg.select(stream, [*spec.primary_key, "_sdc_sync_started_at"])
-    written = {row[:-1] for row in rows if row[-1] not in changed.first_sync_ids[stream]}
-    now = typed_rows(changed.emu, stream)
+    written = written_since(changed.pg, stream, changed.first_sync_ids)
+    now = typed_truth(changed.emu, stream)
     old = changed.before[stream]
-    if spec.replication_key is None:
+    if STREAMS[stream].replication_key is None:
         assert written == set(now)
         return
     expected = {k for k in now if k not in old or now[k] != old[k]}

@@ -52,6 +52,21 @@ SNOWFLAKE_TYPES = {
 NUMBER_38_LIMIT = 10**38
 
 
+def run_ok(command: list[str], stdin: str | None = None) -> str:
+    """Run `command` (a plugin's executable) in the test environment; its stdout, if it exits 0."""
+    result = subprocess.run(
+        command,
+        input=stdin,
+        env=base_env(),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 @pytest.fixture(scope="module")
 def tap_output(meltano_plugins: Path, tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     """Every message of one full sync of the six streams (numbers parsed as Decimal/int)."""
@@ -60,16 +75,8 @@ def tap_output(meltano_plugins: Path, tmp_path_factory: pytest.TempPathFactory) 
     with Emulator(seed=64, rows=ROWS) as emu:
         config = tmp_path / "tap.json"
         config.write_text(json.dumps(tap_settings(emu) | {"window_days": WINDOW_DAYS}))
-        result = subprocess.run(
-            [str(tap), "--config", str(config)],
-            env=base_env(),
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT_SECONDS,
-            check=False,
-        )
-    assert result.returncode == 0, result.stderr
-    return [json.loads(line, parse_float=Decimal) for line in result.stdout.splitlines()]
+        stdout = run_ok([str(tap), "--config", str(config)])
+    return [json.loads(line, parse_float=Decimal) for line in stdout.splitlines()]
 
 
 def snowflake_types(
@@ -77,17 +84,8 @@ def snowflake_types(
 ) -> dict[str, dict[str, str]]:
     """stream -> property -> Snowflake type, from target-snowflake's own connector."""
     python = meltano_plugins / "loaders" / LOADER / "venv" / "bin" / "python"
-    result = subprocess.run(
-        [str(python), str(TYPES_SCRIPT), json.dumps(settings or {})],
-        input=json.dumps(schemas),
-        env=base_env(),
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_SECONDS,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    types: dict[str, dict[str, str]] = json.loads(result.stdout)
+    command = [str(python), str(TYPES_SCRIPT), json.dumps(settings or {})]
+    types: dict[str, dict[str, str]] = json.loads(run_ok(command, json.dumps(schemas)))
     return types
 
 

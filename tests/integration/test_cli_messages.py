@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import closed_port
 from voucherify_emulator import Emulator
 
 TAP = Path(sys.executable).with_name("tap-voucherify-exports")
@@ -159,11 +159,8 @@ def test_an_export_timeout_says_which_settings_to_change(emu: Emulator, tmp_path
 
 
 def unreachable_config() -> dict[str, Any]:
-    """A config whose api_url is a loopback port nothing listens on (bound, then closed)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    api_url = f"http://127.0.0.1:{port}"
+    """A config whose api_url is a loopback port nothing listens on."""
+    api_url = f"http://127.0.0.1:{closed_port()}"
     return {
         "app_id": "a",
         "app_token": "app-token-1",

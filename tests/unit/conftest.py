@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +12,14 @@ import requests_mock
 from tests.unit.fake_api import FakeVoucherify
 
 SECRET = "sk-very-secret-token-123"
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every `time.sleep` of the test, recorded instead of slept (backoff's pauses among them)."""
+    waited: list[float] = []
+    monkeypatch.setattr(time, "sleep", waited.append)
+    return waited
 
 
 @pytest.fixture

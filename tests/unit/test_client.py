@@ -19,13 +19,6 @@ def client():
         yield c
 
 
-@pytest.fixture
-def sleeps(monkeypatch):
-    waited: list[float] = []
-    monkeypatch.setattr(time, "sleep", waited.append)
-    return waited
-
-
 def test_429_waits_for_retry_after_then_succeeds(client, requests_mock, sleeps):
     requests_mock.get(
         f"{API}/v1/exports/x",

@@ -3,7 +3,6 @@ names the setting the host comes from and its value, with a hint; later failures
 own message. The CLI's output for it is in tests/integration/test_cli_messages.py."""
 
 import socket
-import time
 
 import pytest
 import requests
@@ -11,29 +10,16 @@ import requests
 from tap_voucherify_exports.client import MAX_TRIES, VoucherifyClient
 from tap_voucherify_exports.errors import ConnectFailedError, RetriableHTTPError
 from tap_voucherify_exports.settings import parse_settings
+from tests.helpers import closed_port
 
 API = "https://api.voucherify.io"
 DOWNLOAD = "https://download.voucherify.io"
-
-
-@pytest.fixture
-def sleeps(monkeypatch):
-    waited: list[float] = []
-    monkeypatch.setattr(time, "sleep", waited.append)
-    return waited
 
 
 def make_client(**config: object) -> VoucherifyClient:
     return VoucherifyClient(
         parse_settings({"app_id": "id", "app_token": "t", "start_date": "2024-01-01", **config})
     )
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on: bound to learn a free one, then closed."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_a_refused_connection_names_api_url_and_its_value_after_the_retries(sleeps):

@@ -10,18 +10,23 @@ from tap_voucherify_exports.client import VoucherifyClient
 from tap_voucherify_exports.errors import ExportCancelledError
 from tap_voucherify_exports.exports import Export, ExportRequest, ExportsAPI
 from tap_voucherify_exports.polling import ExportPoller
-from tap_voucherify_exports.settings import parse_settings
+from tap_voucherify_exports.settings import Settings, parse_settings
 
 API = "https://api.voucherify.io/v1/exports"
 REQUEST = ExportRequest("vouchers", "voucher", ("id", "code"))
 
 
+def fast_polls(**overrides: object) -> Settings:
+    """Settings polling every 10 ms, with no rate cap worth the name."""
+    return parse_settings(
+        {"app_id": "id", "app_token": "tok", "start_date": "2024-01-01",
+         "poll_interval_max": 0.01, "max_requests_per_minute": 10000, **overrides}
+    )  # fmt: skip
+
+
 @pytest.fixture
 def api():
-    settings = parse_settings(
-        {"app_id": "id", "app_token": "tok", "start_date": "2024-01-01",
-         "poll_interval_max": 0.01, "max_requests_per_minute": 10000}
-    )  # fmt: skip
+    settings = fast_polls()
     with VoucherifyClient(settings) as client:
         yield ExportsAPI(client, settings)
 
@@ -50,15 +55,21 @@ def pending_until_listed(requests_mock, export_id: str) -> None:
     requests_mock.get(f"{API}/{export_id}", json=answer)
 
 
-def test_a_job_missing_from_the_list_is_read_by_id(api, requests_mock):
-    requests_mock.get(f"{API}?order=-created_at&limit=100", json={"exports": [done("exp_a")]})
+def wait_for_two(api, requests_mock) -> tuple[ExportPoller, list[Export]]:
+    """exp_a and exp_b waited on together, each pending until a list call was made; the
+    poller (closed) and what each wait returned."""
     pending_until_listed(requests_mock, "exp_a")
     pending_until_listed(requests_mock, "exp_b")
     poller = ExportPoller(api)
     try:
-        exports = wait_all(poller, ["exp_a", "exp_b"])
+        return poller, wait_all(poller, ["exp_a", "exp_b"])
     finally:
         poller.close()
+
+
+def test_a_job_missing_from_the_list_is_read_by_id(api, requests_mock):
+    requests_mock.get(f"{API}?order=-created_at&limit=100", json={"exports": [done("exp_a")]})
+    _, exports = wait_for_two(api, requests_mock)
     assert [e.status for e in exports] == ["DONE", "DONE"]
     paths = [r.path for r in requests_mock.request_history]
     first_list = paths.index("/v1/exports")
@@ -70,13 +81,7 @@ def test_a_refused_list_call_falls_back_to_per_id_gets_and_says_so(api, requests
     caplog.set_level(logging.WARNING)
     requests_mock.get(f"{API}?order=-created_at&limit=100", status_code=403,
                       json={"code": 403, "key": "forbidden", "message": "Forbidden"})  # fmt: skip
-    pending_until_listed(requests_mock, "exp_a")
-    pending_until_listed(requests_mock, "exp_b")
-    poller = ExportPoller(api)
-    try:
-        exports = wait_all(poller, ["exp_a", "exp_b"])
-    finally:
-        poller.close()
+    poller, exports = wait_for_two(api, requests_mock)
     assert [e.id for e in exports] == ["exp_a", "exp_b"]
     assert not poller.use_list
     assert "polling each export by id from now on" in caplog.text
@@ -97,10 +102,7 @@ def test_close_ends_every_wait_with_a_cancellation(api, requests_mock):
 
 
 def test_an_unknown_status_is_waited_on_and_logged_once(requests_mock, caplog):
-    settings = parse_settings(
-        {"app_id": "id", "app_token": "tok", "start_date": "2024-01-01",
-         "poll_interval_max": 0.01, "export_timeout": 3.5, "max_requests_per_minute": 10000}
-    )  # fmt: skip
+    settings = fast_polls(export_timeout=3.5)
     calls = []
 
     def answer(request, context):
