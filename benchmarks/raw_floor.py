@@ -24,7 +24,7 @@ from singer_sdk.contrib.msgspec import serialize_jsonl
 from tap_voucherify_exports.exports import ExportRequest
 from tap_voucherify_exports.fields import TABLES
 from tap_voucherify_exports.records import CsvRecordReader
-from tap_voucherify_exports.streams import STREAM_TYPES
+from tap_voucherify_exports.stream_types import STREAM_TYPES
 from tap_voucherify_exports.windows import Window
 
 POLL_SECONDS = 0.05

@@ -32,7 +32,7 @@ from quota import part_quota  # benchmarks/run.py runs as a script: its folder i
 
 from tap_voucherify_exports.exports import ExportRequest
 from tap_voucherify_exports.fields import TABLES
-from tap_voucherify_exports.streams import STREAM_TYPES
+from tap_voucherify_exports.stream_types import STREAM_TYPES
 from tap_voucherify_exports.windows import Window, plan_windows
 from voucherify_emulator import Emulator
 

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import sys
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar, TypeVar
 
-from singer_sdk import Stream, Tap, metrics
+from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context, Record
 from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE
-from singer_sdk.singerlib.messages import RecordMessage
 
 from tap_voucherify_exports.batch import BatchFileWriter
 from tap_voucherify_exports.errors import ExportFailedError
 from tap_voucherify_exports.exports import ExportRequest
-from tap_voucherify_exports.fastpath import ChunkedRecordWriter, maps_are_identity
 from tap_voucherify_exports.fields import TABLES, ExportedObjectTable, stream_table
-from tap_voucherify_exports.output import StateFlushingWriter
+from tap_voucherify_exports.record_paths import Emit, Read, RecordPaths
 from tap_voucherify_exports.schemas import schema_for
 from tap_voucherify_exports.session import SyncSession
 from tap_voucherify_exports.settings import parse_metadata_keys, parse_timestamp
@@ -34,14 +31,6 @@ else:
 
 
 T = TypeVar("T")
-# What `_sync_window` hands a window's records (or their encoded lines) to (see there).
-Emit = Callable[[Iterator[Any]], Generator[T, None, T | None]]
-# Where it takes them from: the session's `records` or `encoded_records`.
-Read = Callable[[ExportRequest], Iterator[Any]]
-
-
-def _pass_on(records: Iterator[Record]) -> Generator[Record, None, None]:
-    yield from records
 
 
 # Where a stream keeps its change cursor in its STATE entry, beside the SDK's own
@@ -50,7 +39,7 @@ def _pass_on(records: Iterator[Record]) -> Generator[Record, None, None]:
 CHANGES_STATE_KEY = "changes"
 
 
-class VoucherifyExportStream(Stream):
+class VoucherifyExportStream(RecordPaths):
     """One exported object, synced window by window through export jobs.
 
     A windowed stream has a creation cursor: windows of `filter_key` (`created_at`) from its
@@ -70,7 +59,7 @@ class VoucherifyExportStream(Stream):
     is_sorted = True
     check_sorted = False
     # records.py already produces JSON-ready values of the schema's types (see
-    # `_generate_record_messages`; a test compares the output with the SDK's default path).
+    # record_paths.py's `_generate_record_messages`; a test compares the output with the SDK's).
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     def __init__(self, tap: Tap, session: SyncSession) -> None:
@@ -85,11 +74,8 @@ class VoucherifyExportStream(Stream):
         self.table: ExportedObjectTable = stream_table(self.exported_object, metadata_keys)
         super().__init__(tap, schema=schema_for(self.table))
         self.session = session
-        self._writer = tap.message_writer
-        self._record_counter: metrics.Counter | None = None
-        self._chunk_writer: ChunkedRecordWriter | None = None
+        self._init_paths(tap)
         self._state_waits_for_sdk_batch = False
-        self._said_not_parallel: set[str] = set()
 
     @property
     def requested_fields(self) -> tuple[str, ...]:
@@ -178,32 +164,10 @@ class VoucherifyExportStream(Stream):
     @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
         self._begin_change_cursor()
-        fast = self._fast_record_writer(context)
-        emit: Emit[Any] = _pass_on if fast is None else fast.emit
-        read: Read = self.session.records
-        if self._parallel(fast_path=fast is not None):
-            assert fast is not None
-            envelope = (self.name, self._stream_version)
-            emit = fast.emit_encoded
-            read = functools.partial(self.session.encoded_records, envelope=envelope)
+        emit, read = self._record_path(context)
         for request in self.export_requests():
             yield from self._sync_window(request, emit, read)
         self._end_full_table()
-
-    def _parallel(self, *, fast_path: bool) -> bool:
-        """Whether the `parallel_workers` processes read this stream: only the fast paths
-        (RECORD or BATCH) take their encoded lines; otherwise say once why they do not."""
-        if self.session.settings.parallel_workers == 1:
-            return False
-        if not fast_path and self.name not in self._said_not_parallel:
-            self._said_not_parallel.add(self.name)
-            self.logger.warning(
-                "parallel_workers is %d, but %s is read in the tap's own process: its records go "
-                "through singer-sdk's per-record path (stream maps, flattening, an alias, "
-                "partitions, a dry run or a batch format other than jsonl).",
-                self.session.settings.parallel_workers, self.name,
-            )  # fmt: skip
-        return fast_path
 
     def _begin_change_cursor(self) -> None:
         """A stream replicating changes starts its change cursor in its state (first sync)."""
@@ -247,59 +211,11 @@ class VoucherifyExportStream(Stream):
         self._begin_change_cursor()
         with self.get_record_counter() as counter:
             writer = BatchFileWriter(batch_config, self.tap_name, self.name, counter.increment)
-            emit: Emit[list[str]] = writer.write_export
-            read: Read = self.session.records
-            if self._parallel(fast_path=True):
-                emit, read = writer.write_encoded_export, self.session.encoded_records
+            emit, read = self._batch_path(writer)
             for request in self.export_requests():
                 for manifest in self._sync_window(request, emit, read):
                     yield batch_config.encoding, manifest
         self._end_full_table()  # after the last BATCH message: the SDK wrote it at the yield
-
-    def _sdk_loop_is_identity(self, context: Context | None, *, maps: bool = True) -> bool:
-        """Whether the SDK's per-record loop hands every record on unchanged: no partition keys
-        to add, no dry-run record limit, no `post_process`, and (`maps`) no stream map,
-        flattening or alias."""
-        return not (
-            context
-            or self.ABORT_AT_RECORD_COUNT is not None
-            or type(self).post_process is not Stream.post_process
-            or (maps and not maps_are_identity(self.stream_maps, self.name))
-        )
-
-    def _fast_record_writer(self, context: Context | None) -> ChunkedRecordWriter | None:
-        """fastpath.py's writer when the SDK's per-record loop would write the very same
-        messages (see `_sdk_loop_is_identity`; this tap's writer; not BATCH mode), else None:
-        the SDK's loop writes them."""
-        if (
-            not self._sdk_loop_is_identity(context)
-            or type(self._writer) is not StateFlushingWriter
-            or self._record_counter is None
-            or self.get_batch_config(self.config) is not None
-        ):
-            return None
-        if self._chunk_writer is None:
-            counter, writer = self._record_counter, self._writer
-
-            def counted(records: int) -> None:
-                counter.increment(records)
-                self.state_manager.is_flushed = False  # as the SDK's `_write_record_message`
-
-            self._chunk_writer = ChunkedRecordWriter(
-                self.name, self._stream_version, writer.write_record_lines, counted=counted,
-                state_every=self.STATE_MSG_FREQUENCY, write_state=self._write_state_message,
-            )  # fmt: skip
-        return self._chunk_writer
-
-    @override
-    def get_record_counter(
-        self, *, endpoint: str | None = None, log_interval: float = metrics.DEFAULT_LOG_INTERVAL
-    ) -> metrics.Counter:
-        # The counter the SDK's loop opens around `get_records`: the fast path counts on it.
-        self._record_counter = super().get_record_counter(
-            endpoint=endpoint, log_interval=log_interval
-        )
-        return self._record_counter
 
     def _sync_window(self, request: ExportRequest, emit: Emit[T], read: Read) -> Iterator[T]:
         """Emit one window's records, then move its cursor to the window's end; split on ERROR.
@@ -367,11 +283,7 @@ class VoucherifyExportStream(Stream):
     # public "flush state now"), `_stream_version` (the ACTIVATE_VERSION version a RECORD carries),
     # `_write_activate_version_message(version)` (the closing ACTIVATE_VERSION after a full
     # export: the SDK sends only the opening one, before the first record).
-    # Relied on by the RECORD fast path (`_fast_record_writer`, fastpath.py), which writes the
-    # records itself and hands the SDK's `_sync_records` loop none: that loop opens the record
-    # counter through the public `get_record_counter` before it calls `get_records` (the fast
-    # path counts on that counter), emits STATE every `STATE_MSG_FREQUENCY` records (the fast
-    # path does the same at the same counts) and has no other per-record effect for this tap.
+    # The RECORD fast path and `_generate_record_messages`: record_paths.py, fenced the same way.
     # BATCH mode: the public `get_batches` is overridden (batch.py writes the files); the SDK's
     # `_sync_batches` writes each BATCH message and then STATE, which is why a window's last
     # file is handed over only after its bookmark moved. Its types, `BatchConfig` and
@@ -384,102 +296,3 @@ class VoucherifyExportStream(Stream):
         # Record values never move the bookmark: Voucherify documents no sort guarantee and a
         # killed run must resume at the window it was in. `_advance_bookmark` does it instead.
         return
-
-    @override
-    def _generate_record_messages(self, record: Record) -> Generator[RecordMessage, None, None]:
-        # The SDK's version first walks every record (into nested objects) popping deselected
-        # properties, then re-conforms types: a third of this tap's CPU on wide exports
-        # (benchmarks/). Here both are no-ops by construction: the export requested only the
-        # selected fields and records.py already emits the schema's types. What remains is the
-        # SDK's own path; a test proves the output identical to the SDK default.
-        for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
-            if mapped is not None:
-                yield RecordMessage(
-                    stream=stream_map.stream_alias,
-                    record=mapped,
-                    version=self._stream_version,
-                    time_extracted=dt.datetime.now(dt.timezone.utc),
-                )
-
-
-class VouchersStream(VoucherifyExportStream):
-    """Vouchers of every campaign, and standalone vouchers."""
-
-    name = "vouchers"
-    exported_object = "voucher"
-    primary_keys = ("id",)
-    replication_key = "created_at"
-    change_key = "updated_at"
-
-
-class RedemptionsStream(VoucherifyExportStream):
-    """Redemptions and rollbacks; `date` is their creation time (filtered as `created_at`)."""
-
-    name = "redemptions"
-    exported_object = "redemption"
-    primary_keys = ("id",)
-    replication_key = "date"
-
-
-class PublicationsStream(VoucherifyExportStream):
-    """Vouchers published to customers. Publications have no `id` column in exports."""
-
-    name = "publications"
-    exported_object = "publication"
-    primary_keys = ("voucher_code", "customer_id", "date")
-    replication_key = "date"
-
-
-class CustomersStream(VoucherifyExportStream):
-    """Customers with their redemption, order and loyalty summaries."""
-
-    name = "customers"
-    exported_object = "customer"
-    primary_keys = ("id",)
-    replication_key = "created_at"
-    change_key = "updated_at"
-
-
-class OrdersStream(VoucherifyExportStream):
-    """Orders."""
-
-    name = "orders"
-    exported_object = "order"
-    primary_keys = ("id",)
-    replication_key = "created_at"
-    change_key = "updated_at"
-
-
-class PointsExpirationsStream(VoucherifyExportStream):
-    """Loyalty points expirations. The API has no created_at filter for them: full table.
-
-    Each full export is wrapped in ACTIVATE_VERSION messages, so a target that honours them
-    removes expirations that no longer exist.
-    """
-
-    name = "points_expirations"
-    exported_object = "points_expiration"
-    primary_keys = ("id",)
-    replication_key = None
-    filter_key = None
-
-
-class VoucherTransactionsStream(VoucherifyExportStream):
-    """Gift card and loyalty card balance changes: created once, never changed (append-only)."""
-
-    name = "voucher_transactions"
-    exported_object = "voucher_transactions"
-    primary_keys = ("id",)
-    replication_key = "created_at"
-
-
-STREAM_TYPES: tuple[type[VoucherifyExportStream], ...] = (
-    VouchersStream,
-    RedemptionsStream,
-    PublicationsStream,
-    CustomersStream,
-    OrdersStream,
-    PointsExpirationsStream,
-    VoucherTransactionsStream,
-)

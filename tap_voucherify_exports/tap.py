@@ -31,7 +31,8 @@ from tap_voucherify_exports.output import StateFlushingWriter
 from tap_voucherify_exports.probe import run_probe
 from tap_voucherify_exports.session import SyncSession
 from tap_voucherify_exports.settings import parse_settings
-from tap_voucherify_exports.streams import STREAM_TYPES, VoucherifyExportStream
+from tap_voucherify_exports.stream_types import STREAM_TYPES
+from tap_voucherify_exports.streams import VoucherifyExportStream
 
 if sys.version_info >= (3, 12):
     from typing import override

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tap_voucherify_exports.streams import STREAM_TYPES
+from tap_voucherify_exports.stream_types import STREAM_TYPES
 from tap_voucherify_exports.tap import TapVoucherifyExports
 
 STREAM_OBJECTS = {stream.name: stream.exported_object for stream in STREAM_TYPES}

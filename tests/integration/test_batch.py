@@ -13,7 +13,8 @@ from urllib.parse import urlparse
 import pytest
 from singer_sdk import Stream
 
-from tap_voucherify_exports.streams import STREAM_TYPES, VoucherifyExportStream
+from tap_voucherify_exports.stream_types import STREAM_TYPES
+from tap_voucherify_exports.streams import VoucherifyExportStream
 from tests.helpers import STREAM_OBJECTS, key_of, run_sync, spy_on_pieces
 from tests.helpers import records as records_of
 

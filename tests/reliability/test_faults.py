@@ -346,7 +346,7 @@ def test_400_refusing_a_key_field_quotes_voucherify_details_at_create(emulator):
 
 
 def test_400_unsupported_field_is_dropped_and_the_sync_completes(emulator, monkeypatch):
-    from tap_voucherify_exports.streams import VouchersStream
+    from tap_voucherify_exports.stream_types import VouchersStream
 
     original = VouchersStream.requested_fields
 

@@ -11,7 +11,9 @@ PACKAGE = Path(__file__).resolve().parents[2] / "tap_voucherify_exports"
 LAYERS = [
     {"tap"},
     {"probe"},
+    {"stream_types"},
     {"streams"},
+    {"record_paths"},
     {"session", "batch"},
     {"fastpath"},
     {"parallel"},

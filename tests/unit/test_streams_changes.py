@@ -9,7 +9,8 @@ import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_voucherify_exports.settings import CHANGE_STREAMS
-from tap_voucherify_exports.streams import CHANGES_STATE_KEY, STREAM_TYPES
+from tap_voucherify_exports.stream_types import STREAM_TYPES
+from tap_voucherify_exports.streams import CHANGES_STATE_KEY
 from tests.helpers import records, run_sync, states, sync
 from tests.unit.fake_api import voucher
 
