@@ -16,6 +16,7 @@ import urllib3
 
 from tap_voucherify_exports.client import VoucherifyClient
 from tap_voucherify_exports.errors import (
+    ConnectFailedError,
     ExportFailedError,
     ExportFieldsRejectedError,
     ExportResultError,
@@ -268,14 +269,16 @@ class ExportsAPI:
         """The sync is stopping: requests waiting for the rate limit give up now."""
         self.client.interrupt_waits()
 
-    def delete_export(self, export_id: str) -> None:
-        """`DELETE /v1/exports/{id}`; a failure is only a warning, the data is already synced."""
+    def delete_export(self, export_id: str) -> bool:
+        """`DELETE /v1/exports/{id}`; a failure is only a warning, the data is already synced.
+        False when the API could not be reached at all (pipeline.py then stops trying)."""
         try:
             self.client.request("DELETE", f"{self._exports_url}/{export_id}", kind="delete")
         except VoucherifyError as exc:
             LOGGER.warning("Could not delete export %s: %s", export_id, exc)
-        else:
-            LOGGER.info("Deleted export %s", export_id)
+            return not isinstance(exc, ConnectFailedError)
+        LOGGER.info("Deleted export %s", export_id)
+        return True
 
     def finished(self, export: Export, request: ExportRequest, started: float) -> Export:
         """A job that is no longer pending, made ready to download: raise on ERROR, and read a

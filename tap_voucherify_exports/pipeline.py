@@ -34,8 +34,9 @@ class ExportJobs(Protocol):
         """End the waits of requests held back by the rate limit (the sync is stopping)."""
         ...
 
-    def delete_export(self, export_id: str) -> None:
-        """Delete the job; never raises."""
+    def delete_export(self, export_id: str) -> bool:
+        """Delete the job; never raises. False when its host could not be reached at all (each
+        further delete would wait out the same retries)."""
         ...
 
 
@@ -121,8 +122,17 @@ class ExportPipeline:
         self._executor.shutdown(wait=True)
         self._started.clear()
         if self.delete_exports:
-            for export_id in sorted(self._created):
-                self.api.delete_export(export_id)
+            left = sorted(self._created)
+            for index, export_id in enumerate(left):
+                if not self.api.delete_export(export_id):
+                    # Unreachable after the retries: every further delete would wait as long.
+                    LOGGER.warning(
+                        "Voucherify cannot be reached: not trying to delete the %d other "
+                        "exports left on it: %s",
+                        len(left) - index - 1,
+                        ", ".join(left[index + 1 :]) or "none",
+                    )
+                    break
         else:
             # Each one is a downloadable file of customer data on the account: say so loudly.
             left = [*self._kept, *sorted(self._created)]

@@ -18,6 +18,7 @@ class FakeAPI:
         self.in_flight = 0
         self.max_in_flight = 0
         self.fail = fail
+        self.unreachable = False  # every delete fails to connect
 
     def create_export(self, request: ExportRequest) -> Export:
         with self.lock:
@@ -35,8 +36,9 @@ class FakeAPI:
             raise ExportFailedError(f"{export.id} ended in ERROR")
         return Export(export.id, "DONE", {"url": "u"})
 
-    def delete_export(self, export_id: str) -> None:
+    def delete_export(self, export_id: str) -> bool:
         self.deleted.append(export_id)
+        return not self.unreachable
 
     def interrupt_waits(self) -> None:
         """Nothing waits for a rate limit here."""
@@ -105,3 +107,16 @@ def test_close_deletes_jobs_nobody_downloaded_when_delete_exports_is_on():
     time.sleep(0.05)
     pipeline.close()
     assert sorted(api.deleted) == ["exp_a", "exp_b", "exp_c"]
+
+
+def test_close_stops_deleting_once_voucherify_cannot_be_reached(caplog):
+    """Each delete of an unreachable host waits out the client's retries: one is enough."""
+    api = FakeAPI()
+    pipeline = ExportPipeline(api, api, 3, delete_exports=True)  # type: ignore[arg-type]
+    pipeline.plan(requests_("a", "b", "c"))
+    pipeline.export_for(requests_("a")[0])
+    time.sleep(0.05)
+    api.unreachable = True
+    pipeline.close()
+    assert api.deleted == ["exp_a"]
+    assert "not trying to delete the 2 other exports left on it: exp_b, exp_c" in caplog.text
