@@ -41,6 +41,7 @@ from tap_voucherify_exports.columns import ColumnMap
 from tap_voucherify_exports.errors import CsvFormatError, VoucherifyError
 from tap_voucherify_exports.exports import BROKEN_DOWNLOAD
 from tap_voucherify_exports.fields import ExportedObjectTable
+from tap_voucherify_exports.memory import keep_freed_memory
 from tap_voucherify_exports.records import CsvRecordReader, count_lines, max_line_chars
 from tap_voucherify_exports.singer_lines import wrap_lines
 
@@ -159,6 +160,7 @@ def _start_worker(tap_pid: int) -> None:
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
     threading.Thread(target=_outlive_no_tap, args=(tap_pid,), daemon=True).start()
+    keep_freed_memory()  # and the tap's own process: session.py
 
 
 def _outlive_no_tap(tap_pid: int) -> None:

@@ -22,6 +22,7 @@ from tap_voucherify_exports.client import VoucherifyClient
 from tap_voucherify_exports.columns import ColumnMap
 from tap_voucherify_exports.exports import ExportRequest, ExportsAPI, PartReader, RecordPart
 from tap_voucherify_exports.fields import TABLES, stream_table
+from tap_voucherify_exports.memory import keep_freed_memory
 from tap_voucherify_exports.parallel import EncodedRows, ParallelParser, ParallelPart
 from tap_voucherify_exports.pipeline import ExportPipeline
 from tap_voucherify_exports.polling import ExportPoller
@@ -82,6 +83,7 @@ class SyncSession:
         settings = self.settings
         # Installed here, once per sync, before the first request can log a URL or a body.
         redact_secrets_in_logs(settings.secrets)
+        keep_freed_memory()
         client = VoucherifyClient(settings)
         api = ExportsAPI(client, settings, self.rejected_fields)
         pipeline = ExportPipeline(

@@ -20,7 +20,7 @@ LAYERS = [
     {"pipeline", "polling"},
     {"exports"},
     {"client", "records", "refused"},
-    {"converters", "singer_lines"},
+    {"converters", "singer_lines", "memory"},
     {"auth", "output", "schemas", "columns", "ratelimit"},
     {"settings", "windows", "fields", "progress"},
     {"setting_values"},
