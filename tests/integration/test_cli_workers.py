@@ -118,16 +118,24 @@ def test_a_bad_cell_read_by_a_worker_is_the_same_one_line_error(emu, tmp_path):
     assert tap.leftovers() == []
 
 
-def test_ctrl_c_stops_the_tap_and_its_workers(emu, tmp_path):
+@pytest.mark.parametrize(
+    ("signum", "to_group", "status"),
+    [(signal.SIGINT, True, 130), (signal.SIGTERM, False, 143)],
+    ids=["ctrl-c-to-the-group", "sigterm-to-the-tap"],
+)
+def test_a_stop_ends_the_tap_and_its_workers(emu, tmp_path, signum, to_group, status):
     # Ctrl-C in a terminal signals the whole process group: the workers ignore it, the tap stops
-    # the sync, and the workers with it.
+    # the sync, and the workers with it. meltano stops a tap with SIGTERM to the tap alone.
     tap = Watched(config(emu), tmp_path, start_new_session=True)
     tap.first_record()
-    os.killpg(tap.process.pid, signal.SIGINT)
-    status, stderr = tap.finish()
+    if to_group:
+        os.killpg(tap.process.pid, signum)
+    else:
+        tap.process.send_signal(signum)
+    exit_status, stderr = tap.finish()
 
-    assert status == 130
-    assert "Stopped by SIGINT" in stderr
+    assert exit_status == status
+    assert f"Stopped by {signal.Signals(signum).name}" in stderr
     assert "Traceback" not in stderr
     assert len(tap.children) >= 2
     assert tap.leftovers() == []
