@@ -102,13 +102,15 @@ class ExportPipeline:
     def done_downloading(self, export: Export) -> None:
         """Called once an export's rows are all emitted: free its slot, delete it if asked."""
         self._downloading = False
-        with self._lock:
-            self._created.discard(export.id)
         self._top_up()
         if self.delete_exports:
+            # Forgotten only once deleted: a stop (Ctrl-C) that interrupts this DELETE leaves the
+            # export to `close`, which deletes what is still listed.
             self.api.delete_export(export.id)
         else:
             self._kept.append(export.id)
+        with self._lock:
+            self._created.discard(export.id)
 
     def close(self) -> None:
         """Stop waiting for jobs nobody will download; delete them when `delete_exports` is on."""

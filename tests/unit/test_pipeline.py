@@ -120,3 +120,21 @@ def test_close_stops_deleting_once_voucherify_cannot_be_reached(caplog):
     pipeline.close()
     assert api.deleted == ["exp_a"]
     assert "not trying to delete the 2 other exports left on it: exp_b, exp_c" in caplog.text
+
+
+def test_an_export_whose_delete_was_interrupted_is_deleted_at_close():
+    """Ctrl-C during the DELETE after an export's last row: `close` deletes it again."""
+    api = FakeAPI()
+    pipeline = ExportPipeline(api, api, 1, delete_exports=True)  # type: ignore[arg-type]
+    export = pipeline.export_for(requests_("a")[0])
+    original = api.delete_export
+
+    def interrupted(export_id: str) -> bool:
+        api.delete_export = original  # type: ignore[method-assign]
+        raise KeyboardInterrupt
+
+    api.delete_export = interrupted  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.done_downloading(export)
+    pipeline.close()
+    assert api.deleted == ["exp_a"]
