@@ -265,10 +265,12 @@ class ParallelPart:
             collections.deque()
         )
         window = self.parser.workers * PIECES_PER_WORKER
+        spec = self._spec
+        assert spec is not None  # set from the header, on this read or an earlier one
         try:
             try:
                 for piece in pieces:
-                    pending.append((self.parser.submit(self._ready_spec(), piece), len(piece)))
+                    pending.append((self.parser.submit(spec, piece), len(piece)))
                     if len(pending) > window:
                         yield self._take(pending.popleft())
             except BROKEN_DOWNLOAD:
@@ -307,10 +309,6 @@ class ParallelPart:
         )
         self._offset = len(header)
         self._lines = count_lines(header)
-
-    def _ready_spec(self) -> ChunkSpec:
-        assert self._spec is not None
-        return self._spec
 
     def _take(self, item: tuple[concurrent.futures.Future[EncodedRows], int]) -> EncodedRows:
         future, size = item
