@@ -93,6 +93,8 @@ def good_config(emu: Emulator, **overrides: Any) -> dict[str, Any]:
         ({"export_timeout": -1}, "Setting `export_timeout` must be at least 0.01; got -1."),
         ({"app_token": ""}, "Setting `app_token` is required"),
         ({"stream_maps": 3}, "Setting `stream_maps`: 3 is not of type 'object', 'null'."),
+        ({"parallel_workers": 0}, "Setting `parallel_workers` must be at least 1; got 0."),
+        ({"parallel_workers": 33}, "Setting `parallel_workers` must be at most 32; got 33."),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_it_before_any_message_or_request(
