@@ -3,10 +3,11 @@
     python benchmarks/converters.py [--rows 100000] [--reps 5]
 
 Downloads one vouchers export (all 33 fields) from the bundled emulator into memory, then
-times, best of `--reps` (interleaved, the machine is shared): every converter of records.py on
-the non-empty cells of every column of its type (ns per cell), the row converter (µs per row),
-and the pipeline stages on the whole file (µs per row): line splitting, csv parsing, parsing +
-typing (`CsvRecordReader.records`), and the fast path's encoding (`fastpath.record_lines`).
+times, best of `--reps` (interleaved, the machine is shared): every converter of
+parsing/records.py on the non-empty cells of every column of its type (ns per cell), the row
+converter (µs per row), and the pipeline stages on the whole file (µs per row): line splitting,
+csv parsing, parsing + typing (`CsvRecordReader.records`), and the fast path's encoding
+(`fastpath.record_lines`).
 Prints a markdown table; `make bench` does not run it (it measures code, not the tap).
 """
 
@@ -25,10 +26,11 @@ from typing import Any
 
 import requests
 
-from tap_voucherify_exports.converters import CONVERTERS, compile_row
-from tap_voucherify_exports.fastpath import CHUNK_RECORDS, record_lines
 from tap_voucherify_exports.fields import TABLES, FieldType
-from tap_voucherify_exports.records import CsvRecordReader
+from tap_voucherify_exports.output.fastpath import BLOCK_RECORDS, record_lines
+from tap_voucherify_exports.output.singer_lines import Envelope
+from tap_voucherify_exports.parsing.converters import CONVERTERS, compile_row
+from tap_voucherify_exports.parsing.records import CsvRecordReader
 from voucherify_emulator import Emulator
 
 
@@ -84,8 +86,8 @@ def main() -> int:
 
     def encode() -> None:
         iterator = iter(records)
-        while chunk := list(islice(iterator, CHUNK_RECORDS)):
-            record_lines("vouchers", None, chunk, now)
+        while chunk := list(islice(iterator, BLOCK_RECORDS)):
+            record_lines(Envelope("vouchers", None), chunk, now)
 
     stages: dict[str, Callable[[], Any]] = {
         "line splitting (StringIO lines)": lambda: sum(1 for _ in io.StringIO(text, newline="")),

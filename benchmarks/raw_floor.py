@@ -21,11 +21,11 @@ import time
 import requests
 from singer_sdk.contrib.msgspec import serialize_jsonl
 
-from tap_voucherify_exports.exports import ExportRequest
 from tap_voucherify_exports.fields import TABLES
-from tap_voucherify_exports.records import CsvRecordReader
-from tap_voucherify_exports.stream_types import STREAM_TYPES
-from tap_voucherify_exports.windows import Window
+from tap_voucherify_exports.jobs.request import ExportRequest
+from tap_voucherify_exports.jobs.windows import Window
+from tap_voucherify_exports.parsing.records import CsvRecordReader
+from tap_voucherify_exports.streams import STREAM_TYPES
 
 POLL_SECONDS = 0.05
 
@@ -44,7 +44,11 @@ def main() -> int:
     end = dt.datetime.fromisoformat(config["end_date"])
     window = Window(start, end) if stream_type.filter_key else None
     request = ExportRequest(
-        stream_type.name, stream_type.exported_object, fields, window, stream_type.filter_key
+        stream_type.name,
+        TABLES[stream_type.exported_object],
+        fields,
+        window,
+        stream_type.filter_key,
     )
 
     session = requests.Session()

@@ -30,10 +30,10 @@ import psutil
 import requests
 from quota import part_quota  # benchmarks/run.py runs as a script: its folder is on sys.path
 
-from tap_voucherify_exports.exports import ExportRequest
 from tap_voucherify_exports.fields import TABLES
-from tap_voucherify_exports.stream_types import STREAM_TYPES
-from tap_voucherify_exports.windows import Window, plan_windows
+from tap_voucherify_exports.jobs.request import ExportRequest
+from tap_voucherify_exports.jobs.windows import Window, plan_windows
+from tap_voucherify_exports.streams import STREAM_TYPES
 from voucherify_emulator import Emulator
 
 HERE = Path(__file__).resolve().parent
@@ -187,7 +187,7 @@ def warm(emu: Emulator, config: dict[str, Any], stream: str) -> float:
     stream_type = next(s for s in STREAM_TYPES if s.name == stream)
     request = ExportRequest(
         stream,
-        obj,
+        TABLES[obj],
         tuple(TABLES[obj].keys),
         window if stream_type.filter_key else None,
         stream_type.filter_key,

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tap_voucherify_exports.fields import TABLES
 from tap_voucherify_exports.schemas import schema_for
-from tap_voucherify_exports.stream_types import STREAM_TYPES
+from tap_voucherify_exports.streams import STREAM_TYPES
 
 SCHEMA = "voucherify"
 SAMPLE_ROWS = 5

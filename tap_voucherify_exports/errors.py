@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import requests
+import urllib3
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_voucherify_exports.redaction import safe_url
@@ -32,7 +34,7 @@ _SCHEMA_REQUIRED = re.compile(r"^'([^']+)' is a required property$")
 
 
 class SettingProblems:
-    """Collects one line per bad setting while settings.py goes on checking the rest."""
+    """Collects one line per bad setting while config/settings.py goes on checking the rest."""
 
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -75,7 +77,7 @@ class VoucherifyError(Exception):
         return None
 
 
-# --- HTTP (client.py) ---
+# --- HTTP (api/client.py) ---
 
 
 class VoucherifyAPIError(VoucherifyError):
@@ -128,7 +130,7 @@ class RetriableHTTPError(VoucherifyError):
         # A 429: the rate gate already holds every request until the named time, so the retry
         # needs no backoff of its own.
         self.gated = gated
-        self.tries: int | None = None  # set when the retries gave up (client.py)
+        self.tries: int | None = None  # set when the retries gave up (api/client.py)
 
     def __str__(self) -> str:
         message = super().__str__()
@@ -169,7 +171,7 @@ class ConnectFailedError(RetriableHTTPError):
         return None
 
 
-# --- Export jobs (exports.py) ---
+# --- Export jobs (jobs/exports_api.py) ---
 
 
 class ExportFailedError(VoucherifyError):
@@ -189,7 +191,7 @@ class ExportResultError(VoucherifyError):
     """A `DONE` export whose `result` cannot be downloaded (no URL, or an untrusted host)."""
 
 
-class ExportFieldsRejectedError(VoucherifyError):
+class ExportFieldsRefusedError(VoucherifyError):
     """Voucherify refuses a field the stream cannot do without (its primary or replication key)."""
 
 
@@ -197,11 +199,11 @@ class ExportCancelledError(VoucherifyError):
     """The sync stopped while this export was still being waited for."""
 
 
-# --- CSV files (records.py) ---
+# --- CSV files (parsing/records.py) ---
 
 
 # Stands for the line number in a CSV error's message. A NUL is never in a cell that reaches a
-# message (records.py refuses the body first), so no cell text can be mistaken for it.
+# message (parsing/records.py refuses the body first), so no cell text can be mistaken for it.
 LINE = "\x00line\x00"
 
 
@@ -209,7 +211,8 @@ class CsvFormatError(VoucherifyError):
     """The export file does not match what was requested; names stream, line, column and value.
 
     With `line`, the message says it where it has `LINE`; `moved` gives the same error in a
-    file where more lines come first (parallel.py reads a file in pieces, each from its line 0).
+    file where more lines come first (output/workers.py reads a file in pieces, each from its
+    line 0).
     """
 
     def __init__(self, message: str, line: int | None = None) -> None:
@@ -227,3 +230,8 @@ class CsvFormatError(VoucherifyError):
 
 class TruncatedCsvError(CsvFormatError):
     """The body ended in the middle of a row: the download was cut short and should be retried."""
+
+
+# What a download that broke off raises while its body is read (jobs/download.py restarts it;
+# output/workers.py hands on the pieces cut before the break).
+BROKEN_DOWNLOAD_ERRORS = (urllib3.exceptions.HTTPError, requests.RequestException, OSError)

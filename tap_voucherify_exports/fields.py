@@ -2,7 +2,7 @@
 
 Each row is a field key as the export API spells it, the JSON-schema type its CSV cell becomes,
 and the human-readable label Voucherify writes in the CSV header. The stream schemas
-(`schemas.py`), the CSV converters (`records.py`) and the export request's `fields` are all
+(`schemas.py`), the CSV converters (`parsing/records.py`) and the export request's `fields` are all
 derived from these tables. The emulator keeps its own reading (`voucherify_emulator/api.py`);
 tests/unit/test_fields_vs_emulator.py compares the two.
 

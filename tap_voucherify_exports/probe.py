@@ -16,12 +16,12 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tap_voucherify_exports.columns import ColumnMap, Resolution
 from tap_voucherify_exports.errors import VoucherifyError
-from tap_voucherify_exports.exports import ExportRequest
+from tap_voucherify_exports.export_stream import VoucherifyExportStream
+from tap_voucherify_exports.jobs.request import ExportRequest
+from tap_voucherify_exports.jobs.windows import Window
+from tap_voucherify_exports.parsing.columns import ColumnMap, Resolution
 from tap_voucherify_exports.session import SyncSession
-from tap_voucherify_exports.streams import VoucherifyExportStream
-from tap_voucherify_exports.windows import Window
 
 # Windows tried, newest first, while an export holds no row (then everything since start_date).
 PROBE_WINDOWS = (dt.timedelta(days=1), dt.timedelta(days=30))
@@ -98,7 +98,7 @@ def probe_stream(stream: VoucherifyExportStream, session: SyncSession, echo: Ech
 
 
 def _refused(stream: VoucherifyExportStream, session: SyncSession, echo: Echo) -> None:
-    refused = session.rejected_fields.of(stream.exported_object)
+    refused = session.refused_fields.of(stream.exported_object)
     echo(f"  refused by Voucherify: {', '.join(refused) if refused else 'none'}")
 
 

@@ -18,20 +18,23 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
 
-from tap_voucherify_exports.client import VoucherifyClient
-from tap_voucherify_exports.columns import ColumnMap
-from tap_voucherify_exports.exports import ExportRequest, ExportsAPI, PartReader, RecordPart
-from tap_voucherify_exports.fields import TABLES, stream_table
-from tap_voucherify_exports.memory import keep_freed_memory
-from tap_voucherify_exports.parallel import EncodedRows, ParallelParser, ParallelPart
-from tap_voucherify_exports.pipeline import ExportPipeline
-from tap_voucherify_exports.polling import ExportPoller
-from tap_voucherify_exports.progress import StreamTotals
-from tap_voucherify_exports.records import CsvRecordReader
+from tap_voucherify_exports.api.client import VoucherifyClient
+from tap_voucherify_exports.config.settings import Settings, parse_settings
+from tap_voucherify_exports.fields import TABLES
+from tap_voucherify_exports.jobs.download import PartReader, RecordPart, read_export
+from tap_voucherify_exports.jobs.exports_api import ExportsAPI
+from tap_voucherify_exports.jobs.pipeline import ExportPipeline
+from tap_voucherify_exports.jobs.polling import ExportPoller
+from tap_voucherify_exports.jobs.progress import StreamTotals
+from tap_voucherify_exports.jobs.refused import RefusedFields
+from tap_voucherify_exports.jobs.request import ExportRequest
+from tap_voucherify_exports.jobs.windows import Window
+from tap_voucherify_exports.output.memory import keep_freed_memory
+from tap_voucherify_exports.output.singer_lines import EncodedRows, Envelope
+from tap_voucherify_exports.output.workers import ParallelParser, ParallelPart
+from tap_voucherify_exports.parsing.columns import ColumnMap
+from tap_voucherify_exports.parsing.records import CsvRecordReader
 from tap_voucherify_exports.redaction import redact_secrets_in_logs
-from tap_voucherify_exports.refused import RejectedFields
-from tap_voucherify_exports.settings import Settings, parse_settings
-from tap_voucherify_exports.windows import Window
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
 Record = dict[str, Any]
@@ -63,7 +66,7 @@ class SyncSession:
         self._warned: set[str] = set()
         self._totals: dict[str, StreamTotals] = {}
         # Fields Voucherify refused in this session's run: later exports leave them out.
-        self.rejected_fields = RejectedFields()
+        self.refused_fields = RefusedFields()
 
     @cached_property
     def settings(self) -> Settings:
@@ -85,7 +88,7 @@ class SyncSession:
         redact_secrets_in_logs(settings.secrets)
         keep_freed_memory()
         client = VoucherifyClient(settings)
-        api = ExportsAPI(client, settings, self.rejected_fields)
+        api = ExportsAPI(client, settings, self.refused_fields)
         pipeline = ExportPipeline(
             api,
             ExportPoller(api),
@@ -125,10 +128,10 @@ class SyncSession:
         return self._read(request, RecordPart)
 
     def encoded_records(
-        self, request: ExportRequest, envelope: tuple[str, int | None] | None = None
+        self, request: ExportRequest, envelope: Envelope | None = None
     ) -> Iterator[EncodedRows]:
-        """`records`, parsed and encoded by the `parallel_workers` processes (parallel.py): as
-        RECORD messages of `envelope` (stream, version), or bare JSON lines without one."""
+        """`records`, parsed and encoded by the `parallel_workers` processes (output/workers.py): as
+        RECORD messages of `envelope`, or bare JSON lines without one."""
         parser = self._running().parser
         assert parser is not None, "encoded_records needs parallel_workers > 1"
         return self._read(request, lambda reader: ParallelPart(parser, reader, envelope))
@@ -141,13 +144,14 @@ class SyncSession:
         asked = time.monotonic()
         export = running.pipeline.export_for(request)
         totals.waiting_seconds += time.monotonic() - asked
-        # Created without the fields Voucherify refused (exports.py): the file has none of them.
+        # Created without the fields Voucherify refused (jobs/exports_api.py): the file has none
+        # of them.
         sent = running.api.as_sent(request)
         reader = self.reader(sent)
 
         def stream() -> Iterator[T]:
             started = time.monotonic()
-            rows = yield from running.api.read_records(export, sent, lambda: new_part(reader))
+            rows = yield from read_export(running.api, export, sent, lambda: new_part(reader))
             totals.downloading_seconds += time.monotonic() - started
             totals.exports += 1
             totals.rows += rows
@@ -162,7 +166,7 @@ class SyncSession:
         export = running.pipeline.export_for(request)
         sent = running.api.as_sent(request)
         reader = self.reader(sent)
-        rows = running.api.read_records(export, sent, lambda: RecordPart(reader))
+        rows = read_export(running.api, export, sent, lambda: RecordPart(reader))
         try:
             first = next(rows, None)
         finally:
@@ -189,7 +193,7 @@ class SyncSession:
             start = settings.start_date
             request = ExportRequest(
                 CONNECTION_TEST_NAME,
-                CONNECTION_TEST_OBJECT,
+                TABLES[CONNECTION_TEST_OBJECT],
                 TABLES[CONNECTION_TEST_OBJECT].keys,
                 Window(start, start + CONNECTION_TEST_WINDOW),
                 "created_at",
@@ -198,7 +202,7 @@ class SyncSession:
             try:
                 export = running.pipeline.waiter.wait(export, request)
                 reader = self.reader(request)
-                records = running.api.read_records(export, request, lambda: RecordPart(reader))
+                records = read_export(running.api, export, request, lambda: RecordPart(reader))
                 rows = sum(1 for _ in records)
             finally:
                 running.api.delete_export(export.id)
@@ -211,10 +215,8 @@ class SyncSession:
             )
 
     def reader(self, request: ExportRequest) -> CsvRecordReader:
-        """The CSV reader for one export of `request`: its stream's table (with metadata keys)."""
-        metadata_keys = self.settings.metadata_keys.get(request.stream_name, {})
-        table = stream_table(request.exported_object, metadata_keys)
-        return CsvRecordReader(request.stream_name, table, request.fields, self._warn_once)
+        """The CSV reader for one export of `request`, against the table the request carries."""
+        return CsvRecordReader(request.stream_name, request.table, request.fields, self._warn_once)
 
     def _warn_once(self, message: str) -> None:
         # The same header of every window would repeat the same warning: say it once a run.

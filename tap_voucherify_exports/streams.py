@@ -1,298 +1,87 @@
-"""Streams: plan windows, take each window's records, split on ERROR, advance the bookmark."""
+"""The exported objects, one stream each: name, keys, cursors."""
 
 from __future__ import annotations
 
-import datetime as dt
-import sys
-from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar, TypeVar
-
-from singer_sdk import Tap
-from singer_sdk.exceptions import ConfigValidationError
-from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
-from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.helpers.types import Context, Record
-from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE
-
-from tap_voucherify_exports.batch import BatchFileWriter
-from tap_voucherify_exports.errors import ExportFailedError
-from tap_voucherify_exports.exports import ExportRequest
-from tap_voucherify_exports.fields import TABLES, ExportedObjectTable, stream_table
-from tap_voucherify_exports.record_paths import Emit, Read, RecordPaths
-from tap_voucherify_exports.schemas import schema_for
-from tap_voucherify_exports.session import SyncSession
-from tap_voucherify_exports.settings import parse_metadata_keys, parse_timestamp
-from tap_voucherify_exports.windows import Window, plan_windows
-
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
+from tap_voucherify_exports.export_stream import VoucherifyExportStream
 
 
-T = TypeVar("T")
+class VouchersStream(VoucherifyExportStream):
+    """Vouchers of every campaign, and standalone vouchers."""
+
+    name = "vouchers"
+    exported_object = "voucher"
+    primary_keys = ("id",)
+    replication_key = "created_at"
+    change_key = "updated_at"
 
 
-# Where a stream keeps its change cursor in its STATE entry, beside the SDK's own
-# `replication_key`/`replication_key_value` (the creation cursor, shaped as it always was, so a
-# state written before change replication existed resumes as is).
-CHANGES_STATE_KEY = "changes"
+class RedemptionsStream(VoucherifyExportStream):
+    """Redemptions and rollbacks; `date` is their creation time (filtered as `created_at`)."""
+
+    name = "redemptions"
+    exported_object = "redemption"
+    primary_keys = ("id",)
+    replication_key = "date"
 
 
-class VoucherifyExportStream(RecordPaths):
-    """One exported object, synced window by window through export jobs.
+class PublicationsStream(VoucherifyExportStream):
+    """Vouchers published to customers. Publications have no `id` column in exports."""
 
-    A windowed stream has a creation cursor: windows of `filter_key` (`created_at`) from its
-    bookmark to the sync's end. A stream with a `change_key` has a second one: windows of
-    `updated_at` from its own bookmark, so rows changed since the last sync are exported again.
-    Each cursor advances only after a whole window's rows were written (`_advance_bookmark`).
+    name = "publications"
+    exported_object = "publication"
+    primary_keys = ("voucher_code", "customer_id", "date")
+    replication_key = "date"
+
+
+class CustomersStream(VoucherifyExportStream):
+    """Customers with their redemption, order and loyalty summaries."""
+
+    name = "customers"
+    exported_object = "customer"
+    primary_keys = ("id",)
+    replication_key = "created_at"
+    change_key = "updated_at"
+
+
+class OrdersStream(VoucherifyExportStream):
+    """Orders."""
+
+    name = "orders"
+    exported_object = "order"
+    primary_keys = ("id",)
+    replication_key = "created_at"
+    change_key = "updated_at"
+
+
+class PointsExpirationsStream(VoucherifyExportStream):
+    """Loyalty points expirations. The API has no created_at filter for them: full table.
+
+    Each full export is wrapped in ACTIVATE_VERSION messages, so a target that honours them
+    removes expirations that no longer exist.
     """
 
-    exported_object: ClassVar[str]
-    # The export filter that selects a window; None means one full export per run.
-    filter_key: ClassVar[str | None] = "created_at"
-    # The filter that finds changed rows; None for objects that are never changed (append-only).
-    change_key: ClassVar[str | None] = None
+    name = "points_expirations"
+    exported_object = "points_expiration"
+    primary_keys = ("id",)
+    replication_key = None
+    filter_key = None
 
-    # Bookmarks are set by this class at window ends (see `_advance_bookmark`), never from record
-    # values, so the SDK may treat the stream as sorted: state is resumable and values are real.
-    is_sorted = True
-    check_sorted = False
-    # records.py already produces JSON-ready values of the schema's types (see
-    # record_paths.py's `_generate_record_messages`; a test compares the output with the SDK's).
-    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
-    def __init__(self, tap: Tap, session: SyncSession) -> None:
-        # The object's field table plus this stream's `metadata_keys`, so schema, request and
-        # CSV mapping share one table (keys for a stream without metadata: the tap refuses them).
-        try:
-            metadata_keys = parse_metadata_keys(tap.config).get(self.name, {})
-        except ConfigValidationError:
-            metadata_keys = {}  # reported by the tap's config validation, with every other problem
-        if not TABLES[self.exported_object].has_metadata:
-            metadata_keys = {}
-        self.table: ExportedObjectTable = stream_table(self.exported_object, metadata_keys)
-        super().__init__(tap, schema=schema_for(self.table))
-        self.session = session
-        self._init_paths(tap)
-        self._state_waits_for_sdk_batch = False
+class VoucherTransactionsStream(VoucherifyExportStream):
+    """Gift card and loyalty card balance changes: created once, never changed (append-only)."""
 
-    @property
-    def requested_fields(self) -> tuple[str, ...]:
-        """Selected fields in table order; keys are always selected (`inclusion: automatic`)."""
-        mask = self.mask
-        return tuple(
-            field.key
-            for field in self.table.fields
-            if mask.get(("properties", field.property_name), False)
-        )
+    name = "voucher_transactions"
+    exported_object = "voucher_transactions"
+    primary_keys = ("id",)
+    replication_key = "created_at"
 
-    @property
-    def replicates_changes(self) -> bool:
-        """Whether rows updated since the last sync are exported too (not `creation_only`)."""
-        creation_only = self.session.settings.creation_only_streams
-        return self.change_key is not None and self.name not in creation_only
 
-    def export_requests(self) -> list[ExportRequest]:
-        """Every export this sync needs: created rows' windows, then changed rows' windows."""
-        if not self.filter_key:
-            return [self.export_request()]
-        session = self.session
-        # A first run (no bookmark) backfills in larger windows: fewer jobs and API calls; one
-        # that ends in ERROR is split in half like any other.
-        first_run = not self.stream_state.get("replication_key_value")
-        backfill = session.settings.backfill_window if first_run else session.settings.window
-        cursors = [(self.filter_key, self.bookmark_start(), backfill)]
-        if self.replicates_changes:
-            assert self.change_key
-            cursors.append((self.change_key, self.change_bookmark_start(), session.settings.window))
-        return [
-            self.export_request(window, filter_key)
-            for filter_key, start, size in cursors
-            for window in plan_windows(start, session.sync_end, size)
-        ]
-
-    def export_request(
-        self, window: Window | None = None, filter_key: str | None = None
-    ) -> ExportRequest:
-        """One export of the selected fields over `window` of `filter_key` (default: the
-        creation filter; no window: every row, unfiltered).
-
-        The primary and replication keys are `required`: if Voucherify refuses one, the stream
-        fails rather than sync rows without it.
-        """
-        replication = (self.replication_key,) if self.replication_key else ()
-        return ExportRequest(
-            self.name,
-            self.exported_object,
-            self.requested_fields,
-            window,
-            (filter_key or self.filter_key) if window is not None else None,
-            required=(*self.primary_keys, *replication),
-        )
-
-    def bookmark_start(self) -> dt.datetime:
-        """Where the creation cursor resumes: its bookmark, or `start_date` if later or unset.
-
-        Read from the state itself, not `get_starting_timestamp`: the SDK fills that in only
-        when the stream's own sync begins, and the session plans every stream before then.
-        """
-        start = self.session.settings.start_date
-        bookmark = self.stream_state.get("replication_key_value")
-        if bookmark:
-            start = max(start, parse_timestamp("state", bookmark))
-        return start
-
-    def change_bookmark_start(self) -> dt.datetime:
-        """Where the change cursor resumes.
-
-        From its own bookmark once it has one. The first sync (no bookmark at all) starts it at
-        the sync's end, which is where the backfill started: the backfill exports every row as
-        it is then, and any change made while it runs is dated later. A state with only a
-        creation bookmark (written before change replication existed, or while the stream was
-        `creation_only`) starts it at that bookmark, the end of the last sync: every change
-        since then is exported, and nothing is backfilled again.
-        """
-        changes = self.stream_state.get(CHANGES_STATE_KEY) or {}
-        bookmark = changes.get("replication_key_value") or self.stream_state.get(
-            "replication_key_value"
-        )
-        if not bookmark:
-            return self.session.sync_end
-        return max(self.session.settings.start_date, parse_timestamp("state", bookmark))
-
-    @override
-    def get_records(self, context: Context | None) -> Iterable[Record]:
-        self._begin_change_cursor()
-        emit, read = self._record_path(context)
-        for request in self.export_requests():
-            yield from self._sync_window(request, emit, read)
-        self._end_full_table()
-
-    def _begin_change_cursor(self) -> None:
-        """A stream replicating changes starts its change cursor in its state (first sync)."""
-        if self.replicates_changes and CHANGES_STATE_KEY not in self.stream_state:
-            # Recorded now, written with the first window's STATE: a run killed mid-backfill
-            # resumes its change cursor where the first run started, not where the next starts.
-            self.stream_state[CHANGES_STATE_KEY] = {
-                "replication_key": self.change_key,
-                "replication_key_value": self.change_bookmark_start().isoformat(),
-            }
-
-    def _end_full_table(self) -> None:
-        """After a full-table stream's last row: the closing ACTIVATE_VERSION."""
-        if self.replication_method == REPLICATION_FULL_TABLE and self._stream_version:
-            # Every row of the full export is written: the target may drop rows of older
-            # versions (the SDK sent the opening ACTIVATE_VERSION before the first record).
-            self._write_activate_version_message(self._stream_version)
-
-    @property
-    @override
-    def emit_activate_version_messages(self) -> bool:
-        # Full-table streams version their rows, so a target that honours ACTIVATE_VERSION
-        # (meltanolabs target-postgres) removes rows that no longer exist on Voucherify.
-        return True
-
-    @override
-    def get_batches(
-        self, batch_config: BatchConfig, context: Context | None = None
-    ) -> Iterable[tuple[BaseBatchFileEncoding, list[str]]]:
-        # singer-sdk batches the records `_sync_records` yields, before any stream map (the
-        # maps apply to RECORD messages only): the batch files hold those records as they are.
-        if not self._sdk_loop_is_identity(context, maps=False) or (
-            batch_config.encoding.format != "jsonl"
-        ):
-            # singer-sdk's batcher reads `get_records`; its BATCH comes after the windows'
-            # ends, so their STATE waits for it (`_advance_bookmark`).
-            self._state_waits_for_sdk_batch = True
-            self._parallel(fast_path=False)
-            yield from super().get_batches(batch_config, context)
-            return
-        self._begin_change_cursor()
-        with self.get_record_counter() as counter:
-            writer = BatchFileWriter(batch_config, self.tap_name, self.name, counter.increment)
-            emit, read = self._batch_path(writer)
-            for request in self.export_requests():
-                for manifest in self._sync_window(request, emit, read):
-                    yield batch_config.encoding, manifest
-        self._end_full_table()  # after the last BATCH message: the SDK wrote it at the yield
-
-    def _sync_window(self, request: ExportRequest, emit: Emit[T], read: Read) -> Iterator[T]:
-        """Emit one window's records, then move its cursor to the window's end; split on ERROR.
-
-        `emit(records)` yields what this yields (records, or nothing when it writes them
-        itself, or batch manifests) and may return one last item, yielded after the bookmark
-        moved: a batch file holding the window's last rows, whose BATCH message the STATE
-        with the new bookmark then follows.
-        """
-        try:
-            records = read(request)
-        except ExportFailedError as exc:
-            window = request.window
-            if window is None or window.span / 2 < self.session.settings.min_window:
-                raise
-            self.logger.warning("%s Splitting %s in half and retrying.", exc, window)
-            for half in request.split():
-                yield from self._sync_window(half, emit, read)
-            return
-        last = yield from emit(records)
-        if request.window is not None:
-            self._advance_bookmark(request, write_state=last is None)
-        if last is not None:
-            yield last
-
-    def _advance_bookmark(self, request: ExportRequest, *, write_state: bool) -> None:
-        """Every row of the request's window has been written: move its cursor to the window's
-        end, and emit STATE when asked and no written row waits for a BATCH message (in BATCH
-        mode the SDK writes STATE right after each BATCH message, never before it). The
-        cursors never move back (windows are planned from them)."""
-        assert request.window is not None
-        window_end = request.window.end.isoformat()
-        if request.filter_key == self.change_key:
-            self.stream_state[CHANGES_STATE_KEY] = {
-                "replication_key": self.change_key,
-                "replication_key_value": window_end,
-            }
-        else:
-            assert self.replication_key
-            self.state_manager.increment_state(
-                {self.replication_key: window_end}, replication_key=self.replication_key
-            )
-        self.state_manager.is_flushed = False
-        if write_state and not self._state_waits_for_sdk_batch:
-            self._write_state_message()
-
-    @override
-    def generate_child_contexts(
-        self, record: Record, context: Context | None
-    ) -> Iterable[Context | None]:
-        # Export streams have no child streams: no per-record child context to build (and copy).
-        return ()
-
-    @override
-    def get_replication_key_signpost(self, context: Context | None = None) -> Any:
-        return None
-
-    # --- singer-sdk private hooks -------------------------------------------------------------
-    # The only private singer-sdk members this tap overrides or calls, each with its reason.
-    # tests/unit/test_sdk_seams.py fails when an SDK upgrade renames them or changes their
-    # signatures, before any sync runs on a changed seam; ruff's SLF rule keeps the rest of the
-    # code off private members.
-    #
-    # Called: `_write_state_message()` (emit STATE right after a window's rows: the SDK has no
-    # public "flush state now"), `_stream_version` (the ACTIVATE_VERSION version a RECORD carries),
-    # `_write_activate_version_message(version)` (the closing ACTIVATE_VERSION after a full
-    # export: the SDK sends only the opening one, before the first record).
-    # The RECORD fast path and `_generate_record_messages`: record_paths.py, fenced the same way.
-    # BATCH mode: the public `get_batches` is overridden (batch.py writes the files); the SDK's
-    # `_sync_batches` writes each BATCH message and then STATE, which is why a window's last
-    # file is handed over only after its bookmark moved. Its types, `BatchConfig` and
-    # `BaseBatchFileEncoding`, live in the private `singer_sdk.helpers._batch` only.
-
-    @override
-    def _increment_stream_state(
-        self, latest_record: Record, *, context: Context | None = None
-    ) -> None:
-        # Record values never move the bookmark: Voucherify documents no sort guarantee and a
-        # killed run must resume at the window it was in. `_advance_bookmark` does it instead.
-        return
+STREAM_TYPES: tuple[type[VoucherifyExportStream], ...] = (
+    VouchersStream,
+    RedemptionsStream,
+    PublicationsStream,
+    CustomersStream,
+    OrdersStream,
+    PointsExpirationsStream,
+    VoucherTransactionsStream,
+)

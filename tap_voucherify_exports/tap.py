@@ -25,14 +25,15 @@ from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_voucherify_exports import settings as defaults
+from tap_voucherify_exports.config import settings
+from tap_voucherify_exports.config.settings import parse_settings
+from tap_voucherify_exports.config.values import parse_metadata_keys
 from tap_voucherify_exports.errors import SettingsError, VoucherifyError
-from tap_voucherify_exports.output import StateFlushingWriter
+from tap_voucherify_exports.export_stream import VoucherifyExportStream
+from tap_voucherify_exports.output.writer import StateFlushingWriter
 from tap_voucherify_exports.probe import run_probe
 from tap_voucherify_exports.session import SyncSession
-from tap_voucherify_exports.settings import parse_settings
-from tap_voucherify_exports.stream_types import STREAM_TYPES
-from tap_voucherify_exports.streams import VoucherifyExportStream
+from tap_voucherify_exports.streams import STREAM_TYPES
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -95,54 +96,54 @@ class TapVoucherifyExports(Tap):
                     title="Application Secret Key",
                     description="Voucherify Application Secret Key. Sent only to api_url and "
                                 "download_url, never logged."),
-        th.Property("api_url", th.StringType(), default=defaults.DEFAULT_API_URL,
+        th.Property("api_url", th.StringType(), default=settings.DEFAULT_API_URL,
                     description="API origin, or a region name: eu, us1, as1."),
         th.Property("download_url", th.StringType(),
                     description="Origin of export files. Default: the region's download host "
                                 "(download.voucherify.io, us1.download…, as1.download…), "
                                 "else the api_url origin."),
         th.Property("auth_method", th.StringType(), default="app_keys",
-                    allowed_values=list(defaults.AUTH_METHODS),
+                    allowed_values=list(settings.AUTH_METHODS),
                     description="app_keys: the app keys on every call. oauth: the app keys only "
                                 "to get an OAuth token, then the token on every call."),
-        th.Property("oauth_scope", th.StringType(), default=defaults.OAUTH_SCOPE_DEFAULT,
+        th.Property("oauth_scope", th.StringType(), default=settings.OAUTH_SCOPE_DEFAULT,
                     description="Space-separated scopes of the OAuth token (auth_method oauth)."),
         th.Property("start_date", th.DateTimeType(), required=True,
                     description="Sync rows created at or after this time (UTC)."),
         th.Property("end_date", th.DateTimeType(),
                     description="Sync rows created before this time. Default: now."),
-        th.Property("window_days", th.IntegerType(), default=defaults.WINDOW_DAYS_DEFAULT,
+        th.Property("window_days", th.IntegerType(), default=settings.WINDOW_DAYS_DEFAULT,
                     description="Days of created_at covered by one export job (at least 1)."),
         th.Property("backfill_window_days", th.IntegerType(),
-                    default=defaults.BACKFILL_WINDOW_DAYS_DEFAULT,
+                    default=settings.BACKFILL_WINDOW_DAYS_DEFAULT,
                     description="Days covered by one export job on a stream's first run (no "
                                 "bookmark yet; at least window_days). An export that ends in "
                                 "ERROR is split in half as usual."),
         th.Property("min_window_seconds", th.IntegerType(),
-                    default=defaults.MIN_WINDOW_SECONDS_DEFAULT,
+                    default=settings.MIN_WINDOW_SECONDS_DEFAULT,
                     description="An export that ends in ERROR is split in half and retried "
                                 "down to windows of this many seconds."),
         th.Property("poll_interval_max", th.NumberType(),
-                    default=defaults.POLL_INTERVAL_MAX_SECONDS_DEFAULT,
+                    default=settings.POLL_INTERVAL_MAX_SECONDS_DEFAULT,
                     description="Longest pause, in seconds, between two status checks of a job."),
         th.Property("export_timeout", th.NumberType(),
-                    default=defaults.EXPORT_TIMEOUT_SECONDS_DEFAULT,
+                    default=settings.EXPORT_TIMEOUT_SECONDS_DEFAULT,
                     description="Seconds an export job may take to reach DONE before failing."),
         th.Property("request_timeout", th.NumberType(),
-                    default=defaults.REQUEST_TIMEOUT_SECONDS_DEFAULT,
+                    default=settings.REQUEST_TIMEOUT_SECONDS_DEFAULT,
                     description="Read timeout of one HTTP request, in seconds."),
         th.Property("max_concurrent_exports", th.IntegerType(),
-                    default=defaults.MAX_CONCURRENT_EXPORTS_DEFAULT,
+                    default=settings.MAX_CONCURRENT_EXPORTS_DEFAULT,
                     description="Export jobs kept in flight at once (1 = one after another)."),
         th.Property("parallel_workers", th.IntegerType(),
-                    default=defaults.PARALLEL_WORKERS_DEFAULT,
+                    default=settings.PARALLEL_WORKERS_DEFAULT,
                     description="Processes that parse, type and encode the CSV (1 = the tap's "
                     "own process). 2 pays only with a core to spare for each (README)."),
         th.Property("max_requests_per_minute", th.IntegerType(),
-                    default=defaults.MAX_REQUESTS_PER_MINUTE_DEFAULT,
+                    default=settings.MAX_REQUESTS_PER_MINUTE_DEFAULT,
                     description="Most API calls (downloads included) the tap starts in any 60 s; "
                                 "it also paces itself by Voucherify's X-Rate-Limit headers."),
-        th.Property("delete_exports", th.BooleanType(), default=defaults.DELETE_EXPORTS_DEFAULT,
+        th.Property("delete_exports", th.BooleanType(), default=settings.DELETE_EXPORTS_DEFAULT,
                     description="Delete each export from Voucherify once its rows are synced "
                                 "(and abandoned ones when a sync fails or is stopped). False "
                                 "keeps them, and says so with a warning."),
@@ -168,7 +169,7 @@ class TapVoucherifyExports(Tap):
         for stream in streams:
             stream.logger.addFilter(ONE_LINE_PER_ERROR)  # a logger keeps one copy of a filter
         with_metadata = [stream.name for stream in streams if stream.table.has_metadata]
-        for name in defaults.parse_metadata_keys(self.config):
+        for name in parse_metadata_keys(self.config):
             if name not in with_metadata:
                 raise SettingsError(
                     [
@@ -182,8 +183,8 @@ class TapVoucherifyExports(Tap):
     # `_validate_config` (private) is the one place the SDK validates config, called from the
     # constructor with `raise_errors=validate_config` before the tap reads state or catalog, so
     # before any message or request. The override runs the SDK's JSON-schema check and then
-    # settings.py's, and raises one `SettingsError` listing every problem: the SDK's CLI prints
-    # `errors` one line each (its own check's errors would otherwise come without ours).
+    # config/settings.py's, and raises one `SettingsError` listing every problem: the SDK's CLI
+    # prints `errors` one line each (its own check's errors would otherwise come without ours).
     #
     # `--probe` is one more click option on the SDK's command (`get_singer_command`, public) and
     # one more keyword of `invoke` (public; the SDK's click callback passes every option to it
@@ -228,7 +229,7 @@ class TapVoucherifyExports(Tap):
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         # The SDK's handler writes STATE and exits 0, so a stopped sync looks complete to cron,
         # Airflow or `meltano run`. Here the STATE already written is the last complete one (the
-        # bookmark moves only at window ends, streams.py), so this only says so and exits
+        # bookmark moves only at window ends, export_stream.py), so this only says so and exits
         # 128 + signum; unwinding the sync closes the session (exports deleted, threads stopped).
         now = time.monotonic()
         if self._stopping_since is not None:

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tap_voucherify_exports.stream_types import STREAM_TYPES
+from tap_voucherify_exports.streams import STREAM_TYPES
 from tap_voucherify_exports.tap import TapVoucherifyExports
 
 STREAM_OBJECTS = {stream.name: stream.exported_object for stream in STREAM_TYPES}
@@ -111,15 +111,15 @@ def states(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def spy_on_pieces(monkeypatch: Any, chunk_bytes: int) -> list[int]:
     """Cut exports in pieces of about `chunk_bytes` for `parallel_workers`, and list the size of
     each piece handed to a worker (proof that the workers read the sync)."""
-    from tap_voucherify_exports import parallel
+    from tap_voucherify_exports.output import workers
 
-    monkeypatch.setattr(parallel, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(workers, "PIECE_BYTES", chunk_bytes)
     sizes: list[int] = []
-    submit = parallel.ParallelParser.submit
+    submit = workers.ParallelParser.submit
 
-    def spy(self: parallel.ParallelParser, spec: parallel.ChunkSpec, data: bytes) -> Any:
+    def spy(self: workers.ParallelParser, spec: workers.PieceSpec, data: bytes) -> Any:
         sizes.append(len(data))
         return submit(self, spec, data)
 
-    monkeypatch.setattr(parallel.ParallelParser, "submit", spy)
+    monkeypatch.setattr(workers.ParallelParser, "submit", spy)
     return sizes

@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from tap_voucherify_exports.errors import CsvFormatError, ExportFieldsRejectedError
+from tap_voucherify_exports.errors import CsvFormatError, ExportFieldsRefusedError
 from tap_voucherify_exports.fields import TABLES, FieldType
 from tests.helpers import records, sync
 from tests.integration.conftest import tap_config
@@ -163,7 +163,7 @@ def test_a_refused_field_is_dropped_once_and_left_out_for_the_rest_of_the_run(
 def test_a_refused_replication_key_stops_the_stream_with_the_api_message(emulator):
     emulator.set_shape(reject={"redemption": ["date"]})
     messages, error = sync(tap_config(emulator), streams={"redemptions"})
-    assert isinstance(error, ExportFieldsRejectedError)
+    assert isinstance(error, ExportFieldsRefusedError)
     assert "refuses the field(s) date, which the stream needs" in str(error)
     assert "Allowed fields: id, object" in str(error)
     assert records(messages, "redemptions") == []

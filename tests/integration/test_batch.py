@@ -1,5 +1,5 @@
 """BATCH mode (`batch_config`): batch files hold the RECORD path's rows, and every STATE comes
-after the BATCH messages of all the rows it covers, on the fast writer (batch.py) and on
+after the BATCH messages of all the rows it covers, on the fast writer (output/batch.py) and on
 singer-sdk's batcher (taken when a stream map is configured)."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from urllib.parse import urlparse
 import pytest
 from singer_sdk import Stream
 
-from tap_voucherify_exports.stream_types import STREAM_TYPES
-from tap_voucherify_exports.streams import VoucherifyExportStream
+from tap_voucherify_exports.export_stream import VoucherifyExportStream
+from tap_voucherify_exports.streams import STREAM_TYPES
 from tests.helpers import STREAM_OBJECTS, key_of, run_sync, spy_on_pieces
 from tests.helpers import records as records_of
 

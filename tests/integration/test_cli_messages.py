@@ -25,7 +25,7 @@ RUN_TIMEOUT_SECONDS = 300
 QUICK_RETRIES_TAP = [
     sys.executable,
     "-c",
-    "from tap_voucherify_exports import client; client.BACKOFF_BASE_SECONDS = 0.01; "
+    "from tap_voucherify_exports.api import retries; retries.BACKOFF_BASE_SECONDS = 0.01; "
     "from tap_voucherify_exports.tap import TapVoucherifyExports; TapVoucherifyExports.cli()",
 ]
 

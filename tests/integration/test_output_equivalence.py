@@ -1,5 +1,5 @@
-"""The fast output path (msgspec writer, no SDK conformance, the RECORD fast path of fastpath.py)
-writes what the SDK default writes."""
+"""The fast output path (msgspec writer, no SDK conformance, the RECORD fast path of
+output/fastpath.py) writes what the SDK default writes."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from singer_sdk import Stream, metrics
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.io_base import SingerWriter
 
-from tap_voucherify_exports.fastpath import ChunkedRecordWriter
-from tap_voucherify_exports.streams import VoucherifyExportStream
+from tap_voucherify_exports.export_stream import VoucherifyExportStream
+from tap_voucherify_exports.output.fastpath import BlockRecordWriter
 from tap_voucherify_exports.tap import TapVoucherifyExports
 from tests.helpers import STREAM_OBJECTS, run_sync, spy_on_pieces
 from tests.helpers import records as records_of
@@ -49,13 +49,13 @@ def test_fast_path_output_equals_the_sdk_default_output(emulator, monkeypatch, c
     if state_every:
         monkeypatch.setattr(VoucherifyExportStream, "STATE_MSG_FREQUENCY", state_every)
     chunks: list[int] = []
-    original = ChunkedRecordWriter.write_all
+    original = BlockRecordWriter.write_all
 
-    def spy(self: ChunkedRecordWriter, records: Iterable[dict]) -> int:
+    def spy(self: BlockRecordWriter, records: Iterable[dict]) -> int:
         chunks.append(written := original(self, records))
         return written
 
-    monkeypatch.setattr(ChunkedRecordWriter, "write_all", spy)
+    monkeypatch.setattr(BlockRecordWriter, "write_all", spy)
     caplog.set_level(logging.INFO, logger=metrics.METRICS_LOGGER_NAME)
     fast = run_sync(config, streams=set(STREAM_OBJECTS))
     fast_counts = record_counts(caplog)
@@ -83,7 +83,7 @@ def test_a_stream_map_sends_records_through_the_sdk_loop(emulator, monkeypatch):
     """Any stream map (here an alias and a derived property) turns the fast path off."""
     written: list[int] = []
     monkeypatch.setattr(
-        ChunkedRecordWriter, "write_all", lambda self, records: written.append(1) or 0
+        BlockRecordWriter, "write_all", lambda self, records: written.append(1) or 0
     )
     config = tap_config(
         emulator,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tap_voucherify_exports import progress
+from tap_voucherify_exports.jobs import progress
 from tests.helpers import run_sync
 from tests.integration.conftest import tap_config
 from tests.integration.test_cli_messages import run_tap

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tap_voucherify_exports.streams import CHANGES_STATE_KEY
+from tap_voucherify_exports.export_stream import CHANGES_STATE_KEY
 from tests.helpers import PRIMARY_KEYS, STREAM_OBJECTS, records, run_sync, states
 from tests.integration.conftest import tap_config
 from voucherify_emulator import Emulator

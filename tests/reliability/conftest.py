@@ -12,7 +12,7 @@ from typing import Any
 import backoff._sync
 import pytest
 
-from tap_voucherify_exports import client as client_module
+from tap_voucherify_exports.api import retries
 from tests.helpers import key_of, truth_keys
 from voucherify_emulator import Emulator
 
@@ -66,7 +66,7 @@ def retry_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 @pytest.fixture
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> float:
     """Exponential backoff starting at 50 ms instead of 1 s (the sequence is what is tested)."""
-    monkeypatch.setattr(client_module, "BACKOFF_BASE_SECONDS", 0.05)
+    monkeypatch.setattr(retries, "BACKOFF_BASE_SECONDS", 0.05)
     return 0.05
 
 

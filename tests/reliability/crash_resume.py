@@ -42,7 +42,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tap_voucherify_exports.streams import CHANGES_STATE_KEY
+from tap_voucherify_exports.export_stream import CHANGES_STATE_KEY
 from tap_voucherify_exports.tap import TapVoucherifyExports
 from tests.helpers import STREAM_OBJECTS, key_of, truth_keys
 from voucherify_emulator import Emulator

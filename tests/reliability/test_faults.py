@@ -13,13 +13,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tap_voucherify_exports import client as client_module
-from tap_voucherify_exports import parallel
-from tap_voucherify_exports.client import VoucherifyClient
-from tap_voucherify_exports.errors import ExportFieldsRejectedError, VoucherifyAPIError
-from tap_voucherify_exports.exports import ExportRequest, ExportsAPI
+from tap_voucherify_exports.api import retries
+from tap_voucherify_exports.api.client import VoucherifyClient
+from tap_voucherify_exports.config.settings import parse_settings
+from tap_voucherify_exports.errors import ExportFieldsRefusedError, VoucherifyAPIError
 from tap_voucherify_exports.fields import TABLES
-from tap_voucherify_exports.settings import parse_settings
+from tap_voucherify_exports.jobs.exports_api import ExportsAPI
+from tap_voucherify_exports.jobs.request import ExportRequest
 from tests.helpers import run_sync, sync
 from tests.reliability.conftest import (
     assert_ground_truth,
@@ -88,7 +88,7 @@ def test_5xx_bursts_back_off_exponentially_and_complete(
 
 def test_5xx_that_never_ends_is_bounded_and_fails_clearly(emulator, retry_sleeps, monkeypatch):
     fast_backoff = 0.005
-    monkeypatch.setattr(client_module, "BACKOFF_BASE_SECONDS", fast_backoff)
+    monkeypatch.setattr(retries, "BACKOFF_BASE_SECONDS", fast_backoff)
     emulator.inject("server_error", phase="create", times=None, status=503)
     messages, error = sync(base_config(emulator, max_concurrent_exports=1))
     assert error is not None
@@ -181,7 +181,7 @@ def _assert_one_restart(messages, emu, stream="vouchers"):
 @pytest.fixture(params=[1, 2], ids=["one-process", "2-workers"])
 def workers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
     """`parallel_workers`; with 2, pieces small enough that a break falls after several."""
-    monkeypatch.setattr(parallel, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr("tap_voucherify_exports.output.workers.PIECE_BYTES", 4096)
     return int(request.param)
 
 
@@ -330,11 +330,11 @@ def test_a_job_that_never_finishes_times_out_and_state_stays_at_the_last_window(
 def test_400_refusing_a_key_field_quotes_voucherify_details_at_create(emulator):
     settings = parse_settings(base_config(emulator))
     request = ExportRequest(
-        "vouchers", "voucher", ("id", "no_such_field"), required=("id", "no_such_field")
+        "vouchers", TABLES["voucher"], ("id", "no_such_field"), required=("id", "no_such_field")
     )
     with VoucherifyClient(settings) as client:
         api = ExportsAPI(client, settings)
-        with pytest.raises(ExportFieldsRejectedError) as caught:
+        with pytest.raises(ExportFieldsRefusedError) as caught:
             api.create_export(request)
     message = str(caught.value)
     assert "refuses the field(s) no_such_field, which the stream needs" in message
@@ -346,7 +346,7 @@ def test_400_refusing_a_key_field_quotes_voucherify_details_at_create(emulator):
 
 
 def test_400_unsupported_field_is_dropped_and_the_sync_completes(emulator, monkeypatch):
-    from tap_voucherify_exports.stream_types import VouchersStream
+    from tap_voucherify_exports.streams import VouchersStream
 
     original = VouchersStream.requested_fields
 

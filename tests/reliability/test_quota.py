@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tap_voucherify_exports import session as session_module
-from tap_voucherify_exports.client import VoucherifyClient
+from tap_voucherify_exports import session
+from tap_voucherify_exports.api.client import VoucherifyClient
 from tests.helpers import run_sync
 from tests.reliability.conftest import ROWS, assert_ground_truth, base_config, on_nth_create
 from voucherify_emulator import Emulator
@@ -108,7 +108,7 @@ LIMIT = 30
 @pytest.fixture
 def gate_window(monkeypatch: pytest.MonkeyPatch) -> float:
     monkeypatch.setattr(
-        session_module,
+        session,
         "VoucherifyClient",
         functools.partial(VoucherifyClient, rate_window_seconds=WINDOW),
     )

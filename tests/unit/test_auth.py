@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tap_voucherify_exports.auth import AppKeyAuth, TrustedOriginSession
+from tap_voucherify_exports.api.auth import AppKeyAuth, TrustedOriginSession
 
 API = "https://api.voucherify.io"
 DOWNLOAD = "https://download.voucherify.io"
@@ -92,7 +92,7 @@ def test_an_oauth_token_obtained_mid_run_is_redacted_from_every_log_line():
     import logging
     import time
 
-    from tap_voucherify_exports.auth import OAuthBearerAuth, OAuthToken
+    from tap_voucherify_exports.api.auth import OAuthBearerAuth, OAuthToken
     from tap_voucherify_exports.redaction import redact_secrets_in_logs
 
     out = io.StringIO()

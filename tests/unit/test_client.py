@@ -4,9 +4,10 @@ import pytest
 import requests
 import requests_mock as rm
 
-from tap_voucherify_exports.client import VoucherifyClient, retry_after_seconds
+from tap_voucherify_exports.api.client import VoucherifyClient
+from tap_voucherify_exports.api.retries import retry_after_seconds
+from tap_voucherify_exports.config.settings import parse_settings
 from tap_voucherify_exports.errors import RetriableHTTPError, VoucherifyAPIError
-from tap_voucherify_exports.settings import parse_settings
 
 API = "https://api.voucherify.io"
 SECRET = "tok-secret"

@@ -2,10 +2,10 @@ import io
 
 import pytest
 
-from tap_voucherify_exports.columns import Resolution, map_header
 from tap_voucherify_exports.errors import CsvFormatError
 from tap_voucherify_exports.fields import TABLES, FieldType
-from tap_voucherify_exports.records import CsvRecordReader
+from tap_voucherify_exports.parsing.columns import Resolution, map_header
+from tap_voucherify_exports.parsing.records import CsvRecordReader
 
 VOUCHER = TABLES["voucher"]
 REQUESTED = ("id", "code", "discount_type", "campaign_id")

@@ -7,9 +7,10 @@ import socket
 import pytest
 import requests
 
-from tap_voucherify_exports.client import MAX_TRIES, VoucherifyClient
+from tap_voucherify_exports.api.client import VoucherifyClient
+from tap_voucherify_exports.api.retries import MAX_TRIES
+from tap_voucherify_exports.config.settings import parse_settings
 from tap_voucherify_exports.errors import ConnectFailedError, RetriableHTTPError
-from tap_voucherify_exports.settings import parse_settings
 from tests.helpers import closed_port
 
 API = "https://api.voucherify.io"

@@ -5,30 +5,27 @@ import pytest
 import requests
 import requests_mock as rm
 
-from tap_voucherify_exports.client import VoucherifyClient
+from tap_voucherify_exports.api.client import VoucherifyClient
+from tap_voucherify_exports.config.settings import parse_settings
 from tap_voucherify_exports.errors import (
     ExportFailedError,
-    ExportFieldsRejectedError,
+    ExportFieldsRefusedError,
     ExportResultError,
     ExportTimeoutError,
     VoucherifyAPIError,
     VoucherifyError,
 )
-from tap_voucherify_exports.exports import (
-    Export,
-    ExportRequest,
-    ExportsAPI,
-    RecordPart,
-    result_urls,
-)
 from tap_voucherify_exports.fields import TABLES
-from tap_voucherify_exports.polling import ExportPoller
-from tap_voucherify_exports.records import CsvRecordReader
-from tap_voucherify_exports.settings import parse_settings
+from tap_voucherify_exports.jobs.download import RecordPart, read_export
+from tap_voucherify_exports.jobs.export import Export, result_urls
+from tap_voucherify_exports.jobs.exports_api import ExportsAPI
+from tap_voucherify_exports.jobs.polling import ExportPoller
+from tap_voucherify_exports.jobs.request import ExportRequest
+from tap_voucherify_exports.parsing.records import CsvRecordReader
 
 API = "https://api.voucherify.io/v1/exports"
 DOWNLOAD = "https://download.voucherify.io/v1/exports"
-REQUEST = ExportRequest("vouchers", "voucher", ("id", "code"))
+REQUEST = ExportRequest("vouchers", TABLES["voucher"], ("id", "code"))
 CSV = "ID,Code\r\nv1,A\r\nv2,B\r\nv3,C\r\n"
 
 
@@ -60,7 +57,7 @@ def reader() -> CsvRecordReader:
 
 
 def parts() -> Callable[[], RecordPart]:
-    """What the session hands `read_records`: a record reader per file of the export."""
+    """What the session hands `read_export`: a record reader per file of the export."""
     shared = reader()
     return lambda: RecordPart(shared)
 
@@ -102,7 +99,7 @@ def test_create_sends_fields_order_and_window_filters(api, requests_mock):
 
 def test_download_streams_typed_records(api, requests_mock):
     requests_mock.get(f"{DOWNLOAD}/exp_1", text=CSV)
-    records = list(api.read_records(Export.from_json(done()), REQUEST, parts()))
+    records = list(read_export(api, Export.from_json(done()), REQUEST, parts()))
     assert [r["id"] for r in records] == ["v1", "v2", "v3"]
     assert requests_mock.last_request.headers["X-App-Token"] == "tok"
     assert requests_mock.last_request.qs["token"] == ["t1"]
@@ -116,7 +113,7 @@ def test_download_refreshes_token_after_401(api, requests_mock):
     )
     requests_mock.get(f"{DOWNLOAD}/exp_1?token=t2", text=CSV)
     requests_mock.get(f"{API}/exp_1", json=done(token="t2"))
-    records = list(api.read_records(Export.from_json(done()), REQUEST, parts()))
+    records = list(read_export(api, Export.from_json(done()), REQUEST, parts()))
     assert len(records) == 3
 
 
@@ -124,7 +121,7 @@ def test_token_refresh_is_bounded(api, requests_mock):
     requests_mock.get(rm.ANY, additional_matcher=lambda r: "download" in r.netloc, status_code=401)
     requests_mock.get(f"{API}/exp_1", json=done())
     with pytest.raises(VoucherifyAPIError, match="401"):
-        list(api.read_records(Export.from_json(done()), REQUEST, parts()))
+        list(read_export(api, Export.from_json(done()), REQUEST, parts()))
 
 
 class _Broken(io.RawIOBase):
@@ -152,27 +149,27 @@ def test_a_broken_download_restarts_without_emitting_rows_twice(api, requests_mo
             {"text": CSV},
         ],
     )
-    records = list(api.read_records(Export.from_json(done()), REQUEST, parts()))
+    records = list(read_export(api, Export.from_json(done()), REQUEST, parts()))
     assert [r["id"] for r in records] == ["v1", "v2", "v3"]
 
 
 def test_a_truncated_last_row_is_detected_and_the_download_retried(api, requests_mock):
     requests_mock.get(f"{DOWNLOAD}/exp_1", [{"text": "ID,Code\r\nv1,A\r\nv2"}, {"text": CSV}])
-    records = list(api.read_records(Export.from_json(done()), REQUEST, parts()))
+    records = list(read_export(api, Export.from_json(done()), REQUEST, parts()))
     assert [r["id"] for r in records] == ["v1", "v2", "v3"]
 
 
 def test_repeated_download_failures_end_in_a_clear_error(api, requests_mock):
     requests_mock.get(f"{DOWNLOAD}/exp_1", text="ID,Code\r\nv1,A\r\nv2")
     with pytest.raises(VoucherifyError, match="download of exp_1 failed 5 times"):
-        list(api.read_records(Export.from_json(done()), REQUEST, parts()))
+        list(read_export(api, Export.from_json(done()), REQUEST, parts()))
 
 
 def test_every_chunk_of_a_split_result_is_downloaded_in_order(api, requests_mock):
     requests_mock.get(f"{DOWNLOAD}/exp_1/1", text="ID,Code\nv1,A\n")
     requests_mock.get(f"{DOWNLOAD}/exp_1/2", text="ID,Code\nv2,B\n")
     export = Export("exp_1", "DONE", {"url": [f"{DOWNLOAD}/exp_1/1", f"{DOWNLOAD}/exp_1/2"]})
-    assert [r["id"] for r in api.read_records(export, REQUEST, parts())] == ["v1", "v2"]
+    assert [r["id"] for r in read_export(api, export, REQUEST, parts())] == ["v1", "v2"]
 
 
 @pytest.mark.parametrize(
@@ -195,13 +192,13 @@ def test_result_urls_reads_every_plausible_shape(result, urls):
 
 def test_a_done_export_without_a_url_fails_showing_id_and_result(api):
     with pytest.raises(ExportResultError, match=r'exp_1 .* no download URL: \{"bin": 1\}'):
-        list(api.read_records(Export("exp_1", "DONE", {"bin": 1}), REQUEST, parts()))
+        list(read_export(api, Export("exp_1", "DONE", {"bin": 1}), REQUEST, parts()))
 
 
 def test_result_url_on_an_untrusted_host_is_refused_and_gets_no_request(api, requests_mock):
     export = Export("exp_1", "DONE", {"url": "https://attacker.example/v1/exports/exp_1?token=t"})
     with pytest.raises(ExportResultError, match=r"attacker\.example.*Refusing"):
-        list(api.read_records(export, REQUEST, parts()))
+        list(read_export(api, export, REQUEST, parts()))
     assert requests_mock.call_count == 0
 
 
@@ -218,7 +215,7 @@ def test_the_row_count_logged_covers_every_chunk(api, requests_mock, caplog):
     requests_mock.get(f"{DOWNLOAD}/exp_1/1", text="ID,Code\nv1,A\nv2,B\n")
     requests_mock.get(f"{DOWNLOAD}/exp_1/2", text="ID,Code\nv3,C\n")
     export = Export("exp_1", "DONE", {"url": [f"{DOWNLOAD}/exp_1/1", f"{DOWNLOAD}/exp_1/2"]})
-    list(api.read_records(export, REQUEST, parts()))
+    list(read_export(api, export, REQUEST, parts()))
     assert "3 rows from exp_1" in caplog.text
 
 
@@ -236,7 +233,7 @@ SPEC_400 = {
 def test_the_specs_400_example_drops_order_id_and_creates_again(api, requests_mock, caplog):
     request = ExportRequest(
         "redemptions",
-        "redemption",
+        TABLES["redemption"],
         ("id", "date", "order_id", "metadata", "metadata.tier"),
         required=("id", "date"),
     )
@@ -253,7 +250,7 @@ def test_the_specs_400_example_drops_order_id_and_creates_again(api, requests_mo
         ["id", "date", "metadata", "metadata.tier"],
         ["id", "date", "metadata", "metadata.tier"],  # the run remembers: no second 400
     ]
-    assert api.rejected.of("redemption") == ("order_id",)
+    assert api.refused.of("redemption") == ("order_id",)
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1
     assert "refuses the field(s) order_id" in warnings[0]
@@ -261,16 +258,18 @@ def test_the_specs_400_example_drops_order_id_and_creates_again(api, requests_mo
 
 
 def test_a_refused_required_field_fails_clearly(api, requests_mock):
-    request = ExportRequest("redemptions", "redemption", ("id", "order_id"), required=("id",))
+    request = ExportRequest(
+        "redemptions", TABLES["redemption"], ("id", "order_id"), required=("id",)
+    )
     body = {**SPEC_400, "details": "Unsupported field used. Allowed fields: date, result"}
     requests_mock.post(API, status_code=400, json=body)
-    with pytest.raises(ExportFieldsRejectedError, match=r"refuses the field\(s\) id, which"):
+    with pytest.raises(ExportFieldsRefusedError, match=r"refuses the field\(s\) id, which"):
         api.create_export(request)
     assert requests_mock.call_count == 1
 
 
 def test_a_400_that_refuses_nothing_requested_is_raised_as_is(api, requests_mock):
-    request = ExportRequest("redemptions", "redemption", ("id", "date"))
+    request = ExportRequest("redemptions", TABLES["redemption"], ("id", "date"))
     requests_mock.post(API, status_code=400, json=SPEC_400)
     with pytest.raises(VoucherifyAPIError, match="invalid_export_fields"):
         api.create_export(request)

@@ -1,4 +1,4 @@
-"""fastpath.py: RECORD lines byte for byte as the SDK's msgspec writer writes them."""
+"""output/fastpath.py: RECORD lines byte for byte as the SDK's msgspec writer writes them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib.messages import RecordMessage
 
-from tap_voucherify_exports.fastpath import ChunkedRecordWriter, record_lines
+from tap_voucherify_exports.output.fastpath import BlockRecordWriter, record_lines
+from tap_voucherify_exports.output.singer_lines import Envelope
 
 NOW = dt.datetime(2026, 12, 1, 19, 0, 0, 123456, tzinfo=dt.timezone.utc)
 RECORDS: list[dict[str, Any]] = [
@@ -26,17 +27,21 @@ def test_record_lines_are_the_sdk_writers_bytes(version: int | None) -> None:
     expected = b"".join(
         bytes(writer.format_message(RecordMessage("vouchers", r, version, NOW))) for r in RECORDS
     )
-    assert record_lines("vouchers", version, RECORDS, NOW) == expected
+    assert record_lines(Envelope("vouchers", version), RECORDS, NOW) == expected
 
 
-def _writer(out: list[bytes], states: list[int], every: int) -> ChunkedRecordWriter:
-    writer: ChunkedRecordWriter
+def _writer(out: list[bytes], states: list[int], every: int) -> BlockRecordWriter:
+    writer: BlockRecordWriter
 
     def write_state() -> None:
         states.append(writer.records_written)
 
-    writer = ChunkedRecordWriter(
-        "s", None, out.append, counted=lambda n: None, state_every=every, write_state=write_state
+    writer = BlockRecordWriter(
+        Envelope("s", None),
+        out.append,
+        counted=lambda n: None,
+        state_every=every,
+        write_state=write_state,
     )
     return writer
 

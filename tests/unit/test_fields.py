@@ -1,7 +1,7 @@
 import pytest
 
-from tap_voucherify_exports.converters import CONVERTERS
 from tap_voucherify_exports.fields import TABLES, FieldType, LabelSource, normalised
+from tap_voucherify_exports.parsing.converters import CONVERTERS
 from tap_voucherify_exports.schemas import JSON_TYPES, schema_for
 
 

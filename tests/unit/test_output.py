@@ -8,7 +8,7 @@ import json
 import pytest
 from singer_sdk.singerlib.messages import RecordMessage, SchemaMessage, StateMessage
 
-from tap_voucherify_exports.output import StateFlushingWriter
+from tap_voucherify_exports.output.writer import StateFlushingWriter
 
 
 class Stdout:

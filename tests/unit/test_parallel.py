@@ -1,4 +1,4 @@
-"""parallel.py: a CSV body cut into pieces of whole records, read by worker processes, gives
+"""output/workers.py: a CSV body cut into pieces of whole records, read by worker processes, gives
 the records, errors and restarts of the one-process reader."""
 
 from __future__ import annotations
@@ -12,11 +12,16 @@ from typing import Any
 import pytest
 import urllib3
 
-from tap_voucherify_exports import parallel
 from tap_voucherify_exports.errors import CsvFormatError, TruncatedCsvError
 from tap_voucherify_exports.fields import TABLES
-from tap_voucherify_exports.parallel import ParallelParser, ParallelPart, record_end, record_pieces
-from tap_voucherify_exports.records import CsvRecordReader, count_lines
+from tap_voucherify_exports.output import workers
+from tap_voucherify_exports.output.workers import (
+    ParallelParser,
+    ParallelPart,
+    record_end,
+    record_pieces,
+)
+from tap_voucherify_exports.parsing.records import CsvRecordReader, count_lines
 
 FIELDS = ("id", "code", "value", "active", "metadata", "created_at")
 HEADER = "id,code,value,active,metadata,created_at\r\n"
@@ -50,7 +55,7 @@ def reads_of(data: bytes, sizes: list[int]) -> Callable[[int], bytes]:
 
 @pytest.mark.parametrize("chunk_bytes", [1, 7, 64, 1000, 1 << 20])
 def test_pieces_are_whole_records_and_join_to_the_body(monkeypatch, chunk_bytes):
-    monkeypatch.setattr(parallel, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(workers, "PIECE_BYTES", chunk_bytes)
     read = reads_of(BODY, [chunk_bytes, 3, 50])
     pieces = list(record_pieces(read, skip=0, header=True, max_record=1 << 20))
     assert b"".join(pieces) == BODY
@@ -75,7 +80,7 @@ def test_record_end_counts_quotes_from_the_record_start():
 
 
 def test_a_body_with_no_record_end_fails_instead_of_growing(monkeypatch):
-    monkeypatch.setattr(parallel, "CHUNK_BYTES", 64)
+    monkeypatch.setattr(workers, "PIECE_BYTES", 64)
     body = HEADER.encode() + b'v_1,"unclosed' + b"x\n" * 1000
     with pytest.raises(CsvFormatError, match="no record ends within"):
         list(record_pieces(reads_of(body, [64]), skip=0, header=True, max_record=500))
@@ -104,13 +109,15 @@ def read_parallel(parser: ParallelParser, body: bytes) -> list[dict[str, Any]]:
 def read_serial(body: bytes) -> list[dict[str, Any]]:
     from singer_sdk.contrib.msgspec import decoder, encoder
 
-    text = io.TextIOWrapper(io.BytesIO(body), encoding="utf-8-sig", newline="")  # as exports.py
+    text = io.TextIOWrapper(
+        io.BytesIO(body), encoding="utf-8-sig", newline=""
+    )  # as jobs/exports_api.py
     records = serial_reader().records(text)
     return [decoder.decode(encoder.encode(r)) for r in records]
 
 
 def test_workers_give_the_one_process_records(parser, monkeypatch):
-    monkeypatch.setattr(parallel, "CHUNK_BYTES", 500)
+    monkeypatch.setattr(workers, "PIECE_BYTES", 500)
     body = b"\xef\xbb\xbf" + BODY  # a BOM, dropped as the one-process reader drops it
     assert read_parallel(parser, body) == read_serial(body)
 
@@ -134,7 +141,7 @@ BROKEN = {
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
 def test_errors_name_the_line_the_one_process_reader_names(parser, monkeypatch, case):
-    monkeypatch.setattr(parallel, "CHUNK_BYTES", 400)
+    monkeypatch.setattr(workers, "PIECE_BYTES", 400)
     body = BROKEN[case]()
     with pytest.raises(CsvFormatError) as one:
         read_serial(body)
@@ -154,7 +161,7 @@ def test_a_bare_quote_the_cutter_cannot_see_fails_loudly(parser, monkeypatch):
     """`"` inside an unquoted cell: Python's csv reads it as text, but it flips the quote count
     the cutter relies on, so a piece may end inside a quoted cell. The worker's strict reader
     then fails at the piece's end: an error, never a wrong record."""
-    monkeypatch.setattr(parallel, "CHUNK_BYTES", 300)
+    monkeypatch.setattr(workers, "PIECE_BYTES", 300)
     body = _broken(BODY, 41, 'v_41,CO"DE41,1,true,,2022-03-09T09:16:41.521Z')
     assert len(read_serial(body)) == 200  # the one-process reader reads it
     with pytest.raises(CsvFormatError) as error:
@@ -170,7 +177,7 @@ def test_a_broken_download_resumes_after_the_pieces_handed_on(parser, monkeypatc
     """The pieces cut before the break are handed on; the restart skips exactly their bytes."""
     from singer_sdk.contrib.msgspec import decoder
 
-    monkeypatch.setattr(parallel, "CHUNK_BYTES", 700)
+    monkeypatch.setattr(workers, "PIECE_BYTES", 700)
     part = ParallelPart(parser, serial_reader(), None)
     cut = len(BODY) // 2 + 37
     stream = io.BytesIO(BODY)
@@ -191,7 +198,7 @@ def test_a_broken_download_resumes_after_the_pieces_handed_on(parser, monkeypatc
 
 
 def test_a_body_cut_mid_row_is_truncated_so_the_download_restarts(parser, monkeypatch):
-    monkeypatch.setattr(parallel, "CHUNK_BYTES", 700)
+    monkeypatch.setattr(workers, "PIECE_BYTES", 700)
     part = ParallelPart(parser, serial_reader(), None)
     short = BODY[: BODY.index(b"v_190,") + 12]
     with pytest.raises(TruncatedCsvError):

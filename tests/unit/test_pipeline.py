@@ -4,8 +4,10 @@ import time
 import pytest
 
 from tap_voucherify_exports.errors import ExportFailedError
-from tap_voucherify_exports.exports import Export, ExportRequest
-from tap_voucherify_exports.pipeline import ExportPipeline
+from tap_voucherify_exports.fields import TABLES
+from tap_voucherify_exports.jobs.export import Export
+from tap_voucherify_exports.jobs.pipeline import ExportPipeline
+from tap_voucherify_exports.jobs.request import ExportRequest
 
 
 class FakeAPI:
@@ -49,7 +51,7 @@ class FakeAPI:
 
 
 def requests_(*names: str) -> list[ExportRequest]:
-    return [ExportRequest(name, "voucher", ("id",)) for name in names]
+    return [ExportRequest(name, TABLES["voucher"], ("id",)) for name in names]
 
 
 @pytest.mark.parametrize("limit", [1, 2, 3])

@@ -6,14 +6,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tap_voucherify_exports.client import VoucherifyClient
+from tap_voucherify_exports.api.client import VoucherifyClient
+from tap_voucherify_exports.config.settings import Settings, parse_settings
 from tap_voucherify_exports.errors import ExportCancelledError
-from tap_voucherify_exports.exports import Export, ExportRequest, ExportsAPI
-from tap_voucherify_exports.polling import ExportPoller
-from tap_voucherify_exports.settings import Settings, parse_settings
+from tap_voucherify_exports.fields import TABLES
+from tap_voucherify_exports.jobs.export import Export
+from tap_voucherify_exports.jobs.exports_api import ExportsAPI
+from tap_voucherify_exports.jobs.polling import ExportPoller
+from tap_voucherify_exports.jobs.request import ExportRequest
 
 API = "https://api.voucherify.io/v1/exports"
-REQUEST = ExportRequest("vouchers", "voucher", ("id", "code"))
+REQUEST = ExportRequest("vouchers", TABLES["voucher"], ("id", "code"))
 
 
 def fast_polls(**overrides: object) -> Settings:

@@ -2,8 +2,8 @@ import logging
 
 import pytest
 
-from tap_voucherify_exports import progress
-from tap_voucherify_exports.progress import DownloadProgress, JobWatch, StreamTotals
+from tap_voucherify_exports.jobs import progress
+from tap_voucherify_exports.jobs.progress import DownloadProgress, JobWatch, StreamTotals
 
 
 def messages(caplog: pytest.LogCaptureFixture) -> list[str]:

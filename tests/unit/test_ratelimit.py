@@ -10,8 +10,8 @@ import time
 
 import pytest
 
+from tap_voucherify_exports.api.rate_gate import RateGate, named_wait_seconds
 from tap_voucherify_exports.errors import ExportCancelledError
-from tap_voucherify_exports.ratelimit import RateGate, named_wait_seconds
 
 WINDOW = 0.3
 

@@ -4,10 +4,10 @@ from decimal import Decimal
 import pytest
 from singer_sdk.contrib.msgspec import encoder
 
-from tap_voucherify_exports.converters import CONVERTERS, RAW_TEXT_KEY, compile_row
 from tap_voucherify_exports.errors import CsvFormatError, TruncatedCsvError
 from tap_voucherify_exports.fields import TABLES, FieldType
-from tap_voucherify_exports.records import CsvRecordReader
+from tap_voucherify_exports.parsing.converters import CONVERTERS, RAW_TEXT_KEY, compile_row
+from tap_voucherify_exports.parsing.records import CsvRecordReader
 
 FIELDS = ("id", "code", "value", "active", "metadata", "created_at")
 

@@ -1,7 +1,7 @@
 """Canary: the private singer-sdk members the tap overrides or calls still mean what they did.
 
 The tap leans on a few private hooks of singer-sdk (listed under "singer-sdk private hooks" in
-streams.py and "singer-sdk seams" in tap.py). An SDK upgrade that renames one, changes its
+export_stream.py and "singer-sdk seams" in tap.py). An SDK upgrade that renames one, changes its
 signature or stops calling it would otherwise fail silently mid-sync (an override nobody calls
 means bookmarks move on record values again). These tests fail first, before any sync runs.
 """
@@ -15,7 +15,7 @@ from singer_sdk import Stream, Tap, plugin_base
 from singer_sdk.plugin_base import PluginBase, SingerCommand
 
 from tap_voucherify_exports.errors import VoucherifyError
-from tap_voucherify_exports.streams import VoucherifyExportStream
+from tap_voucherify_exports.export_stream import VoucherifyExportStream
 from tap_voucherify_exports.tap import (
     ONE_LINE_PER_ERROR,
     SDK_STREAM_ERROR_LINE,
@@ -60,7 +60,7 @@ def test_tap_seams_keep_their_signatures(name: str, shape: str) -> None:
 
 @pytest.mark.parametrize("name", ["_increment_stream_state", "_generate_record_messages"])
 def test_overridden_stream_hooks_are_defined_by_the_tap(name: str) -> None:
-    # Defined in the tap's own classes (streams.py or record_paths.py), not inherited from the SDK.
+    # Defined in the tap's own classes (export_stream.py or routing.py), not inherited from the SDK.
     owner = next(cls for cls in VoucherifyExportStream.__mro__ if name in vars(cls))
     assert owner.__module__.startswith("tap_voucherify_exports.")
 
@@ -72,8 +72,8 @@ def test_the_sdk_still_routes_records_through_the_overridden_hooks() -> None:
 
 
 def test_the_sdk_loop_still_does_what_the_fast_path_stands_in_for() -> None:
-    # fastpath.py writes, counts and asks for STATE itself and hands `_sync_records` no record:
-    # that is equivalent only while the loop opens the counter (public `get_record_counter`)
+    # output/fastpath.py writes, counts and asks for STATE itself and hands `_sync_records` no
+    # record: that is equivalent only while the loop opens the counter (public `get_record_counter`)
     # before it reads `get_records`, asks for STATE every STATE_MSG_FREQUENCY records, marks
     # state unflushed per record, and does nothing else per record this tap does not override.
     loop = inspect.getsource(Stream._sync_records)
@@ -96,7 +96,7 @@ def test_the_sdk_loop_still_does_what_the_fast_path_stands_in_for() -> None:
 
 
 def test_batches_are_still_written_batch_message_then_state() -> None:
-    # streams.py hands a window's last batch file over after its bookmark moved, relying on
+    # export_stream.py hands a window's last batch file over after its bookmark moved, relying on
     # `_sync_batches` writing each BATCH message and then STATE; the SDK's own batcher reads
     # `get_records` through `_sync_records` without writing messages.
     sync_batches = inspect.getsource(Stream._sync_batches)
@@ -108,7 +108,7 @@ def test_batches_are_still_written_batch_message_then_state() -> None:
         Stream.get_batches
     )
     assert _shape(Stream.get_batches) == "(self, batch_config, context=None)"
-    # streams.py and batch.py type `get_batches` with the private module's classes.
+    # export_stream.py and output/batch.py type `get_batches` with the private module's classes.
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 
     config = Stream.get_batch_config(
@@ -145,7 +145,7 @@ def test_the_cli_still_prints_config_errors_one_line_each() -> None:
     # What the README promises users see: SingerCommand logs every entry of `errors`.
     source = inspect.getsource(SingerCommand.invoke)
     assert "for error in exc.errors:" in source
-    # settings.py reads the setting's name out of the SDK's JSON-schema messages this way.
+    # config/settings.py reads the setting's name out of the SDK's JSON-schema messages this way.
     assert "in config[" in inspect.getsource(plugin_base._format_validation_error)
 
 

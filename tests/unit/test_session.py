@@ -6,16 +6,17 @@ import logging
 import pytest
 
 from tap_voucherify_exports.errors import ExportFailedError
-from tap_voucherify_exports.exports import ExportRequest
+from tap_voucherify_exports.fields import TABLES
+from tap_voucherify_exports.jobs.request import ExportRequest
+from tap_voucherify_exports.jobs.windows import Window
 from tap_voucherify_exports.session import SyncSession
-from tap_voucherify_exports.windows import Window
 from tests.unit.conftest import SECRET
 from tests.unit.fake_api import voucher
 
 WINDOW = Window(
     dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2024, 2, 1, tzinfo=dt.timezone.utc)
 )
-REQUEST = ExportRequest("vouchers", "voucher", ("id", "code"), WINDOW, "created_at")
+REQUEST = ExportRequest("vouchers", TABLES["voucher"], ("id", "code"), WINDOW, "created_at")
 
 
 def test_records_outside_an_open_sync_is_refused(config):

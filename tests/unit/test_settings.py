@@ -3,8 +3,8 @@ import datetime as dt
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
+from tap_voucherify_exports.config.settings import parse_settings
 from tap_voucherify_exports.errors import SettingsError
-from tap_voucherify_exports.settings import parse_settings
 
 BASE = {"app_id": "id", "app_token": "token", "start_date": "2024-01-01"}
 
@@ -174,7 +174,7 @@ def test_bad_metadata_keys_fail_naming_the_setting(value, message):
 
 
 def test_metadata_key_types_are_the_field_tables_metadata_types():
+    from tap_voucherify_exports.config.values import METADATA_KEY_TYPES
     from tap_voucherify_exports.fields import METADATA_TYPES
-    from tap_voucherify_exports.settings import METADATA_KEY_TYPES
 
     assert tuple(field_type.value for field_type in METADATA_TYPES) == METADATA_KEY_TYPES

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_voucherify_exports.settings import CHANGE_STREAMS
-from tap_voucherify_exports.stream_types import STREAM_TYPES
-from tap_voucherify_exports.streams import CHANGES_STATE_KEY
+from tap_voucherify_exports.config.values import CHANGE_STREAMS
+from tap_voucherify_exports.export_stream import CHANGES_STATE_KEY
+from tap_voucherify_exports.streams import STREAM_TYPES
 from tests.helpers import records, run_sync, states, sync
 from tests.unit.fake_api import voucher
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tap_voucherify_exports.stream_types import STREAM_TYPES
+from tap_voucherify_exports.streams import STREAM_TYPES
 from tap_voucherify_exports.tap import TapVoucherifyExports
 from tests.helpers import catalog_for, records, run_sync
 from tests.unit.fake_api import voucher

@@ -1,7 +1,7 @@
 import datetime as dt
 import itertools
 
-from tap_voucherify_exports.windows import Window, iso_ms, plan_windows
+from tap_voucherify_exports.jobs.windows import Window, iso_ms, plan_windows
 
 UTC = dt.timezone.utc
 

@@ -12,6 +12,8 @@ import logging
 import time
 from dataclasses import dataclass
 
+from tap_voucherify_exports.jobs.export import ExportStatus
+
 LOGGER = logging.getLogger("tap_voucherify_exports")
 
 HEARTBEAT_SECONDS = 60.0
@@ -19,8 +21,6 @@ DOWNLOAD_REPORT_SECONDS = 10.0
 DOWNLOAD_REPORT_ROWS = 100_000
 # The download checks the clock once per this many rows: cheap enough per row, fine enough.
 DOWNLOAD_CHECK_ROWS = 1_000
-# Statuses whose arrival is logged elsewhere (DONE by the exports, ERROR by its error).
-FINAL_STATUSES = frozenset({"DONE", "ERROR"})
 
 
 class JobWatch:
@@ -42,7 +42,8 @@ class JobWatch:
         elapsed = now - self.started
         if status != self.status:
             self.status = status
-            if status not in FINAL_STATUSES:
+            # A final status's arrival is logged elsewhere (DONE by the verbs, ERROR by its error).
+            if not ExportStatus.is_final_status(status):
                 LOGGER.info(
                     "%s: %s is %s after %.0f s", self.stream, self.export_id, status, elapsed
                 )

@@ -15,7 +15,7 @@ def keep_freed_memory() -> None:
     """Have glibc's malloc reuse freed large blocks instead of returning them to the system.
 
     Reading an export allocates blocks of up to megabytes again and again (64 KiB of text, a
-    chunk's encoded lines; with `parallel_workers` a piece, its text and their pickles); past
+    block's encoded lines; with `parallel_workers` a piece, its text and their pickles); past
     glibc's mmap threshold each is mapped anew and its pages fault in one by one. Measured on a
     million vouchers: 330k-580k page faults and 1-1.5 s of system time per process, against
     15k-20k and 0.25-0.8 s once freed blocks stay on the heap for reuse (the heap stays at its

@@ -27,8 +27,10 @@ from tap_voucherify_exports.errors import (
     VoucherifyAPIError,
     VoucherifyError,
 )
-from tap_voucherify_exports.exports import KNOWN_STATUSES, Export, ExportRequest, ExportsAPI
-from tap_voucherify_exports.progress import JobWatch
+from tap_voucherify_exports.jobs.export import Export, ExportStatus
+from tap_voucherify_exports.jobs.exports_api import ExportsAPI
+from tap_voucherify_exports.jobs.progress import JobWatch
+from tap_voucherify_exports.jobs.request import ExportRequest
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
 
@@ -45,7 +47,7 @@ class _Waiter:
     deadline: float
     intervals: Iterator[float]
     due: float
-    watch: JobWatch  # logs status changes and the heartbeat (progress.py)
+    watch: JobWatch  # logs status changes and the heartbeat (jobs/progress.py)
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
 
@@ -178,9 +180,9 @@ class ExportPoller:
                     self._remove(waiter, None)
 
     def _note_unknown_status(self, export: Export, request: ExportRequest) -> None:
-        # Waited on like IN_PROGRESS (exports.py), but said once a run: a new status may mean
-        # the API changed, and a job that never leaves it ends at export_timeout.
-        if export.status in KNOWN_STATUSES or export.status in self._unknown_statuses:
+        # Waited on like IN_PROGRESS (jobs/export.py), but said once a run: a new status may
+        # mean the API changed, and a job that never leaves it ends at export_timeout.
+        if ExportStatus.is_known(export.status) or export.status in self._unknown_statuses:
             return
         self._unknown_statuses.add(export.status)
         LOGGER.warning(

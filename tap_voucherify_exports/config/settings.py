@@ -13,15 +13,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tap_voucherify_exports.errors import SettingProblems, SettingsError
-from tap_voucherify_exports.setting_values import (
-    CHANGE_STREAMS,
-    METADATA_KEY_TYPES,
+from tap_voucherify_exports.config.values import (
     REGIONS,
     boolean_setting,
     credential,
     download_origin_for,
-    origin_of,
     origin_setting,
     parse_creation_only_streams,
     parse_metadata_keys,
@@ -29,18 +25,7 @@ from tap_voucherify_exports.setting_values import (
     positive_number,
     whole_number,
 )
-
-# Re-exported: the names other modules and the tests read from here.
-__all__ = [
-    "CHANGE_STREAMS",
-    "METADATA_KEY_TYPES",
-    "REGIONS",
-    "Settings",
-    "origin_of",
-    "parse_metadata_keys",
-    "parse_settings",
-    "parse_timestamp",
-]
+from tap_voucherify_exports.errors import SettingProblems, SettingsError
 
 DEFAULT_API_URL = REGIONS["eu"][0]
 WINDOW_DAYS_DEFAULT = 30
@@ -52,7 +37,7 @@ MAX_CONCURRENT_EXPORTS_DEFAULT = 3
 # Each export is a downloadable CSV of customer data on the account until it is deleted.
 DELETE_EXPORTS_DEFAULT = True
 # Backfill (a stream's first run, no bookmark): yearly windows make a 4-year backfill 5 jobs per
-# stream, not 49; a window that ends in ERROR is still split in half (see streams.py).
+# stream, not 49; a window that ends in ERROR is still split in half (see export_stream.py).
 BACKFILL_WINDOW_DAYS_DEFAULT = 365
 # 30 % of the smallest paid plan (Business, 100 requests a minute, research digest §5): the
 # shop's own calls keep the other 70 %.
@@ -90,7 +75,8 @@ class Settings:
     metadata_keys: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # Streams of CHANGE_STREAMS that export only rows created since the last sync.
     creation_only_streams: frozenset[str] = frozenset()
-    # Processes that parse, type and encode CSV (parallel.py); 1 = none, the tap's own process.
+    # Processes that parse, type and encode CSV (output/workers.py); 1 = none: the tap's own
+    # process.
     parallel_workers: int = PARALLEL_WORKERS_DEFAULT
 
     @property

@@ -2,8 +2,8 @@
 
 The spec's own 400 example (captured from the live API) lists the redemption fields without
 `order_id`, which the tap requests by default: a cluster may export fewer fields than the spec
-lists. exports.py drops what a 400 refuses and creates the export again; the session keeps one
-`RejectedFields` per run so later exports ask only for what is allowed.
+lists. jobs/exports_api.py drops what a 400 refuses and creates the export again; the
+session keeps one `RefusedFields` per run so later exports ask only for what is allowed.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def is_allowed(field: str, allowed: frozenset[str]) -> bool:
     return field in allowed
 
 
-class RejectedFields:
+class RefusedFields:
     """Fields Voucherify refused during this run, per exported object (the session owns one).
 
     Every later export of that object leaves them out, so the refusal costs one failed create

@@ -10,7 +10,7 @@ string columns swapped, is therefore read correctly, and never silently read wro
 
 A `metadata` field that comes back as one column per metadata key (`Metadata Color`,
 `metadata.color`) instead of one JSON column is folded back into the `metadata` object.
-Only the mapping lives here; turning rows into records is records.py's.
+Only the mapping lives here; turning rows into records is parsing/records.py's.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 singer-sdk's own batcher (`JSONLinesBatcher`) collects `batch_size` records in a list, then
 serializes them one by one with the standard json module: slow, and memory in proportion to
-`batch_size`. Here each export's records are encoded in chunks (`fastpath.CHUNK_RECORDS`, one
+`batch_size`. Here each export's records are encoded in blocks (`fastpath.BLOCK_RECORDS`, one
 msgspec call each, the same bytes as the RECORD path's `record`) and compressed as they come
 (ISA-L deflate at level 1 in a gzip container: a fraction of zlib's cost for files that are
 transient staging), into files of at most `batch_size` rows, each file closed when full and
@@ -22,9 +22,9 @@ from isal import isal_zlib
 from singer_sdk.contrib.msgspec import encoder
 from singer_sdk.helpers._batch import BatchConfig
 
-from tap_voucherify_exports.fastpath import CHUNK_RECORDS
-from tap_voucherify_exports.parallel import EncodedRows
-from tap_voucherify_exports.singer_lines import split_lines
+from tap_voucherify_exports.output.fastpath import BLOCK_RECORDS
+from tap_voucherify_exports.output.singer_lines import EncodedRows
+from tap_voucherify_exports.output.singer_lines import split_lines
 
 # ISA-L's level 1 (of 0-3): 1.5 µs per voucher row against zlib level 1's 3.3 µs, files of the
 # same size (6.1 MB per 50k rows); zlib's default level 6 takes 14.7 µs (benchmarks/README.md).
@@ -92,20 +92,20 @@ class BatchFileWriter:
         iterator = iter(records)
 
         def encoded() -> Iterator[EncodedRows]:
-            while chunk := list(islice(iterator, CHUNK_RECORDS)):
-                yield EncodedRows(encoder.encode_lines(chunk), len(chunk))
+            while block := list(islice(iterator, BLOCK_RECORDS)):
+                yield EncodedRows(encoder.encode_lines(block), len(block))
 
         return (yield from self.write_encoded_export(encoded()))
 
     def write_encoded_export(
-        self, chunks: Iterable[EncodedRows]
+        self, blocks: Iterable[EncodedRows]
     ) -> Generator[list[str], None, list[str] | None]:
-        """`write_export` for records already encoded (parallel.py)."""
+        """`write_export` for records already encoded (output/workers.py)."""
         size = self.config.batch_size
         file: _BatchFile | None = None
         try:
-            for chunk in chunks:
-                lines, rows = chunk.body, chunk.rows
+            for block in blocks:
+                lines, rows = block.body, block.rows
                 while rows:
                     if file is None:
                         file = self._new_file()

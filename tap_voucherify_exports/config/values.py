@@ -31,7 +31,7 @@ _METADATA_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 METADATA_KEY_MAX_CHARS = 100
 # Streams whose exported object Voucherify filters and orders by `updated_at` (voucher, customer,
 # order: research digest section 2.4), so they can export rows changed since the last sync.
-# streams.py gives exactly these a `change_key`; tests/unit/test_streams.py checks they agree.
+# export_stream.py gives exactly these a `change_key`; tests/unit/test_streams.py checks they agree.
 CHANGE_STREAMS = ("vouchers", "customers", "orders")
 
 

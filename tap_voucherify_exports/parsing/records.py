@@ -1,6 +1,6 @@
 """CSV text + field table → typed records, one converter per column chosen once per export.
 
-Which column holds which field is columns.py's decision, made once from the header.
+Which column holds which field is parsing/columns.py's decision, made once from the header.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
-from tap_voucherify_exports.columns import Column, ColumnMap, map_header, shorten
-from tap_voucherify_exports.converters import CONVERTERS, RowConverter, compile_row
 from tap_voucherify_exports.errors import LINE, CsvFormatError, TruncatedCsvError
 from tap_voucherify_exports.fields import ExportedObjectTable
+from tap_voucherify_exports.parsing.columns import Column, ColumnMap, map_header, shorten
+from tap_voucherify_exports.parsing.converters import CONVERTERS, RowConverter, compile_row
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
 
@@ -129,7 +129,7 @@ def count_lines(data: bytes) -> int:
 
 
 class _Ending:
-    """The end of a chunk of text (whether its last row was cut off), as `_LineReader.last`."""
+    """The end of a block of text (whether its last row was cut off), as `_LineReader.last`."""
 
     def __init__(self, text: str) -> None:
         self.last = text[-2:]
@@ -182,8 +182,8 @@ class CsvRecordReader:
         self._width = width
         self._convert_row = row_converter(column_map)
 
-    def chunk_records(self, data: bytes) -> list[dict[str, Any]]:
-        """The records of whole rows cut from the body after its header (parallel.py), as
+    def piece_records(self, data: bytes) -> list[dict[str, Any]]:
+        """The records of whole rows cut from the body after its header (output/workers.py), as
         downloaded. Same records and errors as `records` reading them, except that an error's
         line counts from the piece's start (`CsvFormatError.moved` puts it in the file)."""
         try:

@@ -1,9 +1,9 @@
 """`parallel_workers`: an export's CSV parsed, typed and encoded by worker processes.
 
 The main process reads the download and cuts the body into pieces of whole records, about
-`CHUNK_BYTES` each; the workers turn a piece into its records' JSON lines (records.py's
-`chunk_records`, then msgspec's `encode_lines`: the same bytes as the one-process path); the
-main process takes the results back in order and writes them (fastpath.py). The parsing, the
+`PIECE_BYTES` each; the workers turn a piece into its records' JSON lines (parsing/records.py's
+`piece_records`, then msgspec's `encode_lines`: the same bytes as the one-process path); the
+main process takes the results back in order and writes them (output/fastpath.py). The parsing, the
 typing and the encoding, 85 % of the work (benchmarks/README.md), run on every core.
 
 Where a record ends: at a line break with an even number of `"` since the record began (RFC
@@ -37,20 +37,20 @@ from dataclasses import dataclass
 import requests
 from singer_sdk.contrib.msgspec import encoder
 
-from tap_voucherify_exports.columns import ColumnMap
+from tap_voucherify_exports.parsing.columns import ColumnMap
 from tap_voucherify_exports.errors import CsvFormatError, VoucherifyError
-from tap_voucherify_exports.exports import BROKEN_DOWNLOAD
+from tap_voucherify_exports.errors import BROKEN_DOWNLOAD_ERRORS
 from tap_voucherify_exports.fields import ExportedObjectTable
-from tap_voucherify_exports.memory import keep_freed_memory
-from tap_voucherify_exports.records import CsvRecordReader, count_lines, max_line_chars
-from tap_voucherify_exports.singer_lines import wrap_lines
+from tap_voucherify_exports.output.memory import keep_freed_memory
+from tap_voucherify_exports.parsing.records import CsvRecordReader, count_lines, max_line_chars
+from tap_voucherify_exports.output.singer_lines import EncodedRows, Envelope, wrap_lines
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
 
 # Bytes of CSV per piece: about 1,500 voucher rows, 40 ms of a worker's time, so the per-piece
 # costs (a pickle, a pipe round trip, a future) vanish; small enough that a few pieces in flight
 # per worker keep the memory of the whole process tree low.
-CHUNK_BYTES = 1 << 20
+PIECE_BYTES = 1 << 20
 # Pieces in flight per worker: one being parsed, one queued for it, so no worker ever waits.
 PIECES_PER_WORKER = 2
 # A UTF-8 character is at most 4 bytes: the longest valid record, in bytes.
@@ -61,17 +61,7 @@ PARENT_CHECK_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
-class EncodedRows:
-    """Some records of an export as JSON lines (msgspec `encode_lines`), or as their RECORD
-    messages (when the spec has an `envelope`), and how many; `lines`: the CSV lines read."""
-
-    body: bytes
-    rows: int
-    lines: int = 0
-
-
-@dataclass(frozen=True)
-class ChunkSpec:
+class PieceSpec:
     """What a worker needs to read the rows of one export file's pieces."""
 
     key: str  # one per export file: a worker builds its reader once per file
@@ -81,7 +71,7 @@ class ChunkSpec:
     column_map: ColumnMap
     width: int
     # (stream, version): the workers write RECORD messages; None: bare JSON lines (BATCH files).
-    envelope: tuple[str, int | None] | None
+    envelope: Envelope | None
 
 
 def record_end(data: bytes, start: int = 0, *, last: bool = True) -> int:
@@ -117,12 +107,12 @@ def record_pieces(
     without a record end cannot be part of a valid export and fails.
     """
     while skip > 0:
-        dropped = read(min(skip, CHUNK_BYTES))
+        dropped = read(min(skip, PIECE_BYTES))
         if not dropped:
             return  # shorter than before: the reader of the rest says it is cut short
         skip -= len(dropped)
     carry = b""
-    while block := read(CHUNK_BYTES):
+    while block := read(PIECE_BYTES):
         data = carry + block if carry else block
         if header:
             end = record_end(data, last=False)
@@ -170,7 +160,7 @@ def _outlive_no_tap(tap_pid: int) -> None:
     os._exit(1)
 
 
-def _encode_piece(spec: ChunkSpec, data: bytes) -> EncodedRows:
+def _encode_piece(spec: PieceSpec, data: bytes) -> EncodedRows:
     reader = _readers.get(spec.key)
     if reader is None:
         if len(_readers) >= _READERS_KEPT:
@@ -179,7 +169,7 @@ def _encode_piece(spec: ChunkSpec, data: bytes) -> EncodedRows:
         reader.use_columns(spec.column_map, spec.width)
         _readers[spec.key] = reader
     try:
-        records = reader.chunk_records(data)
+        records = reader.piece_records(data)
     except CsvFormatError as exc:
         if not (data.endswith(b"\n") and "unexpected end of data" in exc.message):
             raise
@@ -193,8 +183,7 @@ def _encode_piece(spec: ChunkSpec, data: bytes) -> EncodedRows:
         ) from None
     body = encoder.encode_lines(records)
     if spec.envelope is not None and records:
-        stream, version = spec.envelope
-        body = wrap_lines(stream, version, body, dt.datetime.now(dt.timezone.utc))
+        body = wrap_lines(spec.envelope, body, dt.datetime.now(dt.timezone.utc))
     return EncodedRows(body, len(records), count_lines(data))
 
 
@@ -208,7 +197,7 @@ class ParallelParser:
         self.workers = workers
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
 
-    def submit(self, spec: ChunkSpec, data: bytes) -> concurrent.futures.Future[EncodedRows]:
+    def submit(self, spec: PieceSpec, data: bytes) -> concurrent.futures.Future[EncodedRows]:
         """Hand one piece to the next free worker."""
         if self._pool is None:
             # "spawn": the tap runs threads (polling, downloads), which a fork would copy
@@ -238,13 +227,13 @@ class ParallelPart:
         self,
         parser: ParallelParser,
         reader: CsvRecordReader,
-        envelope: tuple[str, int | None] | None,
+        envelope: Envelope | None,
     ) -> None:
         self.parser = parser
         self.reader = reader
         self.envelope = envelope
         self.rows = 0  # records handed on
-        self._spec: ChunkSpec | None = None
+        self._spec: PieceSpec | None = None
         self._offset = 0  # bytes of the body handed on (header included): a record boundary
         self._lines = 0  # physical lines in them
 
@@ -273,7 +262,7 @@ class ParallelPart:
                     pending.append((self.parser.submit(spec, piece), len(piece)))
                     if len(pending) > window:
                         yield self._take(pending.popleft())
-            except BROKEN_DOWNLOAD:
+            except BROKEN_DOWNLOAD_ERRORS:
                 # The pieces cut before the break are whole records: hand them on, so the
                 # restart resumes after them.
                 while pending:
@@ -298,7 +287,7 @@ class ParallelPart:
             pass  # a header alone: no record, but the mapping, its warning and its errors
         column_map = self.reader.column_map
         assert column_map is not None
-        self._spec = ChunkSpec(
+        self._spec = PieceSpec(
             uuid.uuid4().hex,
             self.reader.stream_name,
             self.reader.table,

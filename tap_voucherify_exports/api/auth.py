@@ -11,8 +11,8 @@ from typing import Any
 import requests
 from requests.auth import AuthBase
 
+from tap_voucherify_exports.config.values import origin_of
 from tap_voucherify_exports.redaction import redact_secret_from_now_on
-from tap_voucherify_exports.settings import origin_of
 
 CREDENTIAL_HEADERS = ("X-App-Id", "X-App-Token", "Authorization")
 

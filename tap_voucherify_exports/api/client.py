@@ -6,41 +6,40 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Generator
+from http import HTTPStatus
 from typing import Any
 
-import backoff
 import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
-from tap_voucherify_exports import ratelimit
-from tap_voucherify_exports.auth import (
+from tap_voucherify_exports.api.auth import (
     AppKeyAuth,
     OAuthBearerAuth,
     OAuthToken,
     TrustedOriginSession,
 )
+from tap_voucherify_exports.api.rate_gate import MINUTE_SECONDS, RateGate
+from tap_voucherify_exports.api.retries import (
+    MAX_TRIES,
+    RETRIABLE_STATUSES,
+    RETRY_AFTER_MAX_SECONDS,
+    retry_after_seconds,
+    with_retries,
+)
+from tap_voucherify_exports.config.settings import Settings
+from tap_voucherify_exports.config.values import origin_of
 from tap_voucherify_exports.errors import (
     ConnectFailedError,
     RetriableHTTPError,
     VoucherifyAPIError,
     VoucherifyError,
 )
-from tap_voucherify_exports.ratelimit import RateGate, named_wait_seconds
 from tap_voucherify_exports.redaction import safe_url
-from tap_voucherify_exports.settings import Settings, origin_of
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
 
-MAX_TRIES = 8
-BACKOFF_BASE_SECONDS = 1.0
-BACKOFF_MAX_SECONDS = 60.0
-# A server may ask for a long pause (hourly plan limits); waiting longer than this is treated as
-# "the limit will not lift during this run" and raised instead.
-RETRY_AFTER_MAX_SECONDS = 3600.0
 CONNECT_TIMEOUT_MAX_SECONDS = 30.0
-RETRIABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = "tap-voucherify-exports"
 
 
@@ -53,25 +52,6 @@ def _error_body(response: requests.Response) -> dict[str, Any]:
         return body
     text = response.text[:500].strip()
     return {"message": text or response.reason or "no body"}
-
-
-def retry_after_seconds(response: requests.Response, now: float | None = None) -> float | None:
-    """How long the server asked us to wait: `Retry-After`, else `X-Rate-Limit-Retry` (epoch s)."""
-    return named_wait_seconds(response.status_code, response.headers, now)
-
-
-def _wait_gen(max_value: float = BACKOFF_MAX_SECONDS) -> Generator[float, Any, None]:
-    """Exponential backoff that defers to the server's own wait when it names one."""
-    expo = backoff.expo(factor=BACKOFF_BASE_SECONDS, max_value=max_value)
-    next(expo)  # backoff.expo yields 0 first (its send() primer); start at `factor`
-    exception = yield 0.0
-    while True:
-        fallback = next(expo)
-        if getattr(exception, "gated", False):
-            exception = yield 0.0
-            continue
-        asked = getattr(exception, "retry_after_seconds", None)
-        exception = yield asked if asked is not None else fallback
 
 
 def _connect_failure(exc: requests.RequestException, connect_timeout: float) -> str | None:
@@ -96,28 +76,6 @@ def _connect_failure(exc: requests.RequestException, connect_timeout: float) -> 
     return strerror[0].lower() + strerror[1:] if strerror else "no connection"
 
 
-def _note_giveup(details: Any) -> None:
-    # backoff's own "Giving up" line is off: the run's last line names the error and the tries.
-    exception = details.get("exception")
-    if isinstance(exception, RetriableHTTPError):
-        exception.tries = details["tries"]
-
-
-def _log_retry(details: Any) -> None:
-    exception = details["exception"]
-    if getattr(exception, "gated", False):
-        LOGGER.warning(
-            "%s: every request of this run waits %.1f s (try %d)",
-            str(exception).rstrip("."),
-            exception.retry_after_seconds or 0.0,
-            details["tries"],
-        )
-        return
-    LOGGER.warning(
-        "Retrying in %.1f s after try %d: %s", details["wait"], details["tries"], exception
-    )
-
-
 class VoucherifyClient:
     """Sends requests with the credentials (to trusted origins only), through the run's rate
     gate, retrying what is retriable."""
@@ -127,7 +85,7 @@ class VoucherifyClient:
         settings: Settings,
         *,
         max_tries: int = MAX_TRIES,
-        rate_window_seconds: float = ratelimit.MINUTE_SECONDS,
+        rate_window_seconds: float = MINUTE_SECONDS,
     ) -> None:
         self.settings = settings
         self.gate = RateGate(
@@ -152,16 +110,7 @@ class VoucherifyClient:
             min(CONNECT_TIMEOUT_MAX_SECONDS, settings.request_timeout_seconds),
             settings.request_timeout_seconds,
         )
-        self._send_with_retries = backoff.on_exception(
-            _wait_gen,
-            RetriableHTTPError,
-            max_tries=max_tries,
-            jitter=None,
-            on_backoff=_log_retry,
-            on_giveup=_note_giveup,
-            giveup=lambda exc: (exc.retry_after_seconds or 0) > RETRY_AFTER_MAX_SECONDS,
-            logger=None,  # _log_retry says it once; backoff's own lines would repeat it
-        )(self._send)
+        self._send_with_retries = with_retries(self._send, max_tries)
 
     def is_trusted(self, url: str) -> bool:
         """Whether the credentials may be sent to this URL."""
@@ -184,7 +133,7 @@ class VoucherifyClient:
         try:
             return self._send_with_retries(method, url, kind, json_body, stream)
         except VoucherifyAPIError as exc:
-            if exc.status != 401 or self.oauth is None:  # noqa: PLR2004 - Unauthorized
+            if exc.status != HTTPStatus.UNAUTHORIZED or self.oauth is None:
                 raise
             if not self.oauth.renew_after_401(exc.sent_authorization):
                 raise
@@ -231,7 +180,7 @@ class VoucherifyClient:
                 self.gate.release(slot, None, {})
             else:
                 self.gate.release(slot, response.status_code, response.headers)
-        if response.status_code < 400:  # noqa: PLR2004
+        if response.status_code < HTTPStatus.BAD_REQUEST:
             return response
         body = _error_body(response)
         response.close()
@@ -240,7 +189,7 @@ class VoucherifyClient:
                 f"{method} {safe_url(url)} answered {response.status_code}: "
                 f"{body.get('message', '')}".rstrip(": "),
                 retry_after_seconds(response),
-                gated=response.status_code == 429,  # noqa: PLR2004 - the rate-limit status
+                gated=response.status_code == HTTPStatus.TOO_MANY_REQUESTS,
             )
         error = VoucherifyAPIError(method, url, response.status_code, body)
         error.sent_authorization = response.request.headers.get("Authorization")
@@ -266,15 +215,9 @@ class VoucherifyClient:
     def _fetch_token(self) -> OAuthToken:
         """`POST /v1/oauth/token` (client credentials), the one call that carries the app keys."""
         form = {"grant_type": "client_credentials", "scope": self.settings.oauth_scope}
-        response = backoff.on_exception(
-            _wait_gen,
-            RetriableHTTPError,
-            max_tries=MAX_TRIES,
-            jitter=None,
-            on_backoff=_log_retry,
-            on_giveup=_note_giveup,
-            logger=None,
-        )(self._send)("POST", self._token_url, "token", None, False, auth=self._app_keys, form=form)
+        response = with_retries(self._send)(
+            "POST", self._token_url, "token", None, False, auth=self._app_keys, form=form
+        )
         try:
             token = OAuthToken.from_json(response.json(), time.monotonic())
         except ValueError as exc:
@@ -297,7 +240,7 @@ class VoucherifyClient:
                     auth=self._app_keys, form={"access_token": token.value},
                 )  # fmt: skip
             except VoucherifyAPIError as exc:
-                if exc.status != 404:  # noqa: PLR2004 - "not found or inactive": nothing to revoke
+                if exc.status != HTTPStatus.NOT_FOUND:  # "not found or inactive": nothing to revoke
                     LOGGER.warning("Could not revoke an OAuth token: %s", exc)
             except (VoucherifyError, requests.RequestException) as exc:
                 LOGGER.warning("Could not revoke an OAuth token: %s", exc)

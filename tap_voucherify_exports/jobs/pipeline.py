@@ -4,7 +4,7 @@ Voucherify builds export files on its own servers, so waiting for jobs one after
 wall time. The pipeline knows every export the sync will need, in output order, and keeps up to
 `max_concurrent_exports` of them in flight: the one downloading and the next ones, created and
 waited for in worker threads (so 1 means strictly one after another); one poller checks all
-of them with a single list call per interval (polling.py). Streams still
+of them with a single list call per interval (jobs/polling.py). Streams still
 download and emit one export at a time, in order, so records and STATE keep the sequential
 guarantees; only the waiting overlaps.
 """
@@ -18,13 +18,14 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
-from tap_voucherify_exports.exports import Export, ExportRequest
+from tap_voucherify_exports.jobs.export import Export
+from tap_voucherify_exports.jobs.request import ExportRequest
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
 
 
 class ExportJobs(Protocol):
-    """The export verbs the pipeline drives (exports.py's `ExportsAPI`)."""
+    """The export verbs the pipeline drives (jobs/exports_api.py's `ExportsAPI`)."""
 
     def create_export(self, request: ExportRequest) -> Export:
         """Create the job."""
@@ -41,7 +42,7 @@ class ExportJobs(Protocol):
 
 
 class JobWaiter(Protocol):
-    """Waits for created jobs (polling.py's `ExportPoller`, one poller for all of them)."""
+    """Waits for created jobs (jobs/polling.py's `ExportPoller`, one poller for all of them)."""
 
     def wait(self, export: Export, request: ExportRequest) -> Export:
         """Block until the job is DONE and return it."""

@@ -28,7 +28,7 @@ class StateFlushingWriter(MsgSpecWriter):
             stdout.flush()
 
     def write_record_lines(self, data: bytes) -> None:
-        """Write RECORD lines already encoded (fastpath.py); flushed only on a terminal."""
+        """Write RECORD lines already encoded (output/fastpath.py); flushed only on a terminal."""
         stdout = sys.stdout
         stdout.buffer.write(data)
         if self._interactive is None:

@@ -1,15 +1,15 @@
-"""The RECORD fast path: an export's records encoded in chunks and written as bytes.
+"""The RECORD fast path: an export's records encoded in blocks and written as bytes.
 
 singer-sdk handles every record on its own: a `RecordMessage`, the stream-map pass, a clock
 read, a writer call, a counter step, about a fifth of this tap's CPU (benchmarks/README.md).
 When all of that is the identity (no stream maps, no flattening, no alias, this tap's writer:
-`streams.py` decides), a chunk of records becomes its RECORD lines in one msgspec call: the
+`export_stream.py` decides), a block of records becomes its RECORD lines in one msgspec call: the
 records are encoded with `encode_lines`, and each line is wrapped in the message envelope by
 one `bytes.replace`. The bytes are those the SDK's msgspec writer writes for the same records
-(`time_extracted` is read once per chunk instead of once per record).
+(`time_extracted` is read once per block instead of once per record).
 
 What the SDK's loop does besides (count records, emit a STATE every `STATE_MSG_FREQUENCY`
-records) the caller gets through `ChunkedRecordWriter`'s callbacks, at the same record counts.
+records) the caller gets through `BlockRecordWriter`'s callbacks, at the same record counts.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from typing import Any
 from singer_sdk.contrib.msgspec import encoder
 from singer_sdk.mapper import SameRecordTransform, StreamMap
 
-from tap_voucherify_exports.parallel import EncodedRows
-from tap_voucherify_exports.singer_lines import split_lines, wrap_lines
+from tap_voucherify_exports.output.singer_lines import EncodedRows, Envelope
+from tap_voucherify_exports.output.singer_lines import split_lines, wrap_lines
 
-# Records per encode call: large enough that the per-chunk work (a clock read, a list, a join)
-# vanishes per record, small enough that a chunk's bytes stay in the CPU cache (~40 KB).
-CHUNK_RECORDS = 100
+# Records per encode call: large enough that the per-block work (a clock read, a list, a join)
+# vanishes per record, small enough that a block's bytes stay in the CPU cache (~40 KB).
+BLOCK_RECORDS = 100
 
 
 def maps_are_identity(stream_maps: list[StreamMap], stream: str) -> bool:
@@ -43,27 +43,25 @@ def maps_are_identity(stream_maps: list[StreamMap], stream: str) -> bool:
 
 
 def record_lines(
-    stream: str, version: int | None, records: list[dict[str, Any]], time_extracted: dt.datetime
+    envelope: Envelope, records: list[dict[str, Any]], time_extracted: dt.datetime
 ) -> bytes:
     """The RECORD lines of `records`, byte for byte as the SDK's msgspec writer writes them."""
-    return wrap_lines(stream, version, encoder.encode_lines(records), time_extracted)
+    return wrap_lines(envelope, encoder.encode_lines(records), time_extracted)
 
 
-class ChunkedRecordWriter:
-    """Writes one stream's records chunk by chunk, counting them as the SDK would."""
+class BlockRecordWriter:
+    """Writes one stream's records block by block, counting them as the SDK would."""
 
     def __init__(
         self,
-        stream: str,
-        version: int | None,
+        envelope: Envelope,
         write: Callable[[bytes], None],
         *,
         counted: Callable[[int], None],
         state_every: int,
         write_state: Callable[[], None],
     ) -> None:
-        self.stream = stream
-        self.version = version
+        self.envelope = envelope
         self._write = write
         self._counted = counted
         self._state_every = state_every
@@ -71,21 +69,21 @@ class ChunkedRecordWriter:
         self.records_written = 0  # across every export of the stream, like the SDK's index
 
     def emit(self, records: Iterable[dict[str, Any]]) -> Generator[Any, None, None]:
-        """`write_all` as the generator streams.py's `_sync_window` takes; yields nothing."""
+        """`write_all` as the generator export_stream.py's `_sync_window` takes; yields nothing."""
         self.write_all(records)
         yield from ()
 
-    def emit_encoded(self, chunks: Iterable[EncodedRows]) -> Generator[Any, None, None]:
-        """`write_encoded` as the generator streams.py's `_sync_window` takes; yields nothing."""
-        self.write_encoded(chunks)
+    def emit_encoded(self, blocks: Iterable[EncodedRows]) -> Generator[Any, None, None]:
+        """`write_encoded` as the generator export_stream.py's `_sync_window` takes; yields nothing."""
+        self.write_encoded(blocks)
         yield from ()
 
-    def write_encoded(self, chunks: Iterable[EncodedRows]) -> int:
-        """Write RECORD messages the workers encoded (parallel.py), with a STATE after each
+    def write_encoded(self, blocks: Iterable[EncodedRows]) -> int:
+        """Write RECORD messages the workers encoded (output/workers.py), with a STATE after each
         `state_every`-th record as `write_all`; return how many."""
         written = 0
-        for chunk in chunks:
-            messages, rows = chunk.body, chunk.rows
+        for block in blocks:
+            messages, rows = block.body, block.rows
             written += rows
             while rows:
                 until_state = self._state_every - self.records_written % self._state_every
@@ -108,25 +106,25 @@ class ChunkedRecordWriter:
         written = 0
         while True:
             until_state = self._state_every - self.records_written % self._state_every
-            chunk: list[dict[str, Any]] = []
+            block: list[dict[str, Any]] = []
             try:
                 # `list.extend` keeps what it took before an exception: see the docstring.
-                chunk.extend(islice(iterator, min(CHUNK_RECORDS, until_state)))
+                block.extend(islice(iterator, min(BLOCK_RECORDS, until_state)))
             except BaseException:
-                if chunk:
-                    self._emit(chunk)
+                if block:
+                    self._emit(block)
                 raise
-            if not chunk:
+            if not block:
                 return written
-            self._emit(chunk)
-            written += len(chunk)
+            self._emit(block)
+            written += len(block)
 
-    def _emit(self, chunk: list[dict[str, Any]]) -> None:
-        self._emit_lines(encoder.encode_lines(chunk), len(chunk))
+    def _emit(self, block: list[dict[str, Any]]) -> None:
+        self._emit_lines(encoder.encode_lines(block), len(block))
 
     def _emit_lines(self, body: bytes, rows: int) -> None:
         now = dt.datetime.now(dt.timezone.utc)
-        self._emit_messages(wrap_lines(self.stream, self.version, body, now), rows)
+        self._emit_messages(wrap_lines(self.envelope, body, now), rows)
 
     def _emit_messages(self, messages: bytes, rows: int) -> None:
         self._write(messages)

@@ -1,0 +1,394 @@
+"""The export stream: plan windows → read each window → split on ERROR → move the bookmark.
+
+Which way the records leave (SDK loop, RECORD fast path, BATCH files, workers) is routing.py's
+decision; what a window's export is and how it is read, jobs/ and session.py's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Generator, Iterable, Iterator
+from typing import Any, ClassVar, TypeVar
+
+from singer_sdk import Stream, Tap, metrics
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.helpers.types import Context, Record
+from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE
+from singer_sdk.singerlib.messages import RecordMessage
+
+from tap_voucherify_exports.config.values import parse_metadata_keys, parse_timestamp
+from tap_voucherify_exports.errors import ExportFailedError
+from tap_voucherify_exports.fields import TABLES, ExportedObjectTable, stream_table
+from tap_voucherify_exports.jobs.request import ExportRequest
+from tap_voucherify_exports.jobs.windows import Window, plan_windows
+from tap_voucherify_exports.output.batch import BatchFileWriter
+from tap_voucherify_exports.output.fastpath import BlockRecordWriter
+from tap_voucherify_exports.output.singer_lines import Envelope
+from tap_voucherify_exports.output.writer import StateFlushingWriter
+from tap_voucherify_exports.routing import (
+    Route,
+    fast_path_fits,
+    pass_on,
+    sdk_loop_is_identity,
+    workers_read,
+    workers_unused_warning,
+)
+from tap_voucherify_exports.schemas import schema_for
+from tap_voucherify_exports.session import SyncSession
+
+if sys.version_info >= (3, 12):
+    from typing import override
+else:
+    from typing_extensions import override
+
+
+T = TypeVar("T")
+
+
+# Where a stream keeps its change cursor in its STATE entry, beside the SDK's own
+# `replication_key`/`replication_key_value` (the creation cursor, shaped as it always was, so a
+# state written before change replication existed resumes as is).
+CHANGES_STATE_KEY = "changes"
+
+
+class VoucherifyExportStream(Stream):
+    """One exported object, synced window by window through export jobs.
+
+    A windowed stream has a creation cursor: windows of `filter_key` (`created_at`) from its
+    bookmark to the sync's end. A stream with a `change_key` has a second one: windows of
+    `updated_at` from its own bookmark, so rows changed since the last sync are exported again.
+    Each cursor advances only after a whole window's rows were written (`_advance_bookmark`).
+    """
+
+    exported_object: ClassVar[str]
+    # The export filter that selects a window; None means one full export per run.
+    filter_key: ClassVar[str | None] = "created_at"
+    # The filter that finds changed rows; None for objects that are never changed (append-only).
+    change_key: ClassVar[str | None] = None
+
+    # Bookmarks are set by this class at window ends (see `_advance_bookmark`), never from record
+    # values, so the SDK may treat the stream as sorted: state is resumable and values are real.
+    is_sorted = True
+    check_sorted = False
+    # parsing/records.py already produces JSON-ready values of the schema's types (see
+    # `_generate_record_messages` below; a test compares the output with the SDK's).
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    def __init__(self, tap: Tap, session: SyncSession) -> None:
+        # The object's field table plus this stream's `metadata_keys`, so schema, request and
+        # CSV mapping share one table (keys for a stream without metadata: the tap refuses them).
+        try:
+            metadata_keys = parse_metadata_keys(tap.config).get(self.name, {})
+        except ConfigValidationError:
+            metadata_keys = {}  # reported by the tap's config validation, with every other problem
+        if not TABLES[self.exported_object].has_metadata:
+            metadata_keys = {}
+        self.table: ExportedObjectTable = stream_table(self.exported_object, metadata_keys)
+        super().__init__(tap, schema=schema_for(self.table))
+        self.session = session
+        self._writer = tap.message_writer
+        self._record_counter: metrics.Counter | None = None
+        self._block_writer: BlockRecordWriter | None = None
+        self._said_workers_unused = False
+        self._state_waits_for_sdk_batch = False
+
+    @property
+    def requested_fields(self) -> tuple[str, ...]:
+        """Selected fields in table order; keys are always selected (`inclusion: automatic`)."""
+        mask = self.mask
+        return tuple(
+            field.key
+            for field in self.table.fields
+            if mask.get(("properties", field.property_name), False)
+        )
+
+    @property
+    def replicates_changes(self) -> bool:
+        """Whether rows updated since the last sync are exported too (not `creation_only`)."""
+        creation_only = self.session.settings.creation_only_streams
+        return self.change_key is not None and self.name not in creation_only
+
+    def export_requests(self) -> list[ExportRequest]:
+        """Every export this sync needs: created rows' windows, then changed rows' windows."""
+        if not self.filter_key:
+            return [self.export_request()]
+        session = self.session
+        # A first run (no bookmark) backfills in larger windows: fewer jobs and API calls; one
+        # that ends in ERROR is split in half like any other.
+        first_run = not self.stream_state.get("replication_key_value")
+        backfill = session.settings.backfill_window if first_run else session.settings.window
+        cursors = [(self.filter_key, self.bookmark_start(), backfill)]
+        if self.replicates_changes:
+            assert self.change_key
+            cursors.append((self.change_key, self.change_bookmark_start(), session.settings.window))
+        return [
+            self.export_request(window, filter_key)
+            for filter_key, start, size in cursors
+            for window in plan_windows(start, session.sync_end, size)
+        ]
+
+    def export_request(
+        self, window: Window | None = None, filter_key: str | None = None
+    ) -> ExportRequest:
+        """One export of the selected fields over `window` of `filter_key` (default: the
+        creation filter; no window: every row, unfiltered).
+
+        The primary and replication keys are `required`: if Voucherify refuses one, the stream
+        fails rather than sync rows without it.
+        """
+        replication = (self.replication_key,) if self.replication_key else ()
+        return ExportRequest(
+            self.name,
+            self.table,
+            self.requested_fields,
+            window,
+            (filter_key or self.filter_key) if window is not None else None,
+            required=(*self.primary_keys, *replication),
+        )
+
+    def bookmark_start(self) -> dt.datetime:
+        """Where the creation cursor resumes: its bookmark, or `start_date` if later or unset.
+
+        Read from the state itself, not `get_starting_timestamp`: the SDK fills that in only
+        when the stream's own sync begins, and the session plans every stream before then.
+        """
+        start = self.session.settings.start_date
+        bookmark = self.stream_state.get("replication_key_value")
+        if bookmark:
+            start = max(start, parse_timestamp("state", bookmark))
+        return start
+
+    def change_bookmark_start(self) -> dt.datetime:
+        """Where the change cursor resumes.
+
+        From its own bookmark once it has one. The first sync (no bookmark at all) starts it at
+        the sync's end, which is where the backfill started: the backfill exports every row as
+        it is then, and any change made while it runs is dated later. A state with only a
+        creation bookmark (written before change replication existed, or while the stream was
+        `creation_only`) starts it at that bookmark, the end of the last sync: every change
+        since then is exported, and nothing is backfilled again.
+        """
+        changes = self.stream_state.get(CHANGES_STATE_KEY) or {}
+        bookmark = changes.get("replication_key_value") or self.stream_state.get(
+            "replication_key_value"
+        )
+        if not bookmark:
+            return self.session.sync_end
+        return max(self.session.settings.start_date, parse_timestamp("state", bookmark))
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[Record]:
+        self._begin_change_cursor()
+        route = self._record_route(context)
+        for request in self.export_requests():
+            yield from self._sync_window(request, route)
+        self._end_full_table()
+
+    def _begin_change_cursor(self) -> None:
+        """A stream replicating changes starts its change cursor in its state (first sync)."""
+        if self.replicates_changes and CHANGES_STATE_KEY not in self.stream_state:
+            # Recorded now, written with the first window's STATE: a run killed mid-backfill
+            # resumes its change cursor where the first run started, not where the next starts.
+            self.stream_state[CHANGES_STATE_KEY] = {
+                "replication_key": self.change_key,
+                "replication_key_value": self.change_bookmark_start().isoformat(),
+            }
+
+    def _end_full_table(self) -> None:
+        """After a full-table stream's last row: the closing ACTIVATE_VERSION."""
+        if self.replication_method == REPLICATION_FULL_TABLE and self._stream_version:
+            # Every row of the full export is written: the target may drop rows of older
+            # versions (the SDK sent the opening ACTIVATE_VERSION before the first record).
+            self._write_activate_version_message(self._stream_version)
+
+    @property
+    @override
+    def emit_activate_version_messages(self) -> bool:
+        # Full-table streams version their rows, so a target that honours ACTIVATE_VERSION
+        # (meltanolabs target-postgres) removes rows that no longer exist on Voucherify.
+        return True
+
+    @override
+    def get_batches(
+        self, batch_config: BatchConfig, context: Context | None = None
+    ) -> Iterable[tuple[BaseBatchFileEncoding, list[str]]]:
+        # singer-sdk batches the records `_sync_records` yields, before any stream map (the
+        # maps apply to RECORD messages only): the batch files hold those records as they are.
+        if not self._loop_is_identity(context, maps=False) or (
+            batch_config.encoding.format != "jsonl"
+        ):
+            # singer-sdk's batcher reads `get_records`; its BATCH comes after the windows'
+            # ends, so their STATE waits for it (`_advance_bookmark`).
+            self._state_waits_for_sdk_batch = True
+            self._say_if_workers_unused()
+            yield from super().get_batches(batch_config, context)
+            return
+        self._begin_change_cursor()
+        with self.get_record_counter() as counter:
+            writer = BatchFileWriter(batch_config, self.tap_name, self.name, counter.increment)
+            route = self._batch_route(writer)
+            for request in self.export_requests():
+                for manifest in self._sync_window(request, route):
+                    yield batch_config.encoding, manifest
+        self._end_full_table()  # after the last BATCH message: the SDK wrote it at the yield
+
+    def _sync_window(self, request: ExportRequest, route: Route[T]) -> Iterator[T]:
+        """Emit one window's records, then move its cursor to the window's end; split on ERROR.
+
+        `route.emit(records)` yields what this yields (records, or nothing when it writes them
+        itself, or batch manifests) and may return one last item, yielded after the bookmark
+        moved: a batch file holding the window's last rows, whose BATCH message the STATE
+        with the new bookmark then follows.
+        """
+        try:
+            records = route.read(request)
+        except ExportFailedError as exc:
+            window = request.window
+            if window is None or window.span / 2 < self.session.settings.min_window:
+                raise
+            self.logger.warning("%s Splitting %s in half and retrying.", exc, window)
+            for half in request.split():
+                yield from self._sync_window(half, route)
+            return
+        last = yield from route.emit(records)
+        if request.window is not None:
+            self._advance_bookmark(request, write_state=last is None)
+        if last is not None:
+            yield last
+
+    def _advance_bookmark(self, request: ExportRequest, *, write_state: bool) -> None:
+        """Every row of the request's window has been written: move its cursor to the window's
+        end, and emit STATE when asked and no written row waits for a BATCH message (in BATCH
+        mode the SDK writes STATE right after each BATCH message, never before it). The
+        cursors never move back (windows are planned from them)."""
+        assert request.window is not None
+        window_end = request.window.end.isoformat()
+        if request.filter_key == self.change_key:
+            self.stream_state[CHANGES_STATE_KEY] = {
+                "replication_key": self.change_key,
+                "replication_key_value": window_end,
+            }
+        else:
+            assert self.replication_key
+            self.state_manager.increment_state(
+                {self.replication_key: window_end}, replication_key=self.replication_key
+            )
+        self.state_manager.is_flushed = False
+        if write_state and not self._state_waits_for_sdk_batch:
+            self._write_state_message()
+
+    @override
+    def generate_child_contexts(
+        self, record: Record, context: Context | None
+    ) -> Iterable[Context | None]:
+        # Export streams have no child streams: no per-record child context to build (and copy).
+        return ()
+
+    @override
+    def get_replication_key_signpost(self, context: Context | None = None) -> Any:
+        return None
+
+    # --- the way out (routing.py decides) --------------------------------------------------------
+
+    def _record_route(self, context: Context | None) -> Route[Any]:
+        """RECORD messages: the fast path when it writes what the SDK would, on the workers when
+        there are any; else the SDK's loop (the records are handed on as they are read)."""
+        fast = self._fast_record_writer(context)
+        if fast is None:
+            self._say_if_workers_unused()
+            return Route(pass_on, self.session.records)
+        if self._workers_read():
+            envelope = Envelope(self.name, self._stream_version)
+            return Route(
+                fast.emit_encoded,
+                lambda request: self.session.encoded_records(request, envelope=envelope),
+            )
+        return Route(fast.emit, self.session.records)
+
+    def _batch_route(self, writer: BatchFileWriter) -> Route[list[str]]:
+        """The tap's BATCH files, their rows encoded on the workers when there are any."""
+        if self._workers_read():
+            return Route(writer.write_encoded_export, self.session.encoded_records)
+        return Route(writer.write_export, self.session.records)
+
+    def _workers_read(self) -> bool:
+        return workers_read(self.session.settings.parallel_workers, fast_path=True)
+
+    def _say_if_workers_unused(self) -> None:
+        warning = workers_unused_warning(self.session.settings.parallel_workers, self.name)
+        if warning and not self._said_workers_unused:
+            self._said_workers_unused = True
+            self.logger.warning("%s", warning)
+
+    def _loop_is_identity(self, context: Context | None, *, maps: bool = True) -> bool:
+        return sdk_loop_is_identity(
+            context=context,
+            record_limit=self.ABORT_AT_RECORD_COUNT,
+            post_process_overridden=type(self).post_process is not Stream.post_process,
+            stream_maps=self.stream_maps if maps else None,
+            stream=self.name,
+        )
+
+    def _fast_record_writer(self, context: Context | None) -> BlockRecordWriter | None:
+        """output/fastpath.py's writer when it fits (routing.py's `fast_path_fits`), else None:
+        the SDK's loop writes the records."""
+        if not fast_path_fits(
+            loop_is_identity=self._loop_is_identity(context),
+            writer_is_ours=type(self._writer) is StateFlushingWriter,
+            counter_open=self._record_counter is not None,
+            batch_mode=self.get_batch_config(self.config) is not None,
+        ):
+            return None
+        if self._block_writer is None:
+            counter, writer = self._record_counter, self._writer
+            assert counter is not None
+            assert isinstance(writer, StateFlushingWriter)
+
+            def counted(records: int) -> None:
+                counter.increment(records)
+                self.state_manager.is_flushed = False  # as the SDK's `_write_record_message`
+
+            self._block_writer = BlockRecordWriter(
+                Envelope(self.name, self._stream_version), writer.write_record_lines,
+                counted=counted, state_every=self.STATE_MSG_FREQUENCY,
+                write_state=self._write_state_message,
+            )  # fmt: skip
+        return self._block_writer
+
+    # --- singer-sdk seams: each is a row of docs/architecture.md's table, with its canary test ----
+
+    @override
+    def get_record_counter(
+        self, *, endpoint: str | None = None, log_interval: float = metrics.DEFAULT_LOG_INTERVAL
+    ) -> metrics.Counter:
+        """The counter the SDK's loop opens around `get_records`: the fast path counts on it."""
+        self._record_counter = super().get_record_counter(
+            endpoint=endpoint, log_interval=log_interval
+        )
+        return self._record_counter
+
+    @override
+    def _generate_record_messages(self, record: Record) -> Generator[RecordMessage, None, None]:
+        """The SDK's RECORD messages without its per-record deselection and re-conformance,
+        no-ops here by construction: the export asked only for the selected fields, and
+        parsing/records.py emits the schema's types (a test proves the output identical)."""
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=dt.datetime.now(dt.timezone.utc),
+                )
+
+    @override
+    def _increment_stream_state(
+        self, latest_record: Record, *, context: Context | None = None
+    ) -> None:
+        # Record values never move the bookmark: Voucherify documents no sort guarantee and a
+        # killed run must resume at the window it was in. `_advance_bookmark` does it instead.
+        return
