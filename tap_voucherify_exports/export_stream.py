@@ -220,8 +220,7 @@ class VoucherifyExportStream(Stream):
         if not self._loop_is_identity(context, maps=False) or (
             batch_config.encoding.format != "jsonl"
         ):
-            # singer-sdk's batcher reads `get_records`; its BATCH comes after the windows'
-            # ends, so their STATE waits for it (`_advance_bookmark`).
+            # singer-sdk's batcher reads `get_records` (see `_advance_bookmark`).
             self._state_waits_for_sdk_batch = True
             self._say_if_workers_unused()
             yield from super().get_batches(batch_config, context)
@@ -240,8 +239,7 @@ class VoucherifyExportStream(Stream):
 
         `route.emit(records)` yields what this yields (records, or nothing when it writes them
         itself, or batch manifests) and may return one last item, yielded after the bookmark
-        moved: a batch file holding the window's last rows, whose BATCH message the STATE
-        with the new bookmark then follows.
+        moved: the window's last BATCH file (see `_advance_bookmark`).
         """
         try:
             records = route.read(request)
@@ -261,9 +259,14 @@ class VoucherifyExportStream(Stream):
 
     def _advance_bookmark(self, request: ExportRequest, *, write_state: bool) -> None:
         """Every row of the request's window has been written: move its cursor to the window's
-        end, and emit STATE when asked and no written row waits for a BATCH message (in BATCH
-        mode the SDK writes STATE right after each BATCH message, never before it). The
-        cursors never move back (windows are planned from them)."""
+        end, and emit STATE when asked and no written row waits for a BATCH message.
+
+        The contract, stated here once: a STATE never covers a row the target has not been
+        given. A bookmark moves only at a window's end. In BATCH mode the SDK writes STATE right
+        after each BATCH message (`_sync_batches`), so a window's last file is handed over only
+        after its bookmark moved, and its STATE follows its BATCH message; when singer-sdk's own
+        batcher writes the files, STATE waits for its BATCH. The cursors never move back
+        (windows are planned from them)."""
         assert request.window is not None
         window_end = request.window.end.isoformat()
         if request.filter_key == self.change_key:

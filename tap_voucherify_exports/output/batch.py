@@ -6,8 +6,8 @@ serializes them one by one with the standard json module: slow, and memory in pr
 msgspec call each, the same bytes as the RECORD path's `record`) and compressed as they come
 (ISA-L deflate at level 1 in a gzip container: a fraction of zlib's cost for files that are
 transient staging), into files of at most `batch_size` rows, each file closed when full and
-when the export ends. A file's rows are all before the next BATCH message, so the STATE the SDK
-writes after it (`_sync_batches`) never covers a row not in an announced file.
+when the export ends. The order of BATCH and STATE messages is export_stream.py's contract
+(`_advance_bookmark`).
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from singer_sdk.contrib.msgspec import encoder
 from singer_sdk.helpers._batch import BatchConfig
 
 from tap_voucherify_exports.output.fastpath import BLOCK_RECORDS
-from tap_voucherify_exports.output.singer_lines import EncodedRows
-from tap_voucherify_exports.output.singer_lines import split_lines
+from tap_voucherify_exports.output.singer_lines import EncodedRows, split_lines
 
 # ISA-L's level 1 (of 0-3): 1.5 µs per voucher row against zlib level 1's 3.3 µs, files of the
 # same size (6.1 MB per 50k rows); zlib's default level 6 takes 14.7 µs (benchmarks/README.md).

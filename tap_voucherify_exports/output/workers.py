@@ -38,8 +38,7 @@ import requests
 from singer_sdk.contrib.msgspec import encoder
 
 from tap_voucherify_exports.parsing.columns import ColumnMap
-from tap_voucherify_exports.errors import CsvFormatError, VoucherifyError
-from tap_voucherify_exports.errors import BROKEN_DOWNLOAD_ERRORS
+from tap_voucherify_exports.errors import BROKEN_DOWNLOAD_ERRORS, CsvFormatError, VoucherifyError
 from tap_voucherify_exports.fields import ExportedObjectTable
 from tap_voucherify_exports.output.memory import keep_freed_memory
 from tap_voucherify_exports.parsing.records import CsvRecordReader, count_lines, max_line_chars
