@@ -8,7 +8,7 @@ connector, `SnowflakeConnector.to_sql_type` — what its CREATE TABLE / ALTER TA
 ``$1:<column>::<type>`` casts of its MERGE and COPY INTO statements use — compiled with the
 Snowflake SQLAlchemy dialect. Nothing connects to Snowflake. (fakesnow cannot host the target's
 load path — PUT into the user stage ``@~``, a staged-file SELECT inside MERGE, REMOVE — see
-README "Loading into Snowflake".) Settings (e.g. ``timestamp_type``) may be given as one JSON
+docs/loaders.md, "Snowflake".) Settings (e.g. ``timestamp_type``) may be given as one JSON
 object in the first argument.
 """
 

@@ -158,7 +158,7 @@ class Postgres:
         return int(rows[0][0])
 
 
-# Column types, by field key, written from the README's type table (not from fields.py).
+# Column types, by field key, written from docs/types.md's type table (not from fields.py).
 TIMESTAMPS = {
     "created_at",
     "updated_at",
@@ -268,7 +268,7 @@ CONVERTERS: dict[str, Callable[[str], object]] = {
 
 
 def expected_value(column: str, cell: str) -> object:
-    """The value PostgreSQL should hold for a CSV cell, per the README's type table."""
+    """The value PostgreSQL should hold for a CSV cell, per docs/types.md's type table."""
     return None if cell == "" else CONVERTERS[kind(column)](cell)
 
 

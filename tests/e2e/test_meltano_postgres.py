@@ -132,14 +132,14 @@ def test_column_types(full_sync: Sync, stream: str) -> None:
 
 
 def test_observed_types_name_each_kind(full_sync: Sync) -> None:
-    """Every kind of the README's type table occurs, so `test_column_types` checks each one."""
+    """Every kind of docs/types.md's type table occurs, so `test_column_types` checks each one."""
     kinds = {kind(column) for stream in STREAMS for column in data_columns(full_sync.pg, stream)}
     assert kinds == set(ACCEPTED_TYPES)
 
 
 @pytest.mark.parametrize("stream", STREAMS)
 def test_values_survive_typed(full_sync: Sync, stream: str) -> None:
-    """Every cell of every row reads back from PostgreSQL as the README's typed value: amounts
+    """Every cell of every row reads back from PostgreSQL as docs/types.md's typed value: amounts
     exactly as exported, timestamps at the same instant, metadata as the parsed object."""
     truth = typed_truth(full_sync.emu, stream)
     columns = list(next(iter(truth.values())))
@@ -324,7 +324,7 @@ def test_deselected_column_is_neither_requested_nor_loaded(
 def test_timestamps_land_as_utc_without_time_zone_and_empty_metadata_as_json_null(
     full_sync: Sync,
 ) -> None:
-    """What the README's "Loading into PostgreSQL" says target-postgres does with both."""
+    """What docs/loaders.md, "PostgreSQL", says target-postgres does with both."""
     columns = full_sync.pg.columns("vouchers")
     assert columns["created_at"][0] == "timestamp without time zone"
     assert columns["metadata"][0] == "jsonb"

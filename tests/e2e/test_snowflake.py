@@ -3,12 +3,12 @@
 No local stand-in hosts target-snowflake's load path: under fakesnow 0.12 its first PUT fails
 (``'@~/target-snowflake/<sync id>' does not start with @``; unquoted, ``Stage '<db>.<schema>.~'
 does not exist``), and the MERGE/COPY that read the staged file and the REMOVE after it do not
-parse there either (README "Loading into Snowflake"). So the tap runs against the emulator, as a
+parse there either (docs/loaders.md, "Snowflake"). So the tap runs against the emulator, as a
 plain Singer tap (the executable meltano installed), and its output is checked against the
 target installed beside it (``.meltano/loaders/target-snowflake``):
 
 - every property of every SCHEMA message gets, from the target's own type mapping (what its
-  CREATE TABLE and its MERGE's ``$1:<column>::<type>`` casts use), the type the README lists for
+  CREATE TABLE and its MERGE's ``$1:<column>::<type>`` casts use), the type docs/loaders.md gives
   its kind, and none falls back to VARCHAR;
 - every value of every RECORD fits that type without loss: amounts read back from a FLOAT (a
   64-bit double) as the same decimal, counts are integers within NUMBER(38,0), timestamps are
@@ -38,7 +38,7 @@ RUN_TIMEOUT_SECONDS = 300
 # One window per stream: the checks are about types and values, not windows.
 WINDOW_DAYS = 3650
 
-# The README's table: Snowflake type per kind of field, with the target's default settings.
+# docs/loaders.md's table: Snowflake type per kind of field, with the target's default settings.
 SNOWFLAKE_TYPES = {
     "timestamp": "TIMESTAMP_NTZ",
     "date": "DATE",
@@ -108,7 +108,7 @@ def test_every_field_gets_its_snowflake_type(meltano_plugins: Path, tap_output: 
 
 
 def test_timestamp_type_setting(meltano_plugins: Path, tap_output: list[dict]) -> None:
-    """`timestamp_type: TIMESTAMP_TZ` changes the timestamps only (the README's alternative)."""
+    """`timestamp_type: TIMESTAMP_TZ` changes the timestamps only (in docs/loaders.md)."""
     types = snowflake_types(
         meltano_plugins, schemas_of(tap_output), {"timestamp_type": "TIMESTAMP_TZ"}
     )

@@ -9,6 +9,7 @@ means bookmarks move on record values again). These tests fail first, before any
 import inspect
 import logging
 import re
+from pathlib import Path
 
 import pytest
 from singer_sdk import Stream, Tap, plugin_base
@@ -208,3 +209,21 @@ def test_the_stream_error_line_is_dropped_only_for_the_taps_own_errors(config) -
         except Exception:
             assert ONE_LINE_PER_ERROR.filter(record) is kept
             assert ONE_LINE_PER_ERROR.filter(other)
+
+
+def test_the_architecture_page_has_a_row_for_every_seam_naming_canaries_that_exist() -> None:
+    # docs/architecture.md's seams table is where each seam is explained: a seam added to the
+    # lists above without a row there, or a row naming a canary test that is gone, fails here.
+    root = Path(__file__).resolve().parents[2]
+    page = (root / "docs" / "architecture.md").read_text(encoding="utf-8")
+    table = page[page.index("## singer-sdk seams") : page.index("## Glossary")]
+    for name in [*STREAM_HOOKS, *TAP_SEAMS]:
+        assert f".{name}" in table, f"docs/architecture.md has no row for {name}"
+    defined = {
+        match
+        for path in (root / "tests").rglob("test_*.py")
+        for match in re.findall(r"^def (test_\w+)", path.read_text(encoding="utf-8"), re.M)
+    }
+    named = set(re.findall(r"`(test_\w+)`", table))
+    assert named, "the seams table names no canary test"
+    assert named <= defined, f"named in docs/architecture.md but not defined: {named - defined}"
