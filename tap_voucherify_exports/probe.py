@@ -1,7 +1,7 @@
 """`--probe`: one small export per selected stream, to see how an account answers before a sync.
 
 The CSV header's text, the column order, the shape of `metadata` and which fields a cluster
-accepts are not documented (README, Limitations). The probe asks the account itself: per stream
+accepts are not documented (docs/types.md). The probe asks the account itself: per stream
 it creates one small export (the last day; then the last 30 days and everything since
 `start_date` while a window holds no row), downloads it, prints the header, how each cell was
 matched, the first row typed and any field Voucherify refused, and deletes the export. It writes

@@ -43,7 +43,7 @@ BACKFILL_WINDOW_DAYS_DEFAULT = 365
 # shop's own calls keep the other 70 %.
 MAX_REQUESTS_PER_MINUTE_DEFAULT = 30
 # 1 = parse in the tap's own process. More only pays on a machine with a core to spare for each
-# (README, "Two cores"); the cap keeps a typo from starting hundreds of processes.
+# (benchmarks/README.md, "Two cores"); the cap keeps a typo from starting hundreds of processes.
 PARALLEL_WORKERS_DEFAULT = 1
 PARALLEL_WORKERS_MAX = 32
 AUTH_METHODS = ("app_keys", "oauth")

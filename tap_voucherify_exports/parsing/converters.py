@@ -16,7 +16,7 @@ import msgspec
 
 from tap_voucherify_exports.fields import FieldType
 
-# A `metadata` cell that is not a JSON object is kept, verbatim, under this key (see README).
+# A `metadata` cell that is not a JSON object is kept, verbatim, under this key (docs/types.md).
 RAW_TEXT_KEY = "_raw_text"
 _UTC = dt.timezone.utc
 _CANONICAL_LENGTH = len("2022-03-09T09:16:32.521Z")
