@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 import requests
@@ -107,14 +108,14 @@ class VoucherifyAPIError(VoucherifyError):
     @property
     def hint(self) -> str | None:
         """401/403/404 are most often a config problem: say which settings to look at."""
-        if self.status == 401:  # noqa: PLR2004 - HTTP status
+        if self.status == HTTPStatus.UNAUTHORIZED:
             return (
                 "Check app_id and app_token (Project Settings > API keys), and that api_url "
                 "is the region of that project (eu, us1 or as1)."
             )
-        if self.status == 403:  # noqa: PLR2004 - HTTP status
+        if self.status == HTTPStatus.FORBIDDEN:
             return "Check that these API keys may create and read exports in this project."
-        if self.status == 404 and "/v1/exports" in self.url:  # noqa: PLR2004 - HTTP status
+        if self.status == HTTPStatus.NOT_FOUND and "/v1/exports" in self.url:
             return "Check api_url: it should be a Voucherify API origin or a region name."
         return None
 

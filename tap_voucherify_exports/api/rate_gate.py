@@ -23,6 +23,7 @@ from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 
 from tap_voucherify_exports.errors import ExportCancelledError
 
@@ -52,7 +53,9 @@ def named_wait_seconds(
             except (TypeError, ValueError):
                 pass
     retry_at = headers.get("X-Rate-Limit-Retry")
-    if retry_at and (status == 429 or headers.get("X-Rate-Limit-Remaining") == "0"):  # noqa: PLR2004 - 429 means "wait for it"
+    if retry_at and (
+        status == HTTPStatus.TOO_MANY_REQUESTS or headers.get("X-Rate-Limit-Remaining") == "0"
+    ):
         try:
             return max(0.0, float(retry_at) - now)
         except ValueError:
@@ -218,7 +221,7 @@ class RateGate:
         self, status: int, headers: Mapping[str, str], now: float, wall: float
     ) -> None:
         wait = named_wait_seconds(status, headers, wall)
-        if status == 429:  # noqa: PLR2004 - the rate-limit status
+        if status == HTTPStatus.TOO_MANY_REQUESTS:
             # The named time is the whole answer; the budget is learnt afresh after it.
             self.stats.rate_limited += 1
             self._server_remaining = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+from http import HTTPStatus
 
 from tap_voucherify_exports.errors import VoucherifyAPIError
 
@@ -21,7 +22,7 @@ _ALLOWED_FIELDS = re.compile(r"Allowed fields:\s*(.*)", re.DOTALL)
 
 def allowed_fields(error: VoucherifyAPIError) -> frozenset[str] | None:
     """The fields a 400 `invalid_export_fields` says are allowed; None for any other error."""
-    if error.status != 400 or error.key != INVALID_EXPORT_FIELDS:  # noqa: PLR2004 - Bad Request
+    if error.status != HTTPStatus.BAD_REQUEST or error.key != INVALID_EXPORT_FIELDS:
         return None
     match = _ALLOWED_FIELDS.search(str(error.details or ""))
     if match is None:
