@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import struct
 import threading
@@ -26,7 +27,7 @@ from voucherify_emulator import tokens
 from voucherify_emulator.config import Config
 from voucherify_emulator.csvfile import clean_cut_offset
 from voucherify_emulator.faults import Fault, FaultRegistry
-from voucherify_emulator.jobs import ExportJob, JobStore
+from voucherify_emulator.jobs import JobStore
 from voucherify_emulator.listing import list_exports
 from voucherify_emulator.oauth import TokenStore
 from voucherify_emulator.recording import RateCounter, RecordedRequest, Recorder
@@ -315,17 +316,23 @@ class _Handler(BaseHTTPRequestHandler):
         job = jobs.get(export_id)
         if job.status != "DONE" or (self.origin == "foreign") != job.foreign:
             raise unauthorized()
+        path, size = job.path, job.size or 0
+        if job.part_paths:
+            try:
+                path = job.part_paths[int(query.get("part", [""])[0])]
+            except (ValueError, IndexError):
+                raise unauthorized() from None
+            size = os.path.getsize(path)
         fault = self.backend.faults.take(
             ("reset_download", "truncate_download"), "download", job.exported_object
         )
-        self._stream(job, fault)
+        self._stream(path, size, fault)
 
-    def _stream(self, job: ExportJob, fault: Fault | None) -> None:
-        size = job.size or 0
+    def _stream(self, path: str, size: int, fault: Fault | None) -> None:
         announced, send = size, size
         clean = fault is not None and fault.param("mode") == "clean"
         if fault is not None and fault.name == "truncate_download" and clean:
-            announced = send = clean_cut_offset(job.path, size)
+            announced = send = clean_cut_offset(path, size)
         elif fault is not None:
             after = fault.param("after_bytes")
             # Always stop short of the announced length, even for a tiny file.
@@ -337,7 +344,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(announced))
         self.end_headers()
-        with open(job.path, "rb") as handle:
+        with open(path, "rb") as handle:
             # sendfile: the kernel copies file -> socket; no Python loop, far beyond 100 MB/s.
             if send:
                 self.connection.sendfile(handle, 0, send)

@@ -12,7 +12,12 @@ emulator answer the other ways a real account might, for a tap to be tested agai
   (`Metadata region`, …) — the digest says the shape of `metadata` is not documented;
 - `reject`: exported_object → field keys refused with the documented 400
   `invalid_export_fields`, whose "Allowed fields" list then leaves them out (the spec's own
-  example omits redemption `order_id`).
+  example omits redemption `order_id`);
+- `parts`: the file split into this many files, each a CSV with the header and a contiguous
+  run of the rows (Voucherify says a large export "can split into multiple chunks", and shows
+  no shape); `result`: where `result` lists them: `url` (one URL, or a list under `url`),
+  `urls` (a list), `parts` (objects with a `url`), or `unknown` (the first under `url`, the
+  rest under a key a client has never seen: the shape a client must refuse, not half-read).
 
 `metadata.<key>` fields ("expressed as metadata.X", digest §3) are served in every shape: the
 key's value in the row's metadata JSON, text as is, anything else as compact JSON.
@@ -31,6 +36,7 @@ from voucherify_emulator.pools import METADATA
 HEADERS = ("labels", "keys")
 ORDERS = ("requested", "reversed")
 METADATA_SHAPES = ("json", "split")
+RESULTS = ("url", "urls", "parts", "unknown")
 METADATA_PREFIX = "metadata."
 
 
@@ -56,12 +62,15 @@ class Shape:
     relabel: dict[str, str] = field(default_factory=dict)
     metadata: str = "json"
     reject: dict[str, list[str]] = field(default_factory=dict)
+    parts: int = 1
+    result: str = "url"
 
     def __post_init__(self) -> None:
         for name, value, allowed in (
             ("header", self.header, HEADERS),
             ("order", self.order, ORDERS),
             ("metadata", self.metadata, METADATA_SHAPES),
+            ("result", self.result, RESULTS),
         ):
             if value not in allowed:
                 raise ValueError(f"shape {name} must be one of {allowed}; got {value!r}")
@@ -69,6 +78,10 @@ class Shape:
             if len(self.swap) != 2:  # noqa: PLR2004 - a pair
                 raise ValueError("shape swap must name two field keys")
             self.swap = (str(self.swap[0]), str(self.swap[1]))
+        if not isinstance(self.parts, int) or self.parts < 1:
+            raise ValueError(
+                f"shape parts must be a whole number of at least 1; got {self.parts!r}"
+            )
         for obj in self.reject:
             if obj not in OBJECTS:
                 raise ValueError(f"shape reject: unknown exported_object {obj!r}")
@@ -76,7 +89,17 @@ class Shape:
     @property
     def is_default(self) -> bool:
         """Whether files look exactly as without a shape (the generator's fast path)."""
-        return self == Shape(reject=self.reject)
+        return self == Shape(reject=self.reject, parts=self.parts, result=self.result)
+
+    def result_body(self, urls: list[str]) -> dict[str, Any]:
+        """The export's `result` listing these file URLs, in this shape's `result` form."""
+        if self.result == "urls":
+            return {"urls": urls}
+        if self.result == "parts":
+            return {"parts": [{"url": url} for url in urls]}
+        if self.result == "unknown" and len(urls) > 1:
+            return {"url": urls[0], "next_parts": urls[1:]}
+        return {"url": urls[0] if len(urls) == 1 else urls}
 
     def to_json(self) -> dict[str, Any]:
         """The shape as the control endpoint reports it."""
@@ -87,6 +110,8 @@ class Shape:
             "relabel": self.relabel,
             "metadata": self.metadata,
             "reject": self.reject,
+            "parts": self.parts,
+            "result": self.result,
         }
 
 

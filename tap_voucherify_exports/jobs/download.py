@@ -94,7 +94,7 @@ def _content_length(response: requests.Response) -> int | None:
 
 def download_urls(api: ExportsAPI, export: Export) -> list[str]:
     """The file URLs of a DONE export, refusing any host that may not receive credentials."""
-    urls = result_urls(export.result)
+    urls = result_urls(export.result, export.id)
     if not urls:
         raise ExportResultError(
             f"Export {export.id} is DONE but its result has no download URL: "
@@ -129,6 +129,10 @@ def read_export(
     progress = DownloadProgress(request.stream_name, export.id, started)
     total = 0
     part = 0
+    files = len(download_urls(api, export))
+    if files > 1:
+        LOGGER.info("%s: %s has %d files; reading them in order", request.stream_name, export.id,
+                    files)  # fmt: skip
     while part < len(urls := download_urls(api, export)):
         reader = new_part()
         for attempt in range(1, DOWNLOAD_MAX_TRIES + 1):

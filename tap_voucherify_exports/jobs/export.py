@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from tap_voucherify_exports.errors import VoucherifyError
+from tap_voucherify_exports.errors import ExportResultError, VoucherifyError
 
 
 class ExportStatus(str, enum.Enum):
@@ -61,21 +61,62 @@ class Export:
         return not ExportStatus.is_final_status(self.status)
 
 
-def result_urls(result: Any) -> list[str]:
-    """Every download URL in `result`, in order.
+# Where a `result` may list its files. Voucherify documents `{"url": "..."}` only; its docs say
+# a large export "can split into multiple chunks" but show no shape, so these are inferred: a
+# list of URLs (strings, or objects with a `url`) under one of these keys, or as the result.
+RESULT_FILE_KEYS = ("url", "urls", "parts", "files", "chunks")
 
-    The documented shape is `{"url": "..."}`. Voucherify says a large export may be split into
-    several files but documents no shape for it, so lists of URLs (under `url`, `urls`, `parts`,
-    `files` or `chunks`, as strings or objects with a `url`) are read too: inferred, not
-    documented.
-    """
-    if isinstance(result, str):
-        return [result] if result.strip() else []
-    if isinstance(result, list):
-        return [url for item in result for url in result_urls(item)]
-    if isinstance(result, dict):
-        for key in ("url", "urls", "parts", "files", "chunks"):
-            urls = result_urls(result.get(key))
-            if urls:
-                return urls
+
+def _every_url(value: Any) -> list[str]:
+    """Every http(s) URL anywhere in `value`, in order."""
+    if isinstance(value, str):
+        return [value] if value.startswith(("https://", "http://")) else []
+    if isinstance(value, dict):
+        return [url for item in value.values() for url in _every_url(item)]
+    if isinstance(value, list):
+        return [url for item in value for url in _every_url(item)]
     return []
+
+
+def _listed(value: Any) -> list[str] | None:
+    """The URLs of a recognised file list (a URL, or a list of URLs or of objects with a
+    `url`), or None when `value` is not one."""
+    if isinstance(value, str):
+        return [value] if value.strip() else []
+    if isinstance(value, list):
+        urls: list[str] = []
+        for item in value:
+            url = item.get("url") if isinstance(item, dict) else item
+            if not isinstance(url, str):
+                return None
+            urls.append(url)
+        return urls
+    return None
+
+
+def result_urls(result: Any, export_id: str = "") -> list[str]:
+    """Every download URL of a DONE export's `result`, in order ([] when it has none).
+
+    Read all or refuse: the URLs must sit in a recognised place (`RESULT_FILE_KEYS`), alone in
+    the result. A result that holds URLs elsewhere, or keys never seen next to them, raises
+    `ExportResultError` quoting its keys: reading one part of a split export would lose rows
+    without a word.
+    """
+    found = _every_url(result)
+    if not found:
+        # No http(s) URL: the caller says "no download URL", unless the result is one bare
+        # string, whose origin the trust check then names.
+        return [result] if isinstance(result, str) and result.strip() else []
+    keys = sorted(result) if isinstance(result, dict) else []
+    if isinstance(result, dict) and len(result) == 1 and keys[0] in RESULT_FILE_KEYS:
+        urls = _listed(result[keys[0]])
+    else:
+        urls = _listed(result)
+    if urls is None or sorted(urls) != sorted(found):
+        shape = f"keys {keys}" if keys else f"a {type(result).__name__}"
+        raise ExportResultError(
+            f"Export {export_id or '?'}: its result holds {len(found)} download URL(s) in a "
+            f"shape this tap does not read ({shape}). Reading only some of them could lose "
+            "rows, so the sync stops; please report this shape (docs/reliability.md)."
+        )
+    return urls

@@ -122,7 +122,7 @@ class ExportsAPI:
     def finished(self, export: Export, request: ExportRequest, started: float) -> Export:
         """A job that is no longer pending, made ready to download: raise on ERROR, and read a
         DONE job once more if its answer had no `result` (jobs/polling.py does the waiting)."""
-        if export.status == ExportStatus.DONE.value and not result_urls(export.result):
+        if export.status == ExportStatus.DONE.value and not result_urls(export.result, export.id):
             # The create answer carries no `result`: a job already DONE by then (tiny, or a slow
             # client) is read once more, as Voucherify says, for its result.url.
             export = self.get_export(export.id)

@@ -190,6 +190,24 @@ def test_result_urls_reads_every_plausible_shape(result, urls):
     assert result_urls(result) == urls
 
 
+@pytest.mark.parametrize(
+    ("result", "keys"),
+    [
+        ({"url": "https://d/1", "next_parts": ["https://d/2"]}, "['next_parts', 'url']"),
+        ({"url": "https://d/1", "expires_at": "2026-01-01"}, "['expires_at', 'url']"),
+        ({"files": [{"href": "https://d/1"}]}, "['files']"),
+        ({"urls": ["https://d/1"], "parts": ["https://d/2"]}, "['parts', 'urls']"),
+    ],
+)
+def test_result_urls_refuses_a_shape_it_does_not_know_quoting_its_keys(result, keys):
+    with pytest.raises(
+        ExportResultError, match=r"exp_1: .* shape this tap does not read"
+    ) as caught:
+        result_urls(result, "exp_1")
+    assert f"keys {keys}" in str(caught.value)
+    assert "https://" not in str(caught.value), "URLs carry download tokens: never quoted"
+
+
 def test_a_done_export_without_a_url_fails_showing_id_and_result(api):
     with pytest.raises(ExportResultError, match=r'exp_1 .* no download URL: \{"bin": 1\}'):
         list(read_export(api, Export("exp_1", "DONE", {"bin": 1}), REQUEST, parts()))
