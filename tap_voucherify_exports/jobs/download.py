@@ -30,6 +30,10 @@ from tap_voucherify_exports.redaction import redact_tokens
 LOGGER = logging.getLogger("tap_voucherify_exports")
 
 DOWNLOAD_MAX_TRIES = 5
+# Download tokens in the spec's examples are JWTs that live 900 s from when they are made; an
+# export that waited longer than this behind others gets a fresh `result.url` before its
+# download starts, instead of a 401 on its first request (inferred from the examples).
+RESULT_URL_MAX_AGE_SECONDS = 600.0
 READ_BLOCK_BYTES = 1 << 16
 # A 401/403 on the download means the short-lived `token` in result.url expired (Voucherify docs:
 # "call Get Export again to obtain a fresh result.url").
@@ -126,6 +130,12 @@ def read_export(
     the running total meanwhile.
     """
     started = time.monotonic()
+    if started - export.read_at > RESULT_URL_MAX_AGE_SECONDS:
+        LOGGER.info(
+            "%s: %s finished %.0f s ago; asking for a fresh download URL",
+            request.stream_name, export.id, started - export.read_at,
+        )  # fmt: skip
+        export = api.get_export(export.id)
     progress = DownloadProgress(request.stream_name, export.id, started)
     total = 0
     part = 0

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from tap_voucherify_exports.errors import ExportResultError, VoucherifyError
@@ -45,6 +46,8 @@ class Export:
     id: str
     status: str
     result: Any
+    # When this answer was read (monotonic seconds): the age of its `result.url` token, at least.
+    read_at: float = field(default_factory=time.monotonic, compare=False)
 
     @classmethod
     def from_json(cls, body: Any) -> Export:

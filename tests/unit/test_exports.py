@@ -1,4 +1,6 @@
+import dataclasses
 import io
+import time
 from collections.abc import Callable
 
 import pytest
@@ -292,3 +294,20 @@ def test_a_400_that_refuses_nothing_requested_is_raised_as_is(api, requests_mock
     with pytest.raises(VoucherifyAPIError, match="invalid_export_fields"):
         api.create_export(request)
     assert requests_mock.call_count == 1
+
+
+def test_an_export_done_long_before_its_download_gets_a_fresh_url_first(api, requests_mock):
+    # Tokens live 900 s (the spec's JWT examples); one read 11 minutes ago is renewed before use.
+    requests_mock.get(f"{API}/exp_1", json=done(token="fresh"))
+    requests_mock.get(f"{DOWNLOAD}/exp_1?token=fresh", text=CSV)
+    stale = Export.from_json(done(token="stale"))
+    stale = dataclasses.replace(stale, read_at=time.monotonic() - 660)
+    assert [r["id"] for r in read_export(api, stale, REQUEST, parts())] == ["v1", "v2", "v3"]
+    downloads = [r.url for r in requests_mock.request_history if "download" in r.url]
+    assert downloads == [f"{DOWNLOAD}/exp_1?token=fresh"], "the stale URL is never tried"
+
+
+def test_a_recent_export_is_downloaded_without_asking_again(api, requests_mock):
+    requests_mock.get(f"{DOWNLOAD}/exp_1?token=t1", text=CSV)
+    assert len(list(read_export(api, Export.from_json(done()), REQUEST, parts()))) == 3
+    assert [r.method for r in requests_mock.request_history] == ["GET"]
