@@ -143,6 +143,10 @@ class TapVoucherifyExports(Tap):
                     default=settings.MAX_REQUESTS_PER_MINUTE_DEFAULT,
                     description="Most API calls (downloads included) the tap starts in any 60 s; "
                                 "it also paces itself by Voucherify's X-Rate-Limit headers."),
+        th.Property("max_requests_per_hour", th.IntegerType(),
+                    description="Most API calls the tap starts in any hour, for plans limited by "
+                                "the hour (a sandbox: 100) that send no X-Rate-Limit headers. "
+                                "Default: no hourly cap."),
         th.Property("delete_exports", th.BooleanType(), default=settings.DELETE_EXPORTS_DEFAULT,
                     description="Delete each export from Voucherify once its rows are synced "
                                 "(and abandoned ones when a sync fails or is stopped). False "

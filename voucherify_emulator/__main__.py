@@ -94,6 +94,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--rate-limit-window", type=float, default=60.0, help="the limit's window (s)"
     )
+    parser.add_argument(
+        "--no-rate-limit-headers",
+        action="store_true",
+        help="send no X-Rate-Limit-* headers (a 429 still names its Retry-After)",
+    )
     parser.add_argument("--oauth-token-ttl", type=int, default=900, help="OAuth token life (s)")
     parser.add_argument(
         "--grow-every",
@@ -141,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         rate_limit_per_minute=args.rate_limit,
         enforce_rate_limit=args.enforce_rate_limit,
         rate_limit_window_seconds=args.rate_limit_window,
+        rate_limit_headers=not args.no_rate_limit_headers,
         oauth_token_ttl_seconds=args.oauth_token_ttl,
         api_port=args.api_port,
         download_port=args.download_port,

@@ -27,6 +27,9 @@ class Config:
     rate_limit_per_minute: int = 2000  # reported in X-Rate-Limit-* headers
     enforce_rate_limit: bool = False  # answer requests over the limit with 429
     rate_limit_window_seconds: float = 60.0  # "per minute"; shorter only to keep tests quick
+    # False: no X-Rate-Limit-* headers (a plan limited by the hour without them, inferred);
+    # an enforced 429 still names its Retry-After.
+    rate_limit_headers: bool = True
     oauth_token_ttl_seconds: int = 900  # OAuth access tokens (Voucherify: 15 min)
     shape: Shape = field(default_factory=Shape)  # how columns look (shapes.py); set at run time
 

@@ -43,6 +43,7 @@ class Emulator:
         rate_limit_per_minute: int = 2000,
         enforce_rate_limit: bool = False,
         rate_limit_window_seconds: float = 60.0,
+        rate_limit_headers: bool = True,
         oauth_token_ttl_seconds: int = 900,
         api_port: int = 0,
         download_port: int = 0,
@@ -63,6 +64,7 @@ class Emulator:
             rate_limit_per_minute=rate_limit_per_minute,
             enforce_rate_limit=enforce_rate_limit,
             rate_limit_window_seconds=rate_limit_window_seconds,
+            rate_limit_headers=rate_limit_headers,
             oauth_token_ttl_seconds=oauth_token_ttl_seconds,
         )
         self._ports = {"api": api_port, "download": download_port, "foreign": foreign_port}
@@ -92,6 +94,7 @@ class Emulator:
                 self.config.rate_limit_per_minute,
                 window_seconds=self.config.rate_limit_window_seconds,
                 enforce=self.config.enforce_rate_limit,
+                headers=self.config.rate_limit_headers,
             ),
             lambda method, path, query, body: control.handle(self, method, path, query, body),
             self.oauth,

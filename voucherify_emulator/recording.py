@@ -59,10 +59,18 @@ class RateCounter:
     the requests over the limit with a 429 as Voucherify does. `window_seconds` other than 60 is
     for tests that cannot wait whole minutes."""
 
-    def __init__(self, limit: int, *, window_seconds: float = 60.0, enforce: bool = False) -> None:
+    def __init__(
+        self,
+        limit: int,
+        *,
+        window_seconds: float = 60.0,
+        enforce: bool = False,
+        headers: bool = True,
+    ) -> None:
         self.limit = limit
         self.window_seconds = window_seconds
         self.enforce = enforce
+        self.headers = headers  # False: none of the X-Rate-Limit-* headers are sent
         self._lock = threading.Lock()
         self._window = 0
         self._count = 0
@@ -83,6 +91,8 @@ class RateCounter:
             "X-Rate-Limit-Retry": str(math.ceil(reset)),  # epoch seconds
         }
         over = self.enforce and count > self.limit
+        if not self.headers:
+            headers = {}
         if over:
             headers["Retry-After"] = str(max(1, math.ceil(reset - now)))
         return over, headers

@@ -19,7 +19,7 @@ from tap_voucherify_exports.api.auth import (
     OAuthToken,
     TrustedOriginSession,
 )
-from tap_voucherify_exports.api.rate_gate import MINUTE_SECONDS, RateGate
+from tap_voucherify_exports.api.rate_gate import HOUR_SECONDS, MINUTE_SECONDS, RateGate
 from tap_voucherify_exports.api.retries import (
     MAX_TRIES,
     RETRIABLE_STATUSES,
@@ -86,11 +86,14 @@ class VoucherifyClient:
         *,
         max_tries: int = MAX_TRIES,
         rate_window_seconds: float = MINUTE_SECONDS,
+        hour_window_seconds: float = HOUR_SECONDS,
     ) -> None:
         self.settings = settings
         self.gate = RateGate(
             settings.max_requests_per_minute,
             window_seconds=rate_window_seconds,
+            max_per_hour=settings.max_requests_per_hour,
+            hour_seconds=hour_window_seconds,
             max_pause_seconds=RETRY_AFTER_MAX_SECONDS,
         )
         self._app_keys = AppKeyAuth(settings.app_id, settings.app_token, settings.trusted_origins)

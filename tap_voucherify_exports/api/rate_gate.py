@@ -11,12 +11,15 @@ customer's checkout shares that limit. So the tap never lets its threads race fo
   the remainder lasts until the server's window resets (`X-Rate-Limit-Retry` on ordinary answers,
   inferred to be that reset; without it, one gate window);
 - whatever the headers say, at most `max_requests` start in any sliding window of
-  `window_seconds` (60 in production). A slot is held from the request's start until its answer
-  arrives, so even as the server counts (at arrival) no window holds more.
+  `window_seconds` (60 in production), and, when set, at most `max_per_hour` in any window of
+  `hour_seconds` (3600), for plans that limit by the hour without sending the headers. A slot is
+  held from the request's start until its answer arrives, so even as the server counts (at
+  arrival) no window holds more.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter, deque
@@ -27,7 +30,12 @@ from http import HTTPStatus
 
 from tap_voucherify_exports.errors import ExportCancelledError
 
+LOGGER = logging.getLogger("tap_voucherify_exports")
+
 MINUTE_SECONDS = 60.0
+HOUR_SECONDS = 3600.0
+# A request held back longer than this says so once, naming the limit that holds it.
+LONG_WAIT_NOTICE_SECONDS = 30.0
 # Below this share of X-Rate-Limit-Limit left, requests are spread over the rest of the window.
 PACE_BELOW_SHARE = 0.5
 # Once the sync is stopping, a request (a cleanup delete) waits at most this long for the limit;
@@ -105,10 +113,18 @@ class RateGate:
         max_requests: int,
         *,
         window_seconds: float = MINUTE_SECONDS,
+        max_per_hour: int | None = None,
+        hour_seconds: float = HOUR_SECONDS,
         max_pause_seconds: float = float("inf"),
     ) -> None:
         self.max_requests = max_requests
         self.window_seconds = window_seconds
+        # (most starts, window seconds): every sliding window the gate keeps.
+        self.limits = [(max_requests, window_seconds, "max_requests_per_minute")]
+        if max_per_hour is not None:
+            self.limits.append((max_per_hour, hour_seconds, "max_requests_per_hour"))
+        self._kept_seconds = max(window for _, window, _ in self.limits)
+        self._held_by = ""  # what `_ready_at` found binding last: for the long-wait notice
         # A longer pause than this is not taken: the caller gives up instead (and the gate stays
         # open for its cleanup calls).
         self.max_pause_seconds = max_pause_seconds
@@ -152,6 +168,9 @@ class RateGate:
                     waited = True
                     if self._waiting == 0:
                         self._waiting_since = now
+                        # Said once per spell of waiting, not once per waiting thread.
+                        if LONG_WAIT_NOTICE_SECONDS < ready - now < float("inf"):
+                            LOGGER.info("Requests wait %.0f s for %s.", ready - now, self._held_by)
                     self._waiting += 1
                 # Woken early by any answer (a 429 or a freed slot changes `ready`).
                 self._cond.wait(None if ready == float("inf") else ready - now)
@@ -181,16 +200,21 @@ class RateGate:
 
     def _ready_at(self, now: float) -> float:
         """The earliest time the next request may start (inf: when a slot is released)."""
-        window_start = now - self.window_seconds
+        kept_from = now - self._kept_seconds
         self._slots = deque(
-            slot for slot in self._slots if slot.answered is None or slot.answered > window_start
+            slot for slot in self._slots if slot.answered is None or slot.answered > kept_from
         )
         ready = max(self._paused_until, self._next_paced)
-        if len(self._slots) >= self.max_requests:
-            # The first slot to free is the earliest answered one, a window after its answer;
-            # while every slot is still in flight, the next release wakes us.
-            answered = [slot.answered for slot in self._slots if slot.answered is not None]
-            ready = max(ready, min(answered) + self.window_seconds if answered else float("inf"))
+        self._held_by = "Voucherify's rate limit"
+        for most, window, setting in self.limits:
+            held = [s for s in self._slots if s.answered is None or s.answered > now - window]
+            if len(held) >= most:
+                # The first slot to free is the earliest answered one, a window after its
+                # answer; while every slot is still in flight, the next release wakes us.
+                answered = [slot.answered for slot in held if slot.answered is not None]
+                frees = min(answered) + window if answered else float("inf")
+                if frees > ready:
+                    ready, self._held_by = frees, f"{setting} ({most})"
         if self._server_remaining is not None and self._server_remaining <= 0:
             reset = self._server_reset or (now + UNNAMED_PAUSE_SECONDS)
             if reset > now:

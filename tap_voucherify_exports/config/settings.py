@@ -18,6 +18,7 @@ from tap_voucherify_exports.config.values import (
     boolean_setting,
     credential,
     download_origin_for,
+    optional_whole_number,
     origin_setting,
     parse_creation_only_streams,
     parse_metadata_keys,
@@ -69,6 +70,8 @@ class Settings:
     max_concurrent_exports: int
     delete_exports: bool
     max_requests_per_minute: int = MAX_REQUESTS_PER_MINUTE_DEFAULT
+    # None: no hourly cap of the tap's own (Voucherify's headers still pace it).
+    max_requests_per_hour: int | None = None
     auth_method: str = "app_keys"
     oauth_scope: str = OAUTH_SCOPE_DEFAULT
     # stream name → {metadata key: type name}, each requested as the field `metadata.<key>`.
@@ -168,6 +171,11 @@ def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ())
     )
     backfill_days = whole("backfill_window_days", BACKFILL_WINDOW_DAYS_DEFAULT, 1)
     max_per_minute = whole("max_requests_per_minute", MAX_REQUESTS_PER_MINUTE_DEFAULT, 1)
+    max_per_hour = problems.check(
+        "max_requests_per_hour",
+        lambda: optional_whole_number(config, "max_requests_per_hour"),
+        None,
+    )
     parallel_workers = whole("parallel_workers", PARALLEL_WORKERS_DEFAULT, 1)
     if parallel_workers > PARALLEL_WORKERS_MAX:
         problems.add(
@@ -181,7 +189,6 @@ def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ())
             "auth_method",
             f"Setting `auth_method` must be one of {', '.join(AUTH_METHODS)}; got {auth_method!r}.",
         )
-    oauth_scope = " ".join(str(config.get("oauth_scope") or OAUTH_SCOPE_DEFAULT).split())
 
     no_keys: dict[str, dict[str, str]] = {}
     metadata_keys = problems.check("metadata_keys", lambda: parse_metadata_keys(config), no_keys)
@@ -210,8 +217,9 @@ def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ())
         max_concurrent_exports=max_concurrent,
         delete_exports=delete_exports,
         max_requests_per_minute=max_per_minute,
+        max_requests_per_hour=max_per_hour,
         auth_method=auth_method,
-        oauth_scope=oauth_scope,
+        oauth_scope=" ".join(str(config.get("oauth_scope") or OAUTH_SCOPE_DEFAULT).split()),
         metadata_keys=metadata_keys,
         creation_only_streams=creation_only,
         parallel_workers=parallel_workers,

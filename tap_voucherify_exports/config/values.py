@@ -134,6 +134,13 @@ def whole_number(config: Mapping[str, Any], name: str, default: int, minimum: in
     return int(number)
 
 
+def optional_whole_number(config: Mapping[str, Any], name: str) -> int | None:
+    """A whole number of at least 1, or None when the setting is unset."""
+    if config.get(name) is None:
+        return None
+    return whole_number(config, name, 1, 1)
+
+
 def boolean_setting(config: Mapping[str, Any], name: str, default: bool) -> bool:
     value = config.get(name)
     if value is None:
