@@ -30,6 +30,7 @@ from tap_voucherify_exports.config.settings import parse_settings
 from tap_voucherify_exports.config.values import parse_metadata_keys
 from tap_voucherify_exports.errors import SettingsError, VoucherifyError
 from tap_voucherify_exports.export_stream import VoucherifyExportStream
+from tap_voucherify_exports.jobs.ledger import STATE_KEY, exports_in_state
 from tap_voucherify_exports.output.writer import StateFlushingWriter
 from tap_voucherify_exports.probe import run_probe
 from tap_voucherify_exports.session import SyncSession
@@ -88,6 +89,8 @@ class TapVoucherifyExports(Tap):
     message_writer_class = StateFlushingWriter
     _stopping_since: float | None = None  # when a stop signal arrived (time.monotonic)
     _stop_status = 0
+    # Exports an earlier run created and did not delete, as its STATE lists them (`load_state`).
+    _exports_left: tuple[str, ...] = ()
 
     config_jsonschema = th.PropertiesList(
         th.Property("app_id", th.StringType(), required=True, title="Application ID",
@@ -226,6 +229,20 @@ class TapVoucherifyExports(Tap):
         return []
 
     @override
+    def load_state(self, state: dict[str, Any]) -> None:
+        # The SDK keeps only `bookmarks` of the input state; the ledger of exports an earlier
+        # run left on Voucherify is a top-level key beside it (jobs/ledger.py).
+        super().load_state(state)
+        ids, ignored = exports_in_state(state)
+        self._exports_left = tuple(ids)
+        if ignored:
+            self.logger.warning(
+                "The STATE's %s lists entries that are not export ids; they are ignored: %s",
+                STATE_KEY,
+                ", ".join(repr(entry) for entry in ignored)[:500],
+            )
+
+    @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         # The SDK's handler writes STATE and exits 0, so a stopped sync looks complete to cron,
         # Airflow or `meltano run`. Here the STATE already written is the last complete one (the
@@ -302,16 +319,33 @@ class TapVoucherifyExports(Tap):
 
     @override  # type: ignore[misc]  # final for typing only: see the seams note above
     def sync_all(self) -> None:
-        with self.session.open() as session:
-            # Every selected stream's exports, in the order the SDK syncs the streams, so jobs
-            # of later windows and streams are generated on Voucherify while earlier ones
-            # download. Each stream plans from its own bookmark (already in the input state).
-            session.plan(
-                request
-                for stream in self._selected_streams()
-                for request in stream.export_requests()
-            )
-            super().sync_all()
+        writer = self.message_writer
+        # The SDK's own writer (a test swaps it in) writes no ledger.
+        ours = writer if isinstance(writer, StateFlushingWriter) else None
+        try:
+            with self.session.open(self._exports_left) as session:
+                if ours:
+                    # Every STATE lists the exports created and not deleted, and one is written
+                    # as each export is created (jobs/ledger.py).
+                    # Before the first STATE of a first sync, one with no bookmark yet.
+                    baseline = {"bookmarks": {}, **self.state}
+                    ours.keep_in_state(STATE_KEY, session.ledger.ids, baseline)
+                    session.ledger.on_add = ours.write_state_again
+                session.delete_left_exports()
+                # Every selected stream's exports, in the order the SDK syncs the streams, so
+                # jobs of later windows and streams are generated on Voucherify while earlier
+                # ones download. Each stream plans from its own bookmark (in the input state).
+                session.plan(
+                    request
+                    for stream in self._selected_streams()
+                    for request in stream.export_requests()
+                )
+                super().sync_all()
+        finally:
+            if ours:
+                # Exports deleted (or reported kept) since the last STATE, at its end: a last
+                # STATE says so, its bookmarks those of the STATE before it.
+                ours.write_state_again()
 
     @override  # type: ignore[misc]  # final for typing only: see the seams note above
     def run_connection_test(self) -> bool:
