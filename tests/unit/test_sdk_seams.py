@@ -35,6 +35,7 @@ TAP_SEAMS = {
     "_validate_config": "(self, *, raise_errors=True)",
     "run_connection_test": "(self)",
     "_handle_termination": "(self, signum, frame)",
+    "load_state": "(self, state)",
 }
 
 
@@ -208,3 +209,21 @@ def test_the_stream_error_line_is_dropped_only_for_the_taps_own_errors(config) -
         except Exception:
             assert ONE_LINE_PER_ERROR.filter(record) is kept
             assert ONE_LINE_PER_ERROR.filter(other)
+
+
+def test_every_state_still_passes_the_taps_writer_and_load_state_still_gets_the_input_state() -> (
+    None
+):
+    # tap.py lists the exports created and not deleted in every STATE at its writer
+    # (output/writer.py) and reads them back from the input state in `load_state`: the SDK's
+    # state writer must still write through the tap's message writer, and keep only `bookmarks`.
+    from singer_sdk.helpers._state import StateWriter
+
+    assert "self._message_writer.write_message(StateMessage(value=state))" in inspect.getsource(
+        StateWriter.write_state
+    )
+    init = inspect.getsource(Tap.__init__)
+    assert "StateWriter(self.message_writer)" in init
+    assert "self.load_state(state_dict)" in init
+    assert 'state.get("bookmarks", {})' in inspect.getsource(Tap.load_state)
+    assert "load_state" in vars(TapVoucherifyExports)
