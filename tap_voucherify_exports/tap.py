@@ -202,6 +202,11 @@ class TapVoucherifyExports(Tap):
     # calls (from `cb_test`); the override replaces the SDK's one-record sync of every stream
     # with the session's connection check.
     #
+    # `load_state` (public, meant to be overridden) copies only the input state's `bookmarks`:
+    # the override also reads the ledger of exports an earlier run left (jobs/ledger.py). Every
+    # STATE the SDK writes goes through its `StateWriter` to the tap's `message_writer`, where
+    # output/writer.py adds the ledger; the canary checks both paths.
+    #
     # `Stream.sync` (final) logs SDK_STREAM_ERROR_LINE for every exception; a logging filter on
     # each stream's logger (`Stream.logger`, public) drops it for a `VoucherifyError`, matching
     # the SDK's message text, which the canary checks too.
@@ -324,10 +329,10 @@ class TapVoucherifyExports(Tap):
         ours = writer if isinstance(writer, StateFlushingWriter) else None
         try:
             with self.session.open(self._exports_left) as session:
-                if ours:
+                if ours is not None:
                     # Every STATE lists the exports created and not deleted, and one is written
-                    # as each export is created (jobs/ledger.py).
-                    # Before the first STATE of a first sync, one with no bookmark yet.
+                    # as each export is created (jobs/ledger.py). Until the SDK writes its first
+                    # STATE, that one repeats the input state (no bookmark on a first sync).
                     baseline = {"bookmarks": {}, **self.state}
                     ours.keep_in_state(STATE_KEY, session.ledger.ids, baseline)
                     session.ledger.on_add = ours.write_state_again
@@ -342,7 +347,7 @@ class TapVoucherifyExports(Tap):
                 )
                 super().sync_all()
         finally:
-            if ours:
+            if ours is not None:
                 # Exports deleted (or reported kept) since the last STATE, at its end: a last
                 # STATE says so, its bookmarks those of the STATE before it.
                 ours.write_state_again()

@@ -23,7 +23,9 @@ class StateFlushingWriter(MsgSpecWriter):
     Every STATE carries the ledger of exports created and not deleted (jobs/ledger.py), read
     when it is written (`keep_in_state`); `write_state_again` writes the last STATE once more
     with the ledger as it is now, from any thread: the pipeline's worker threads call it as
-    they create exports. A lock keeps every message whole and in one order with the ledger.
+    they create exports. Its bookmarks are those of a STATE already written, so it never covers
+    a row the target has not been given (export_stream.py's `_advance_bookmark`). A lock keeps
+    every message whole and in one order with the ledger.
     """
 
     _interactive: bool | None = None
