@@ -138,10 +138,11 @@ class ExportPipeline:
 
     def _run(self, request: ExportRequest) -> Export:
         export = self.api.create_export(request)
-        # Listed (and a STATE written) before anything else can happen to it.
-        self.ledger.add(export.id)
         with self._lock:
             self._created.add(export.id)
+        # Listed, and a STATE written, before it is waited for. Should the STATE fail (a closed
+        # pipe), `close` still deletes the export: it is in `_created` already.
+        self.ledger.add(export.id)
         return self.waiter.wait(export, request)
 
     def export_for(self, request: ExportRequest) -> Export:

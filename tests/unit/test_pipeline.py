@@ -224,3 +224,20 @@ def test_left_exports_are_named_once_and_kept_when_delete_exports_is_false(caplo
         "1 exports an earlier run left on Voucherify are kept because delete_exports is false: "
         "exp_old1" in caplog.text
     )
+
+
+def test_an_export_whose_state_could_not_be_written_is_still_deleted_at_close():
+    """The target went away: writing the STATE that lists a new export fails on its thread."""
+    api = FakeAPI()
+    ledger = ExportLedger()
+
+    def broken_pipe() -> None:
+        raise BrokenPipeError
+
+    ledger.on_add = broken_pipe
+    pipeline = ExportPipeline(api, api, 2, delete_exports=True, ledger=ledger)  # type: ignore[arg-type]
+    pipeline.plan(requests_("a"))
+    with pytest.raises(BrokenPipeError):
+        pipeline.export_for(requests_("a")[0])
+    pipeline.close()
+    assert api.deleted == ["exp_a"]
