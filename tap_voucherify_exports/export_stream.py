@@ -52,6 +52,11 @@ T = TypeVar("T")
 # `replication_key`/`replication_key_value` (the creation cursor, shaped as it always was, so a
 # state written before change replication existed resumes as is).
 CHANGES_STATE_KEY = "changes"
+# Whether the stream's first sync, its backfill, reached the end of a sync: False from the
+# backfill's start to the end of its last window, then True. A run stopped mid-backfill resumes
+# in backfill-sized windows. Absent in a state written before this key existed: a bookmark then
+# means the backfill was done (set to True, not removed, as meltano merges partial states).
+BACKFILL_STATE_KEY = "backfill_complete"
 
 
 class VoucherifyExportStream(Stream):
@@ -116,11 +121,10 @@ class VoucherifyExportStream(Stream):
         if not self.filter_key:
             return [self.export_request()]
         session = self.session
-        # A first run (no bookmark) backfills in larger windows: fewer jobs and API calls; one
-        # that ends in ERROR is split in half like any other.
-        first_run = not self.stream_state.get("replication_key_value")
-        backfill = session.settings.backfill_window if first_run else session.settings.window
-        cursors = [(self.filter_key, self.bookmark_start(), backfill)]
+        # A backfill (the first sync, and any run resuming it) goes in larger windows: fewer
+        # jobs and API calls; one that ends in ERROR is split in half like any other.
+        creation = session.settings.backfill_window if self.backfilling else session.settings.window
+        cursors = [(self.filter_key, self.bookmark_start(), creation)]
         if self.replicates_changes:
             assert self.change_key
             cursors.append((self.change_key, self.change_bookmark_start(), session.settings.window))
@@ -148,6 +152,13 @@ class VoucherifyExportStream(Stream):
             (filter_key or self.filter_key) if window is not None else None,
             required=(*self.primary_keys, *replication),
         )
+
+    @property
+    def backfilling(self) -> bool:
+        """Whether the creation cursor is still in its backfill: no bookmark yet, or a backfill
+        started and not finished (`BACKFILL_STATE_KEY`)."""
+        state = self.stream_state
+        return not state.get("replication_key_value") or state.get(BACKFILL_STATE_KEY) is False
 
     def bookmark_start(self) -> dt.datetime:
         """Where the creation cursor resumes: its bookmark, or `start_date` if later or unset.
@@ -181,11 +192,18 @@ class VoucherifyExportStream(Stream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
+        self._begin_backfill()
         self._begin_change_cursor()
         route = self._record_route(context)
         for request in self.export_requests():
             yield from self._sync_window(request, route)
         self._end_full_table()
+
+    def _begin_backfill(self) -> None:
+        """A first sync marks its backfill as begun, written with its first STATE, so a run
+        stopped before its last window resumes in backfill-sized windows."""
+        if self.filter_key and not self.stream_state.get("replication_key_value"):
+            self.stream_state[BACKFILL_STATE_KEY] = False
 
     def _begin_change_cursor(self) -> None:
         """A stream replicating changes starts its change cursor in its state (first sync)."""
@@ -225,6 +243,7 @@ class VoucherifyExportStream(Stream):
             self._say_if_workers_unused()
             yield from super().get_batches(batch_config, context)
             return
+        self._begin_backfill()
         self._begin_change_cursor()
         with self.get_record_counter() as counter:
             writer = BatchFileWriter(batch_config, self.tap_name, self.name, counter.increment)
@@ -279,6 +298,10 @@ class VoucherifyExportStream(Stream):
             self.state_manager.increment_state(
                 {self.replication_key: window_end}, replication_key=self.replication_key
             )
+            if self.stream_state.get(BACKFILL_STATE_KEY) is False and (
+                request.window.end >= self.session.sync_end
+            ):
+                self.stream_state[BACKFILL_STATE_KEY] = True  # its last window is done
         self.state_manager.is_flushed = False
         if write_state and not self._state_waits_for_sdk_batch:
             self._write_state_message()

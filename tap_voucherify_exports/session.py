@@ -23,6 +23,7 @@ from tap_voucherify_exports.config.settings import Settings, parse_settings
 from tap_voucherify_exports.fields import TABLES
 from tap_voucherify_exports.jobs.download import PartReader, RecordPart, read_export
 from tap_voucherify_exports.jobs.exports_api import ExportsAPI
+from tap_voucherify_exports.jobs.ledger import ExportLedger
 from tap_voucherify_exports.jobs.pipeline import ExportPipeline
 from tap_voucherify_exports.jobs.polling import ExportPoller
 from tap_voucherify_exports.jobs.progress import StreamTotals
@@ -55,6 +56,7 @@ class _OpenSync:
     api: ExportsAPI
     pipeline: ExportPipeline
     parser: ParallelParser | None  # the `parallel_workers` processes, when more than one
+    exports_left: tuple[str, ...]  # by an earlier run, as its STATE lists them
 
 
 class SyncSession:
@@ -78,9 +80,24 @@ class SyncSession:
         """Where the last window of every stream ends: `end_date`, else when the sync opened."""
         return self._running().sync_end
 
+    @property
+    def ledger(self) -> ExportLedger:
+        """The exports this sync created (and those an earlier run left) not yet deleted."""
+        return self._running().pipeline.ledger
+
+    def delete_left_exports(self) -> None:
+        """Delete the exports an earlier run left on Voucherify (listed in its STATE, given to
+        `open`), before this sync creates any (jobs/pipeline.py)."""
+        running = self._running()
+        running.pipeline.delete_left_exports(list(running.exports_left))
+
     @contextlib.contextmanager
-    def open(self) -> Iterator[SyncSession]:
-        """Run one sync inside this block; everything it started is stopped when it ends."""
+    def open(self, exports_left: Iterable[str] = ()) -> Iterator[SyncSession]:
+        """Run one sync inside this block; everything it started is stopped when it ends.
+
+        `exports_left`: export ids an earlier run's STATE lists as created and not deleted; the
+        ledger starts with them, and `delete_left_exports` deletes them.
+        """
         if self._open is not None:
             raise RuntimeError("A sync is already open on this session.")
         settings = self.settings
@@ -89,16 +106,18 @@ class SyncSession:
         keep_freed_memory()
         client = VoucherifyClient(settings)
         api = ExportsAPI(client, settings, self.refused_fields)
+        left = tuple(exports_left)
         pipeline = ExportPipeline(
             api,
             ExportPoller(api),
             settings.max_concurrent_exports,
             delete_exports=settings.delete_exports,
+            ledger=ExportLedger(left),
         )
         sync_end = settings.end_date or dt.datetime.now(dt.timezone.utc)
         workers = settings.parallel_workers
         parser = ParallelParser(workers) if workers > 1 else None
-        self._open = _OpenSync(sync_end, client, api, pipeline, parser)
+        self._open = _OpenSync(sync_end, client, api, pipeline, parser, left)
         self._totals = {}
         try:
             yield self

@@ -30,6 +30,7 @@ from tap_voucherify_exports.config.settings import parse_settings
 from tap_voucherify_exports.config.values import parse_metadata_keys
 from tap_voucherify_exports.errors import SettingsError, VoucherifyError
 from tap_voucherify_exports.export_stream import VoucherifyExportStream
+from tap_voucherify_exports.jobs.ledger import STATE_KEY, exports_in_state
 from tap_voucherify_exports.output.writer import StateFlushingWriter
 from tap_voucherify_exports.probe import run_probe
 from tap_voucherify_exports.session import SyncSession
@@ -88,6 +89,8 @@ class TapVoucherifyExports(Tap):
     message_writer_class = StateFlushingWriter
     _stopping_since: float | None = None  # when a stop signal arrived (time.monotonic)
     _stop_status = 0
+    # Exports an earlier run created and did not delete, as its STATE lists them (`load_state`).
+    _exports_left: tuple[str, ...] = ()
 
     config_jsonschema = th.PropertiesList(
         th.Property("app_id", th.StringType(), required=True, title="Application ID",
@@ -203,6 +206,11 @@ class TapVoucherifyExports(Tap):
     # calls (from `cb_test`); the override replaces the SDK's one-record sync of every stream
     # with the session's connection check.
     #
+    # `load_state` (public, meant to be overridden) copies only the input state's `bookmarks`:
+    # the override also reads the ledger of exports an earlier run left (jobs/ledger.py). Every
+    # STATE the SDK writes goes through its `StateWriter` to the tap's `message_writer`, where
+    # output/writer.py adds the ledger; the canary checks both paths.
+    #
     # `Stream.sync` (final) logs SDK_STREAM_ERROR_LINE for every exception; a logging filter on
     # each stream's logger (`Stream.logger`, public) drops it for a `VoucherifyError`, matching
     # the SDK's message text, which the canary checks too.
@@ -228,6 +236,20 @@ class TapVoucherifyExports(Tap):
             )
             return list(exc.errors)
         return []
+
+    @override
+    def load_state(self, state: dict[str, Any]) -> None:
+        # The SDK keeps only `bookmarks` of the input state; the ledger of exports an earlier
+        # run left on Voucherify is a top-level key beside it (jobs/ledger.py).
+        super().load_state(state)
+        ids, ignored = exports_in_state(state)
+        self._exports_left = tuple(ids)
+        if ignored:
+            self.logger.warning(
+                "The STATE's %s lists entries that are not export ids; they are ignored: %s",
+                STATE_KEY,
+                ", ".join(repr(entry) for entry in ignored)[:500],
+            )
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
@@ -306,16 +328,33 @@ class TapVoucherifyExports(Tap):
 
     @override  # type: ignore[misc]  # final for typing only: see the seams note above
     def sync_all(self) -> None:
-        with self.session.open() as session:
-            # Every selected stream's exports, in the order the SDK syncs the streams, so jobs
-            # of later windows and streams are generated on Voucherify while earlier ones
-            # download. Each stream plans from its own bookmark (already in the input state).
-            session.plan(
-                request
-                for stream in self._selected_streams()
-                for request in stream.export_requests()
-            )
-            super().sync_all()
+        writer = self.message_writer
+        # The SDK's own writer (a test swaps it in) writes no ledger.
+        ours = writer if isinstance(writer, StateFlushingWriter) else None
+        try:
+            with self.session.open(self._exports_left) as session:
+                if ours is not None:
+                    # Every STATE lists the exports created and not deleted, and one is written
+                    # as each export is created (jobs/ledger.py). Until the SDK writes its first
+                    # STATE, that one repeats the input state (no bookmark on a first sync).
+                    baseline = {"bookmarks": {}, **self.state}
+                    ours.keep_in_state(STATE_KEY, session.ledger.ids, baseline)
+                    session.ledger.on_add = ours.write_state_again
+                session.delete_left_exports()
+                # Every selected stream's exports, in the order the SDK syncs the streams, so
+                # jobs of later windows and streams are generated on Voucherify while earlier
+                # ones download. Each stream plans from its own bookmark (in the input state).
+                session.plan(
+                    request
+                    for stream in self._selected_streams()
+                    for request in stream.export_requests()
+                )
+                super().sync_all()
+        finally:
+            if ours is not None:
+                # Exports deleted (or reported kept) since the last STATE, at its end: a last
+                # STATE says so, its bookmarks those of the STATE before it.
+                ours.write_state_again()
 
     @override  # type: ignore[misc]  # final for typing only: see the seams note above
     def run_connection_test(self) -> bool:

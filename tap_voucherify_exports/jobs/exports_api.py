@@ -3,10 +3,12 @@ step from a finished job to a downloadable one."""
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import time
 from dataclasses import replace
+from http import HTTPStatus
 
 from tap_voucherify_exports.api.client import VoucherifyClient
 from tap_voucherify_exports.config.settings import Settings
@@ -24,6 +26,20 @@ from tap_voucherify_exports.jobs.request import ExportRequest
 LOGGER = logging.getLogger("tap_voucherify_exports")
 
 RESULT_PREVIEW_CHARS = 500
+
+
+class DeleteOutcome(enum.Enum):
+    """What became of a `DELETE /v1/exports/{id}`."""
+
+    DELETED = "deleted"
+    GONE = "gone"  # 404: already deleted (by an earlier try, or by someone else)
+    FAILED = "failed"  # still there as far as the tap knows (an API error after the retries)
+    UNREACHABLE = "unreachable"  # the host could not be reached at all
+
+    @property
+    def gone(self) -> bool:
+        """The export is no longer on Voucherify."""
+        return self in {DeleteOutcome.DELETED, DeleteOutcome.GONE}
 
 
 class ExportsAPI:
@@ -108,16 +124,27 @@ class ExportsAPI:
         """The sync is stopping: requests waiting for the rate limit give up now."""
         self.client.interrupt_waits()
 
-    def delete_export(self, export_id: str) -> bool:
+    def delete_export(self, export_id: str, *, quiet: bool = False) -> DeleteOutcome:
         """`DELETE /v1/exports/{id}`; a failure is only a warning, the data is already synced.
-        False when the API could not be reached at all (jobs/pipeline.py then stops trying)."""
+        UNREACHABLE when the API could not be reached at all (jobs/pipeline.py then stops
+        trying). `quiet` leaves out the line per export deleted or gone (the caller sums up)."""
         try:
             self.client.request("DELETE", f"{self._exports_url}/{export_id}", kind="delete")
+        except VoucherifyAPIError as exc:
+            if exc.status == HTTPStatus.NOT_FOUND:
+                if not quiet:
+                    LOGGER.info("Export %s was already deleted (404)", export_id)
+                return DeleteOutcome.GONE
+            LOGGER.warning("Could not delete export %s: %s", export_id, exc)
+            return DeleteOutcome.FAILED
         except VoucherifyError as exc:
             LOGGER.warning("Could not delete export %s: %s", export_id, exc)
-            return not isinstance(exc, ConnectFailedError)
-        LOGGER.info("Deleted export %s", export_id)
-        return True
+            if isinstance(exc, ConnectFailedError):
+                return DeleteOutcome.UNREACHABLE
+            return DeleteOutcome.FAILED
+        if not quiet:
+            LOGGER.info("Deleted export %s", export_id)
+        return DeleteOutcome.DELETED
 
     def finished(self, export: Export, request: ExportRequest, started: float) -> Export:
         """A job that is no longer pending, made ready to download: raise on ERROR, and read a

@@ -7,6 +7,10 @@ waited for in worker threads (so 1 means strictly one after another); one poller
 of them with a single list call per interval (jobs/polling.py). Streams still
 download and emit one export at a time, in order, so records and STATE keep the sequential
 guarantees; only the waiting overlaps.
+
+Every export created is listed in the ledger (jobs/ledger.py) until it is deleted, so a run
+killed before it could delete its exports leaves their ids in its STATE, and the next run
+deletes them first (`delete_left_exports`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
 from tap_voucherify_exports.jobs.export import Export
+from tap_voucherify_exports.jobs.exports_api import DeleteOutcome
+from tap_voucherify_exports.jobs.ledger import ExportLedger
 from tap_voucherify_exports.jobs.request import ExportRequest
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
@@ -35,9 +41,9 @@ class ExportJobs(Protocol):
         """End the waits of requests held back by the rate limit (the sync is stopping)."""
         ...
 
-    def delete_export(self, export_id: str) -> bool:
-        """Delete the job; never raises. False when its host could not be reached at all (each
-        further delete would wait out the same retries)."""
+    def delete_export(self, export_id: str, *, quiet: bool = False) -> DeleteOutcome:
+        """Delete the job; never raises. UNREACHABLE when its host could not be reached at all
+        (each further delete would wait out the same retries)."""
         ...
 
 
@@ -57,7 +63,13 @@ class ExportPipeline:
     """Runs planned export requests ahead of the stream that will download them."""
 
     def __init__(
-        self, api: ExportJobs, waiter: JobWaiter, max_in_flight: int, *, delete_exports: bool
+        self,
+        api: ExportJobs,
+        waiter: JobWaiter,
+        max_in_flight: int,
+        *,
+        delete_exports: bool,
+        ledger: ExportLedger | None = None,
     ) -> None:
         self.api = api
         self.waiter = waiter
@@ -70,6 +82,48 @@ class ExportPipeline:
         self._lock = threading.Lock()
         self._created: set[str] = set()  # export ids whose rows are not all emitted yet
         self._kept: list[str] = []  # downloaded, left on Voucherify (delete_exports off)
+        # Created and not deleted, written into every STATE (jobs/ledger.py).
+        self.ledger = ExportLedger() if ledger is None else ledger
+
+    def delete_left_exports(self, left: list[str]) -> None:
+        """Delete the exports a killed run left on Voucherify (its STATE listed them), and say
+        so in one line; with `delete_exports` off, say they are kept, once (they are then
+        forgotten). Never any export the STATE does not list. One not deleted stays listed, for
+        the next run."""
+        if not left:
+            return
+        if not self.delete_exports:
+            for export_id in left:
+                self.ledger.discard(export_id)
+            LOGGER.warning(
+                "%d exports an earlier run left on Voucherify are kept because delete_exports is "
+                "false: %s",
+                len(left),
+                ", ".join(left),
+            )
+            return
+        deleted: list[str] = []
+        for export_id in left:
+            outcome = self.api.delete_export(export_id, quiet=True)
+            if outcome.gone:
+                deleted.append(export_id)
+                self.ledger.discard(export_id)
+            elif outcome is DeleteOutcome.UNREACHABLE:
+                break
+        if deleted:
+            LOGGER.warning(
+                "Deleted %d exports an earlier run left on Voucherify: %s",
+                len(deleted),
+                ", ".join(deleted),
+            )
+        kept = [export_id for export_id in left if export_id not in deleted]
+        if kept:
+            LOGGER.warning(
+                "Could not delete %d exports an earlier run left on Voucherify; they stay in the "
+                "STATE and the next run tries again: %s",
+                len(kept),
+                ", ".join(kept),
+            )
 
     def plan(self, requests: Iterable[ExportRequest]) -> None:
         """Queue the requests the sync will ask for, in the order it will ask."""
@@ -86,6 +140,9 @@ class ExportPipeline:
         export = self.api.create_export(request)
         with self._lock:
             self._created.add(export.id)
+        # Listed, and a STATE written, before it is waited for. Should the STATE fail (a closed
+        # pipe), `close` still deletes the export: it is in `_created` already.
+        self.ledger.add(export.id)
         return self.waiter.wait(export, request)
 
     def export_for(self, request: ExportRequest) -> Export:
@@ -107,7 +164,8 @@ class ExportPipeline:
         if self.delete_exports:
             # Forgotten only once deleted: a stop (Ctrl-C) that interrupts this DELETE leaves the
             # export to `close`, which deletes what is still listed.
-            self.api.delete_export(export.id)
+            if self.api.delete_export(export.id).gone:
+                self.ledger.discard(export.id)
         else:
             self._kept.append(export.id)
         with self._lock:
@@ -127,7 +185,10 @@ class ExportPipeline:
         if self.delete_exports:
             left = sorted(self._created)
             for index, export_id in enumerate(left):
-                if not self.api.delete_export(export_id):
+                outcome = self.api.delete_export(export_id)
+                if outcome.gone:
+                    self.ledger.discard(export_id)
+                if outcome is DeleteOutcome.UNREACHABLE:
                     # Unreachable after the retries: every further delete would wait as long.
                     LOGGER.warning(
                         "Voucherify cannot be reached: not trying to delete the %d other "
@@ -145,5 +206,7 @@ class ExportPipeline:
                     len(left),
                     ", ".join(left),
                 )
+            for export_id in left:  # said once, here: the next run does not repeat it
+                self.ledger.discard(export_id)
         self._created.clear()
         self._kept.clear()

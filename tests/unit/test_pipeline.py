@@ -6,6 +6,8 @@ import pytest
 from tap_voucherify_exports.errors import ExportFailedError
 from tap_voucherify_exports.fields import TABLES
 from tap_voucherify_exports.jobs.export import Export
+from tap_voucherify_exports.jobs.exports_api import DeleteOutcome
+from tap_voucherify_exports.jobs.ledger import ExportLedger
 from tap_voucherify_exports.jobs.pipeline import ExportPipeline
 from tap_voucherify_exports.jobs.request import ExportRequest
 
@@ -21,6 +23,8 @@ class FakeAPI:
         self.max_in_flight = 0
         self.fail = fail
         self.unreachable = False  # every delete fails to connect
+        self.gone: set[str] = set()  # deletes answered 404
+        self.failing: set[str] = set()  # deletes answered with an error after the retries
 
     def create_export(self, request: ExportRequest) -> Export:
         with self.lock:
@@ -38,9 +42,13 @@ class FakeAPI:
             raise ExportFailedError(f"{export.id} ended in ERROR")
         return Export(export.id, "DONE", {"url": "u"})
 
-    def delete_export(self, export_id: str) -> bool:
+    def delete_export(self, export_id: str, *, quiet: bool = False) -> DeleteOutcome:
         self.deleted.append(export_id)
-        return not self.unreachable
+        if self.unreachable:
+            return DeleteOutcome.UNREACHABLE
+        if export_id in self.failing:
+            return DeleteOutcome.FAILED
+        return DeleteOutcome.GONE if export_id in self.gone else DeleteOutcome.DELETED
 
     def interrupt_waits(self) -> None:
         """Nothing waits for a rate limit here."""
@@ -131,12 +139,105 @@ def test_an_export_whose_delete_was_interrupted_is_deleted_at_close():
     export = pipeline.export_for(requests_("a")[0])
     original = api.delete_export
 
-    def interrupted(export_id: str) -> bool:
+    def interrupted(export_id: str, *, quiet: bool = False) -> DeleteOutcome:
         api.delete_export = original  # type: ignore[method-assign]
         raise KeyboardInterrupt
 
     api.delete_export = interrupted  # type: ignore[method-assign]
     with pytest.raises(KeyboardInterrupt):
         pipeline.done_downloading(export)
+    pipeline.close()
+    assert api.deleted == ["exp_a"]
+
+
+def test_every_export_is_in_the_ledger_from_its_creation_until_it_is_deleted():
+    api = FakeAPI()
+    listed_at_creation: list[list[str]] = []
+    ledger = ExportLedger()
+    ledger.on_add = lambda: listed_at_creation.append(ledger.ids())
+    pipeline = ExportPipeline(api, api, 1, delete_exports=True, ledger=ledger)  # type: ignore[arg-type]
+    planned = requests_("a", "b")
+    pipeline.plan(planned)
+    first = pipeline.export_for(planned[0])
+    assert "exp_a" in ledger
+    pipeline.done_downloading(first)
+    assert "exp_a" not in ledger
+    pipeline.done_downloading(pipeline.export_for(planned[1]))
+    pipeline.close()
+    assert listed_at_creation == [["exp_a"], ["exp_b"]]
+    assert ledger.ids() == []
+
+
+def test_an_export_whose_delete_failed_stays_in_the_ledger_for_the_next_run():
+    api = FakeAPI()
+    api.failing = {"exp_a"}
+    pipeline = ExportPipeline(api, api, 1, delete_exports=True)  # type: ignore[arg-type]
+    pipeline.done_downloading(pipeline.export_for(requests_("a")[0]))
+    pipeline.close()
+    assert pipeline.ledger.ids() == ["exp_a"]
+
+
+def test_exports_kept_by_delete_exports_false_leave_the_ledger_once_named(caplog):
+    api = FakeAPI()
+    pipeline = ExportPipeline(api, api, 1, delete_exports=False)  # type: ignore[arg-type]
+    pipeline.done_downloading(pipeline.export_for(requests_("a")[0]))
+    assert pipeline.ledger.ids() == ["exp_a"]
+    pipeline.close()
+    assert "1 exports left on Voucherify because delete_exports is false: exp_a" in caplog.text
+    assert pipeline.ledger.ids() == []
+
+
+def test_exports_an_earlier_run_left_are_deleted_in_one_line_404_counting_as_deleted(caplog):
+    api = FakeAPI()
+    api.gone = {"exp_old2"}
+    ledger = ExportLedger(["exp_old1", "exp_old2"])
+    pipeline = ExportPipeline(api, api, 1, delete_exports=True, ledger=ledger)  # type: ignore[arg-type]
+    pipeline.delete_left_exports(["exp_old1", "exp_old2"])
+    pipeline.close()
+    assert api.deleted == ["exp_old1", "exp_old2"]
+    assert ledger.ids() == []
+    lines = [r.getMessage() for r in caplog.records if "earlier run" in r.getMessage()]
+    assert lines == ["Deleted 2 exports an earlier run left on Voucherify: exp_old1, exp_old2"]
+
+
+def test_left_exports_that_could_not_be_deleted_stay_in_the_ledger(caplog):
+    api = FakeAPI()
+    api.failing = {"exp_old1"}
+    ledger = ExportLedger(["exp_old1", "exp_old2"])
+    pipeline = ExportPipeline(api, api, 1, delete_exports=True, ledger=ledger)  # type: ignore[arg-type]
+    pipeline.delete_left_exports(["exp_old1", "exp_old2"])
+    assert ledger.ids() == ["exp_old1"]
+    assert "Deleted 1 exports an earlier run left on Voucherify: exp_old2" in caplog.text
+    assert "Could not delete 1 exports an earlier run left on Voucherify" in caplog.text
+    pipeline.close()
+
+
+def test_left_exports_are_named_once_and_kept_when_delete_exports_is_false(caplog):
+    api = FakeAPI()
+    ledger = ExportLedger(["exp_old1"])
+    pipeline = ExportPipeline(api, api, 1, delete_exports=False, ledger=ledger)  # type: ignore[arg-type]
+    pipeline.delete_left_exports(["exp_old1"])
+    pipeline.close()
+    assert api.deleted == []
+    assert ledger.ids() == []
+    assert (
+        "1 exports an earlier run left on Voucherify are kept because delete_exports is false: "
+        "exp_old1" in caplog.text
+    )
+
+
+def test_an_export_whose_state_could_not_be_written_is_still_deleted_at_close():
+    """The target went away: writing the STATE that lists a new export fails on its thread."""
+    api = FakeAPI()
+    ledger = ExportLedger()
+
+    def broken_pipe() -> None:
+        raise BrokenPipeError
+
+    ledger.on_add = broken_pipe
+    pipeline = ExportPipeline(api, api, 2, delete_exports=True, ledger=ledger)  # type: ignore[arg-type]
+    pipeline.plan(requests_("a"))
+    with pytest.raises(BrokenPipeError):
+        pipeline.export_for(requests_("a")[0])
     pipeline.close()
     assert api.deleted == ["exp_a"]

@@ -3,7 +3,8 @@ import logging
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from tests.helpers import records, run_sync, states
+from tap_voucherify_exports.export_stream import BACKFILL_STATE_KEY
+from tests.helpers import records, run_sync, states, without_ledger
 from tests.unit.conftest import SECRET
 from tests.unit.fake_api import voucher
 
@@ -21,7 +22,7 @@ EDGE_ROWS = [
 
 def test_each_window_is_one_export_followed_by_a_state_message(config, fake):
     fake.rows["voucher"] = EDGE_ROWS
-    messages = run_sync(config)
+    messages = without_ledger(run_sync(config))
     assert len(fake.created) == 2
     kinds = [m["type"] for m in messages if m["type"] in {"RECORD", "STATE"}]
     window_one_records = kinds.index("STATE", 1)
@@ -204,3 +205,50 @@ def test_metadata_keys_for_a_stream_without_metadata_fail_naming_the_setting(con
     match = rf"`metadata_keys` names the stream `{stream}`"
     with pytest.raises(ConfigValidationError, match=match):
         TapVoucherifyExports(config=config)
+
+
+def created_windows(fake) -> list[tuple[str, str]]:
+    windows = []
+    for body in fake.created:
+        conditions = body["parameters"]["filters"]["created_at"]["conditions"]
+        windows.append((conditions["$after"][0], conditions["$before"][0]))
+    return windows
+
+
+def test_a_first_sync_marks_its_backfill_unfinished_until_its_last_window_is_done(config, fake):
+    config["creation_only_streams"] = ["vouchers"]
+    fake.rows["voucher"] = EDGE_ROWS
+    marks = [
+        s["bookmarks"]["vouchers"].get(BACKFILL_STATE_KEY)
+        for s in states(without_ledger(run_sync(config)))
+        if s["bookmarks"].get("vouchers", {}).get("replication_key_value")
+    ]
+    assert marks == [False, True, True]  # window 1, window 2 (the last), the stream's end
+
+
+@pytest.mark.parametrize(
+    ("mark", "windows", "after"),
+    [
+        # A state written before the mark existed: a bookmark means the backfill was done.
+        (None, [("2023-12-31T23:59:59.999Z", "2024-01-31T00:00:00.000Z"),
+                ("2024-01-30T23:59:59.999Z", "2024-03-01T00:00:00.000Z")], None),
+        # A backfill stopped midway resumes in backfill-sized windows, and is then done.
+        (False, [("2023-12-31T23:59:59.999Z", "2024-03-01T00:00:00.000Z")], True),
+        (True, [("2023-12-31T23:59:59.999Z", "2024-01-31T00:00:00.000Z"),
+                ("2024-01-30T23:59:59.999Z", "2024-03-01T00:00:00.000Z")], True),
+    ],
+    ids=["state-before-the-mark", "backfill-unfinished", "backfill-done"],
+)  # fmt: skip
+def test_a_bookmark_resumes_in_backfill_windows_only_while_the_backfill_is_unfinished(
+    config, fake, mark, windows, after
+):
+    config.update(window_days=30, backfill_window_days=365, creation_only_streams=["vouchers"])
+    stream_state = {
+        "replication_key": "created_at",
+        "replication_key_value": "2024-01-01T00:00:00Z",
+    }
+    if mark is not None:
+        stream_state[BACKFILL_STATE_KEY] = mark
+    messages = run_sync(config, state={"bookmarks": {"vouchers": stream_state}})
+    assert created_windows(fake) == windows
+    assert states(messages)[-1]["bookmarks"]["vouchers"].get(BACKFILL_STATE_KEY) is after

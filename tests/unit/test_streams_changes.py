@@ -11,7 +11,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_voucherify_exports.config.values import CHANGE_STREAMS
 from tap_voucherify_exports.export_stream import CHANGES_STATE_KEY
 from tap_voucherify_exports.streams import STREAM_TYPES
-from tests.helpers import records, run_sync, states, sync
+from tests.helpers import records, run_sync, states, sync, without_ledger
 from tests.unit.fake_api import voucher
 
 SAVED_STATES = json.loads(
@@ -47,11 +47,11 @@ def test_the_first_sync_exports_created_windows_and_starts_the_change_cursor_whe
     config, fake
 ):
     fake.rows["voucher"] = [voucher(1, "2024-01-02T00:00:00.000Z", "2024-01-03T00:00:00.000Z")]
-    messages = run_sync(config)
+    messages = without_ledger(run_sync(config))
     assert filter_keys(fake) == ["created_at", "created_at"]
     # Every STATE with a bookmark, from the first window's on, carries the change cursor at the
     # sync's end.
-    marked = [s for s in states(messages) if s["bookmarks"]["vouchers"]]
+    marked = [s for s in states(messages) if s["bookmarks"].get("vouchers")]
     assert len(marked) == 3
     for state in marked:
         assert state["bookmarks"]["vouchers"][CHANGES_STATE_KEY] == {
