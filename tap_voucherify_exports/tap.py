@@ -119,9 +119,10 @@ class TapVoucherifyExports(Tap):
                     description="Days of created_at covered by one export job (at least 1)."),
         th.Property("backfill_window_days", th.IntegerType(),
                     default=settings.BACKFILL_WINDOW_DAYS_DEFAULT,
-                    description="Days covered by one export job on a stream's first run (no "
-                                "bookmark yet; at least window_days). An export that ends in "
-                                "ERROR is split in half as usual."),
+                    description="Days covered by one export job while a stream's first sync "
+                                "(backfill) has not reached the present, resumed runs included "
+                                "(at least window_days). An export that ends in ERROR is split "
+                                "in half as usual."),
         th.Property("min_window_seconds", th.IntegerType(),
                     default=settings.MIN_WINDOW_SECONDS_DEFAULT,
                     description="An export that ends in ERROR is split in half and retried "
@@ -152,8 +153,9 @@ class TapVoucherifyExports(Tap):
                                 "Default: no hourly cap."),
         th.Property("delete_exports", th.BooleanType(), default=settings.DELETE_EXPORTS_DEFAULT,
                     description="Delete each export from Voucherify once its rows are synced "
-                                "(and abandoned ones when a sync fails or is stopped). False "
-                                "keeps them, and says so with a warning."),
+                                "(abandoned ones when a sync fails or is stopped, and, on the next "
+                                "run, those a killed run left). False keeps them, and says so "
+                                "with a warning."),
         th.Property("metadata_keys", th.ObjectType(additional_properties=True),
                     description="Metadata keys to export as their own typed columns, per "
                                 'stream: {"vouchers": ["region"]} or {"customers": {"tier": '
