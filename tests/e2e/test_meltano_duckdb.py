@@ -21,10 +21,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.support.e2e_data import ROWS, STREAMS, TAP, configure_tap, truth_keys
+from tests.support.meltano import REPO_ROOT, MeltanoProject, base_env, make_meltano_project
+from tests.support.postgres import utc
 from voucherify_emulator import Emulator
-
-from .conftest import REPO_ROOT, MeltanoProject, base_env, make_meltano_project
-from .support import ROWS, STREAMS, TAP, configure_tap, truth_keys, utc
 
 LOADER = "target-duckdb"
 SCHEMA = "voucherify"  # default_target_schema in meltano.yml

@@ -15,9 +15,9 @@ from singer_sdk.io_base import SingerWriter
 from tap_voucherify_exports.fastpath import ChunkedRecordWriter
 from tap_voucherify_exports.streams import VoucherifyExportStream
 from tap_voucherify_exports.tap import TapVoucherifyExports
-from tests.helpers import STREAM_OBJECTS, run_sync, spy_on_pieces
-from tests.helpers import records as records_of
-from tests.integration.conftest import tap_config
+from tests.support.emulator import tap_config
+from tests.support.sync import STREAM_OBJECTS, run_sync, spy_on_pieces
+from tests.support.sync import records as records_of
 
 
 def comparable(messages: list[dict]) -> list[dict]:

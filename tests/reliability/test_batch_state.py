@@ -21,8 +21,9 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.helpers import catalog_for, key_of, truth_keys
-from tests.reliability.conftest import base_config
+from tests.support.emulator import base_config
+from tests.support.ground_truth import key_of, truth_keys
+from tests.support.sync import catalog_for
 from voucherify_emulator import Emulator
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import requests
 from tap_voucherify_exports.client import MAX_TRIES, VoucherifyClient
 from tap_voucherify_exports.errors import ConnectFailedError, RetriableHTTPError
 from tap_voucherify_exports.settings import parse_settings
-from tests.helpers import closed_port
+from tests.support.network import closed_port
 
 API = "https://api.voucherify.io"
 DOWNLOAD = "https://download.voucherify.io"

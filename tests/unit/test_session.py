@@ -9,8 +9,7 @@ from tap_voucherify_exports.errors import ExportFailedError
 from tap_voucherify_exports.exports import ExportRequest
 from tap_voucherify_exports.session import SyncSession
 from tap_voucherify_exports.windows import Window
-from tests.unit.conftest import SECRET
-from tests.unit.fake_api import voucher
+from tests.support.fake_api import SECRET, voucher
 
 WINDOW = Window(
     dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2024, 2, 1, tzinfo=dt.timezone.utc)

@@ -11,8 +11,8 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_voucherify_exports.settings import CHANGE_STREAMS
 from tap_voucherify_exports.stream_types import STREAM_TYPES
 from tap_voucherify_exports.streams import CHANGES_STATE_KEY
-from tests.helpers import records, run_sync, states, sync
-from tests.unit.fake_api import voucher
+from tests.support.fake_api import voucher
+from tests.support.sync import records, run_sync, states, sync
 
 SAVED_STATES = json.loads(
     (Path(__file__).parents[1] / "data" / "states_before_change_replication.json").read_text()

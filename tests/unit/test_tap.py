@@ -4,8 +4,8 @@ import pytest
 
 from tap_voucherify_exports.stream_types import STREAM_TYPES
 from tap_voucherify_exports.tap import TapVoucherifyExports
-from tests.helpers import catalog_for, records, run_sync
-from tests.unit.fake_api import voucher
+from tests.support.fake_api import voucher
+from tests.support.sync import catalog_for, records, run_sync
 
 
 def test_every_stream_gets_the_taps_one_session(config):

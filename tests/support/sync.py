@@ -1,57 +1,17 @@
-"""Helpers shared by unit and integration tests: build a catalog, run a sync, read messages."""
+"""Run a sync in-process and read what it wrote: build a catalog, run, pick messages apart."""
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import io
 import json
-import socket
-from collections import Counter
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tap_voucherify_exports.stream_types import STREAM_TYPES
 from tap_voucherify_exports.tap import TapVoucherifyExports
 
 STREAM_OBJECTS = {stream.name: stream.exported_object for stream in STREAM_TYPES}
 PRIMARY_KEYS = {stream.name: tuple(stream.primary_keys) for stream in STREAM_TYPES}
-TIMESTAMP_KEYS = {"date", "created_at"}
-
-if TYPE_CHECKING:
-    from voucherify_emulator import Emulator
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on: bound to learn a free one, then closed."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def key_part(field: str, value: Any) -> str:
-    """One primary-key cell of a record or a ground-truth row (CSV text), normalised: timestamps
-    in one ISO form (`...Z` and `+00:00` agree), None as ""."""
-    if field in TIMESTAMP_KEYS and value:
-        return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).isoformat()
-    return "" if value is None else str(value)
-
-
-def key_of(stream: str, row: dict[str, Any]) -> tuple[str, ...]:
-    """The primary key of a record or a ground-truth row, normalised."""
-    return tuple(key_part(f, row.get(f)) for f in PRIMARY_KEYS[stream])
-
-
-def truth_keys(
-    emu: Emulator, stream: str, cell: Callable[[str, Any], Any] = key_part
-) -> Counter[tuple[Any, ...]]:
-    """The primary key of every row the emulator holds for `stream`, counted (the ground truth).
-
-    `cell` turns one key cell into the form compared against (e.g. a datetime for PostgreSQL)."""
-    keys = PRIMARY_KEYS[stream]
-    return Counter(
-        tuple(cell(f, row.get(f)) for f in keys) for row in emu.ground_truth(STREAM_OBJECTS[stream])
-    )
 
 
 def catalog_for(
@@ -106,6 +66,17 @@ def records(messages: list[dict[str, Any]], stream: str = "vouchers") -> list[di
 
 def states(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [m["value"] for m in messages if m["type"] == "STATE"]
+
+
+def bookmarks(messages: list[dict[str, Any]], stream: str) -> list[str]:
+    """Every `replication_key_value` of `stream` in the STATE messages, in order."""
+    values = []
+    for m in messages:
+        if m["type"] == "STATE":
+            value = m["value"].get("bookmarks", {}).get(stream, {}).get("replication_key_value")
+            if value:
+                values.append(value)
+    return values
 
 
 def spy_on_pieces(monkeypatch: Any, chunk_bytes: int) -> list[int]:
