@@ -165,7 +165,7 @@ class IncrementalSyncs:
     pg: Postgres
     first_bookmarks: dict[str, str]
     second_bookmarks: dict[str, str]
-    first_sync_ids: dict[str, set[int]]  # `_sdc_sync_started_at` values after the first run
+    first_sync_ids: dict[str, set[object]]  # `_sdc_sync_started_at` values after the first run
     new_keys: dict[str, set[tuple[object, ...]]]  # keys of the rows added between the runs
     second_jobs: list[ExportJob]  # export jobs created during the second run
     second_downloads: set[str]  # ids of the exports the second run downloaded

@@ -668,8 +668,8 @@ def test_cli_prints_urls_and_stops_on_sigterm():
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert process.stdout is not None
     try:
-        assert process.stdout is not None
         line = process.stdout.readline()
         urls = dict(part.split("=", 1) for part in line.split())
         headers = {"X-App-Id": urls["app_id"], "X-App-Token": urls["app_token"]}
@@ -733,8 +733,8 @@ def test_cli_starts_in_the_shape_given_and_refuses_a_bad_one():
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert process.stdout is not None
     try:
-        assert process.stdout is not None
         urls = dict(part.split("=", 1) for part in process.stdout.readline().split())
         shape = requests.get(f"{urls['api_url']}/_emulator/shape", timeout=10).json()
         assert shape["header"] == "keys"

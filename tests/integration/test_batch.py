@@ -16,11 +16,15 @@ from singer_sdk import Stream
 from tap_voucherify_exports.stream_types import STREAM_TYPES
 from tap_voucherify_exports.streams import VoucherifyExportStream
 from tests.support.ground_truth import key_of
-from tests.support.sync import STREAM_OBJECTS, run_sync, spy_on_pieces
+from tests.support.sync import STREAM_OBJECTS, declared, run_sync, spy_on_pieces
 from tests.support.sync import records as records_of
 
 STREAMS = set(STREAM_OBJECTS)
-REPLICATION_KEYS = {s.name: s.replication_key for s in STREAM_TYPES if s.replication_key}
+REPLICATION_KEYS: dict[str, str] = {
+    declared(s, "name"): declared(s, "replication_key")
+    for s in STREAM_TYPES
+    if declared(s, "replication_key")
+}
 
 
 def batch_config(root: Path, batch_size: int = 70) -> dict[str, Any]:

@@ -82,7 +82,7 @@ def _bookmark(message: dict[str, Any]) -> str | None:
 
 
 def batch_rows(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for message in messages:
         assert message["type"] != "RECORD", "BATCH mode wrote a RECORD message"
         if message["type"] == "BATCH":

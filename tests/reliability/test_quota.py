@@ -25,7 +25,8 @@ POLL_INTERVAL = 0.25
 
 def polls(emu: Emulator) -> tuple[list[int], list[int]]:
     """Indexes (in emu.requests) of list calls and of per-id gets on the API origin."""
-    listed, got = [], []
+    listed: list[int] = []
+    got: list[int] = []
     for n, r in enumerate(emu.requests):
         if r.origin == "api" and r.method == "GET":
             (listed if r.path.rstrip("/") == "/v1/exports" else got).append(n)

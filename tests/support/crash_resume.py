@@ -263,7 +263,7 @@ def progress(state: dict[str, Any] | None, config: dict[str, Any]) -> float:
     if not state:
         return 0.0
     start = parse_ts(config["start_date"])
-    end = parse_ts(config["end_date"]) if "end_date" in config else dt.datetime.now(dt.UTC)
+    end = parse_ts(config["end_date"]) if "end_date" in config else dt.datetime.now(dt.timezone.utc)
     done = 0.0
     for stream in WINDOWED_STREAMS:
         mark = state.get("bookmarks", {}).get(stream, {}).get("replication_key_value")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import requests
 
@@ -23,7 +24,7 @@ def client(emu: Emulator, auth: bool = True) -> Iterator[requests.Session]:
 
 def create(s: requests.Session, emu: Emulator, exported_object: str, **parameters) -> dict:
     """`POST /v1/exports`; the created export."""
-    body = {"exported_object": exported_object}
+    body: dict[str, Any] = {"exported_object": exported_object}
     if parameters:
         body["parameters"] = parameters
     response = s.post(f"{emu.api_url}/v1/exports", json=body)

@@ -5,17 +5,32 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+from collections.abc import Collection
 from typing import Any
 
 from tap_voucherify_exports.stream_types import STREAM_TYPES
+from tap_voucherify_exports.streams import VoucherifyExportStream
 from tap_voucherify_exports.tap import TapVoucherifyExports
 
-STREAM_OBJECTS = {stream.name: stream.exported_object for stream in STREAM_TYPES}
-PRIMARY_KEYS = {stream.name: tuple(stream.primary_keys) for stream in STREAM_TYPES}
+
+def declared(stream_type: type[VoucherifyExportStream], attribute: str) -> Any:
+    """What a stream declaration sets on its class: `name`, `primary_keys`, `replication_key`.
+
+    singer-sdk types these per instance (set in `Stream.__init__`, or properties), so a type
+    checker does not see the class attributes the declarations set; at run time they are there."""
+    return getattr(stream_type, attribute)
+
+
+STREAM_OBJECTS: dict[str, str] = {
+    declared(stream, "name"): stream.exported_object for stream in STREAM_TYPES
+}
+PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
+    declared(stream, "name"): tuple(declared(stream, "primary_keys")) for stream in STREAM_TYPES
+}
 
 
 def catalog_for(
-    config: dict[str, Any], streams: set[str], deselected: set[str] = frozenset()
+    config: dict[str, Any], streams: Collection[str], deselected: Collection[str] = frozenset()
 ) -> dict[str, Any]:
     """A catalog selecting `streams`, with the `deselected` properties turned off."""
     catalog = TapVoucherifyExports(config=config).catalog_dict
@@ -32,7 +47,7 @@ def sync(
     config: dict[str, Any],
     streams: set[str] | None = None,
     state: dict[str, Any] | None = None,
-    deselected: set[str] = frozenset(),
+    deselected: Collection[str] = frozenset(),
 ) -> tuple[list[dict[str, Any]], BaseException | None]:
     """Run a sync in-process; return every message written (even if it failed) and the error.
 
@@ -48,7 +63,7 @@ def sync(
         except Exception as exc:
             error = exc
     out.flush()
-    text = out.buffer.getvalue().decode("utf-8")  # type: ignore[attr-defined]
+    text = out.buffer.getvalue().decode("utf-8")
     return [json.loads(line) for line in text.splitlines() if line.strip()], error
 
 

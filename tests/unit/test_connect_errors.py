@@ -30,6 +30,7 @@ def test_a_refused_connection_names_api_url_and_its_value_after_the_retries(slee
         f"Cannot connect to api_url {origin}: connection refused after {MAX_TRIES} tries "
         f"(POST {origin}/v1/exports)."
     )
+    assert error.value.hint is not None
     assert error.value.hint.startswith("Check api_url (a region name, eu, us1 or as1, ")
     assert len(sleeps) == MAX_TRIES - 1  # retried like any other connection failure
 
@@ -58,6 +59,7 @@ def test_a_host_name_that_does_not_resolve_names_its_setting(sleeps, url, named)
     message = str(error.value)
     assert message.startswith(f"Cannot connect to {named}: its host name does not resolve (DNS)")
     assert "secret-token" not in message
+    assert error.value.hint is not None
     assert error.value.hint.startswith(f"Check {named.split()[0]} ")
 
 

@@ -180,7 +180,7 @@ def test_a_broken_download_resumes_after_the_pieces_handed_on(parser, monkeypatc
             raise urllib3.exceptions.ProtocolError("Connection reset by peer")
         return stream.read(min(n, 250, cut - stream.tell()))
 
-    chunks = []
+    chunks: list[parallel.EncodedRows] = []
     with pytest.raises(urllib3.exceptions.ProtocolError):
         chunks.extend(part.read(response_of(breaking)))
     assert 0 < part.rows < 200

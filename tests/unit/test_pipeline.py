@@ -1,5 +1,6 @@
 import threading
 import time
+from collections.abc import Collection
 
 import pytest
 
@@ -11,7 +12,7 @@ from tap_voucherify_exports.pipeline import ExportPipeline
 class FakeAPI:
     """Records creates, waits and deletes; tracks how many jobs are in flight at once."""
 
-    def __init__(self, fail: set[str] = frozenset()):
+    def __init__(self, fail: Collection[str] = frozenset()):
         self.lock = threading.Lock()
         self.created: list[str] = []
         self.deleted: list[str] = []
@@ -55,7 +56,7 @@ def requests_(*names: str) -> list[ExportRequest]:
 @pytest.mark.parametrize("limit", [1, 2, 3])
 def test_never_more_jobs_in_flight_than_max_concurrent_exports(limit):
     api = FakeAPI()
-    pipeline = ExportPipeline(api, api, limit, delete_exports=False)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, limit, delete_exports=False)
     planned = requests_("a", "b", "c", "d", "e")
     pipeline.plan(planned)
     for request in planned:
@@ -71,7 +72,7 @@ def test_never_more_jobs_in_flight_than_max_concurrent_exports(limit):
 
 def test_later_jobs_are_created_while_the_first_downloads():
     api = FakeAPI()
-    pipeline = ExportPipeline(api, api, 3, delete_exports=False)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 3, delete_exports=False)
     planned = requests_("a", "b", "c")
     pipeline.plan(planned)
     pipeline.export_for(planned[0])
@@ -82,14 +83,14 @@ def test_later_jobs_are_created_while_the_first_downloads():
 
 def test_an_unplanned_request_runs_at_once():
     api = FakeAPI()
-    pipeline = ExportPipeline(api, api, 2, delete_exports=False)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 2, delete_exports=False)
     assert pipeline.export_for(requests_("split-half")[0]).status == "DONE"
     pipeline.close()
 
 
 def test_a_failed_job_raises_for_the_stream_that_asks_for_it():
     api = FakeAPI(fail={"b"})
-    pipeline = ExportPipeline(api, api, 3, delete_exports=False)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 3, delete_exports=False)
     planned = requests_("a", "b")
     pipeline.plan(planned)
     pipeline.done_downloading(pipeline.export_for(planned[0]))
@@ -100,7 +101,7 @@ def test_a_failed_job_raises_for_the_stream_that_asks_for_it():
 
 def test_close_deletes_jobs_nobody_downloaded_when_delete_exports_is_on():
     api = FakeAPI()
-    pipeline = ExportPipeline(api, api, 3, delete_exports=True)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 3, delete_exports=True)
     planned = requests_("a", "b", "c")
     pipeline.plan(planned)
     pipeline.done_downloading(pipeline.export_for(planned[0]))
@@ -112,7 +113,7 @@ def test_close_deletes_jobs_nobody_downloaded_when_delete_exports_is_on():
 def test_close_stops_deleting_once_voucherify_cannot_be_reached(caplog):
     """Each delete of an unreachable host waits out the client's retries: one is enough."""
     api = FakeAPI()
-    pipeline = ExportPipeline(api, api, 3, delete_exports=True)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 3, delete_exports=True)
     pipeline.plan(requests_("a", "b", "c"))
     pipeline.export_for(requests_("a")[0])
     time.sleep(0.05)
@@ -125,7 +126,7 @@ def test_close_stops_deleting_once_voucherify_cannot_be_reached(caplog):
 def test_an_export_whose_delete_was_interrupted_is_deleted_at_close():
     """Ctrl-C during the DELETE after an export's last row: `close` deletes it again."""
     api = FakeAPI()
-    pipeline = ExportPipeline(api, api, 1, delete_exports=True)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 1, delete_exports=True)
     export = pipeline.export_for(requests_("a")[0])
     original = api.delete_export
 
