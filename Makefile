@@ -20,7 +20,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 BENCH_INSTALLED := $(VENV)/.installed-bench
 
-.PHONY: install plugins demo test bench constraints
+.PHONY: install plugins demo test test-pythons bench constraints
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,13 +46,22 @@ demo: plugins
 	VENV=$(VENV) scripts/demo.sh
 
 ## test: lint, type-check, and the test suite (pytest's "no tests collected" counts as success)
+# mypy: the package and the emulator strict, the tests not ([tool.mypy] in pyproject.toml).
 test: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy tap_voucherify_exports voucherify_emulator
+	$(BIN)/mypy tap_voucherify_exports voucherify_emulator tests
 	$(BIN)/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest: no tests collected"; status=0; fi; \
 	exit $$status
+
+# The Pythons `requires-python` (>=3.10) allows; test-pythons skips $(PYTHON)'s and those not found.
+PYTHON_VERSIONS ?= 3.10 3.11 3.12 3.13 3.14
+
+## test-pythons: the unit tier on every other Python found (python3.X on PATH, or under pyenv),
+## each in its own .venv-py3.X with dependencies resolved for it (no constraints.txt)
+test-pythons:
+	scripts/test-pythons.sh $(PYTHON_VERSION) $(PYTHON_VERSIONS)
 
 $(BENCH_INSTALLED): $(INSTALLED)
 	$(BIN)/python -m pip install --quiet $(CONSTRAINT_ARGS) -e '.[bench]'

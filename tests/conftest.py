@@ -1,7 +1,8 @@
 """Markers by folder, so a test's tier follows where it lives, not a line each file must repeat.
 
 `pytest -m "not integration and not e2e"` runs the unit tests alone; `-m e2e` the meltano and
-PostgreSQL tests.
+PostgreSQL tests. tests/emulator, the emulator's own tests, holds both tiers: its modules over
+HTTP mark themselves `integration`. Test helpers are plain modules in tests/support.
 """
 
 from __future__ import annotations

@@ -42,14 +42,22 @@ def _quoted(cell: Cell) -> Cell:
     return lambda i, h, ms: _quote(cell(i, h, ms))
 
 
+# Stands for a per-row cell while a template row goes through the csv module: a character no
+# generated cell holds and that the module writes unquoted (NUL was, but Python 3.10's csv
+# module cannot write NUL at all).
+_ROW_CELL = "\x01"
+
+
 def _runs(template: list[str], row_positions: list[int], terminator: str) -> list[str]:
     """The CSV text between per-row cells: run0 cell run1 cell ... runN (runN ends the line)."""
+    if any(_ROW_CELL in cell for cell in template):
+        raise ValueError(f"a template cell holds {_ROW_CELL!r}, which stands for a per-row cell")
     buffer = io.StringIO()
     # The csv module quotes line breaks only if they are in its lineterminator: keep "\r\n".
     csv.writer(buffer, lineterminator="\r\n").writerow(
-        ["\x00" if pos in row_positions else cell for pos, cell in enumerate(template)]
+        [_ROW_CELL if pos in row_positions else cell for pos, cell in enumerate(template)]
     )
-    runs = buffer.getvalue()[:-2].split("\x00")
+    runs = buffer.getvalue()[:-2].split(_ROW_CELL)
     runs[-1] += terminator
     return runs
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from types import TracebackType
@@ -17,7 +18,7 @@ from voucherify_emulator.data import Dataset
 from voucherify_emulator.faults import FaultRegistry, make_fault
 from voucherify_emulator.jobs import ExportJob, JobStore
 from voucherify_emulator.oauth import TokenStore
-from voucherify_emulator.recording import RateCounter, RecordedRequest, Recorder
+from voucherify_emulator.recording import RateCounter, RecordedRequest, Recorder, RequestHook
 from voucherify_emulator.server import Backend, Server, make_handler
 from voucherify_emulator.shapes import Shape
 from voucherify_emulator.tapconfig import tap_config
@@ -114,7 +115,8 @@ class Emulator:
         return self
 
     def stop(self) -> None:
-        """Stop serving, end open connections, join threads, delete every export file."""
+        """Stop serving, end open connections, join threads, delete every export file; then
+        raise the first exception a request hook raised (`on_request`), if one did."""
         for server in self._servers.values():
             server.shutdown()
         for server in self._servers.values():
@@ -126,6 +128,9 @@ class Emulator:
         self._threads.clear()
         if self.jobs is not None:
             self.jobs.close()
+        hook_errors = self.recorder.take_hook_errors()
+        if hook_errors:
+            raise hook_errors[0]
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -321,6 +326,18 @@ class Emulator:
     def clear_requests(self) -> None:
         """Forget the recorded requests."""
         self.recorder.clear()
+
+    def on_request(self, hook: RequestHook) -> Callable[[], None]:
+        """Call `hook(request)` with each request as it arrives; returns what removes the hook.
+
+        Every request `requests` records (any origin; control requests are not) reaches the hooks
+        once it is recorded and before it is answered, on the thread serving it: a hook that arms
+        a fault (`inject`) or changes rows affects that very request. Hooks run in the order they
+        were added and the request waits for them. One that raises ends the connection with no
+        answer, and `stop` (the end of a `with` block) raises that exception, so a test whose
+        hook failed fails with the hook's traceback.
+        """
+        return self.recorder.add_hook(hook)
 
     @property
     def exports(self) -> list[ExportJob]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -30,17 +31,50 @@ class RecordedRequest:
         return asdict(self)
 
 
+RequestHook = Callable[[RecordedRequest], None]
+
+
 class Recorder:
-    """Thread-safe, append-only request log."""
+    """Thread-safe, append-only request log, and the hooks told of each request recorded."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
+        self._hooks: list[RequestHook] = []
+        self._hook_errors: list[Exception] = []
 
     def add(self, request: RecordedRequest) -> None:
-        """Record one request."""
+        """Record one request, then call every hook with it, in the order they were added.
+
+        What a hook raises is kept for `take_hook_errors` and raised on."""
         with self._lock:
             self._requests.append(request)
+            hooks = list(self._hooks)
+        for hook in hooks:
+            try:
+                hook(request)
+            except Exception as error:
+                with self._lock:
+                    self._hook_errors.append(error)
+                raise
+
+    def add_hook(self, hook: RequestHook) -> Callable[[], None]:
+        """Call `hook` with every request recorded from now on; returns what removes it."""
+        with self._lock:
+            self._hooks.append(hook)
+
+        def remove() -> None:
+            with self._lock:
+                if hook in self._hooks:
+                    self._hooks.remove(hook)
+
+        return remove
+
+    def take_hook_errors(self) -> list[Exception]:
+        """What hooks raised since the last call, oldest first."""
+        with self._lock:
+            errors, self._hook_errors = self._hook_errors, []
+        return errors
 
     def all(self) -> list[RecordedRequest]:
         """A copy of everything recorded so far."""

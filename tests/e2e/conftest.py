@@ -9,290 +9,45 @@
     sets ``CI=1``), where it fails instead. ``scripts/start-postgres.sh`` starts such a server
     and prints the variables.
 
+`meltano_plugins`
+    Session-scoped. Every plugin in meltano.yml installed once, with ``meltano install``, into the
+    repository's ``.meltano/`` (shared with ``make demo``); its path.
+
 `meltano_project`
     Function-scoped. A `MeltanoProject` for running ``meltano`` against the repository's own
     meltano.yml (environment ``dev``), isolated per test: its own ``.meltano`` directory (system
     database, hence meltano state; run configs; logs) under ``tmp_path``, its own PostgreSQL schema
-    (`MeltanoProject.target_postgres_schema`), DuckDB file and JSONL folder. The plugin venvs are
-    installed once per session, with ``meltano install``, into the repository's ``.meltano/``
-    (shared with ``make demo``) and linked into each test's directory. Point the tap at an emulator
-    with `MeltanoProject.set_config`; run with `MeltanoProject.run`; read bookmarks with
-    `MeltanoProject.state`. Needs ``meltano`` beside the running Python (``make install``); without
-    it the test is skipped, or fails under CI.
+    (`MeltanoProject.target_postgres_schema`), DuckDB file and JSONL folder, the plugin venvs
+    linked in. Point the tap at an emulator with `MeltanoProject.set_config`; run with
+    `MeltanoProject.run`; read bookmarks with `MeltanoProject.state`. Needs ``meltano`` beside the
+    running Python (``make install``); without it the test is skipped, or fails under CI.
+
+The code behind them is in tests/support (meltano.py, postgres.py).
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
-from urllib.parse import quote
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED_SYS_DIR = REPO_ROOT / ".meltano"
-PLUGIN_TYPE_DIRS = ("extractors", "loaders")
-MELTANO_ENVIRONMENT = "dev"
-CONNECT_TIMEOUT_SECONDS = 5
-INSTALL_TIMEOUT_SECONDS = 900
-RUN_TIMEOUT_SECONDS = 600
-# Variables from the developer's shell that would leak into the isolated project's settings.
-ISOLATED_ENV_PREFIXES = (
-    "MELTANO_",
-    "TAP_VOUCHERIFY_EXPORTS_",
-    "TARGET_POSTGRES_",
-    "TARGET_DUCKDB_",
-    "TARGET_JSONL_",
-    "TARGET_SNOWFLAKE_",
-)
-
-
-def in_ci() -> bool:
-    """Whether missing services must fail the run rather than skip tests."""
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Skip the requesting test, or fail it under CI where everything must be present."""
-    if in_ci():
-        pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)", pytrace=False)
-    pytest.skip(reason)
-
-
-@dataclass(frozen=True)
-class PostgresSettings:
-    """Connection settings from libpq's PG* environment variables."""
-
-    host: str = "127.0.0.1"
-    port: int = 5432
-    user: str = "postgres"
-    password: str = "postgres"
-    database: str = "voucherify"
-
-    @classmethod
-    def from_env(cls) -> PostgresSettings:
-        """Read PGHOST, PGPORT, PGUSER, PGPASSWORD and PGDATABASE, with the defaults above."""
-        env = os.environ
-        return cls(
-            host=env.get("PGHOST", cls.host),
-            port=int(env.get("PGPORT", cls.port)),
-            user=env.get("PGUSER", cls.user),
-            password=env.get("PGPASSWORD", cls.password),
-            database=env.get("PGDATABASE", cls.database),
-        )
-
-    @property
-    def dsn(self) -> str:
-        """libpq connection URI."""
-        return (
-            f"postgresql://{quote(self.user, safe='')}:{quote(self.password, safe='')}"
-            f"@{self.host}:{self.port}/{quote(self.database, safe='')}"
-        )
+from tests.support.meltano import MeltanoProject, install_plugins, make_meltano_project
+from tests.support.postgres import reachable_dsn
 
 
 @pytest.fixture(scope="session")
 def postgres_dsn() -> str:
     """URI of the test PostgreSQL; skips (fails under CI) when it cannot be reached."""
-    settings = PostgresSettings.from_env()
-    where = f"PostgreSQL at {settings.host}:{settings.port}"
-    try:
-        with socket.create_connection((settings.host, settings.port), CONNECT_TIMEOUT_SECONDS):
-            pass
-    except OSError as error:
-        unavailable(f"{where} is not reachable ({error}); start it with scripts/start-postgres.sh")
-
-    psql = shutil.which("psql")
-    if psql:
-        check = subprocess.run(
-            [psql, settings.dsn, "--no-psqlrc", "--tuples-only", "--command=SELECT 1"],
-            capture_output=True,
-            text=True,
-            timeout=CONNECT_TIMEOUT_SECONDS * 2,
-            check=False,
-        )
-        if check.returncode != 0:
-            unavailable(f"{where} refused {settings.user}@{settings.database}: {check.stderr}")
-    return settings.dsn
-
-
-def meltano_executable() -> Path | None:
-    """The meltano installed beside the running Python, if any."""
-    candidate = Path(sys.executable).with_name("meltano")
-    return candidate if candidate.exists() else None
-
-
-def base_env() -> dict[str, str]:
-    """This process's environment less the variables that would configure the project."""
-    return {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(ISOLATED_ENV_PREFIXES)
-    }
+    return reachable_dsn()
 
 
 @pytest.fixture(scope="session")
 def meltano_plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Install every plugin in meltano.yml once per session; return the shared `.meltano`."""
-    meltano = meltano_executable()
-    if meltano is None:
-        unavailable(f"meltano is not installed beside {sys.executable}; run `make install`")
-
-    SHARED_SYS_DIR.mkdir(exist_ok=True)
-    env = base_env() | {
-        "MELTANO_PROJECT_ROOT": str(REPO_ROOT),
-        # The install writes nothing worth keeping to the system database: use a throwaway one.
-        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path_factory.mktemp('meltano-install')}/db",
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
-    }
-    # One installer at a time, should pytest-xdist workers each reach this session fixture.
-    with (SHARED_SYS_DIR / ".e2e-install.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        result = subprocess.run(
-            [str(meltano), "install"],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=INSTALL_TIMEOUT_SECONDS,
-            check=False,
-        )
-    if result.returncode != 0:
-        pytest.fail(f"meltano install failed:\n{result.stdout}\n{result.stderr}", pytrace=False)
-    return SHARED_SYS_DIR
-
-
-@dataclass
-class MeltanoProject:
-    """The repository's meltano project, with per-test state and destinations.
-
-    `env` is the complete environment every `run` gets; tests may add to it, though
-    `set_config` is the usual way to change a plugin setting.
-    """
-
-    meltano: Path
-    root: Path
-    sys_dir: Path
-    target_postgres_schema: str
-    duckdb_path: Path
-    jsonl_dir: Path
-    env: dict[str, str] = field(default_factory=dict)
-
-    def set_config(self, plugin: str, **settings: object) -> None:
-        """Set plugin settings through meltano's env vars (`TAP_VOUCHERIFY_EXPORTS_API_URL`...).
-
-        Booleans become ``true``/``false``, dicts and lists JSON, anything else `str`.
-        """
-        prefix = plugin.upper().replace("-", "_")
-        for name, value in settings.items():
-            if isinstance(value, bool):
-                text = "true" if value else "false"
-            elif isinstance(value, dict | list):
-                text = json.dumps(value)
-            else:
-                text = str(value)
-            self.env[f"{prefix}_{name.upper()}"] = text
-
-    def run(
-        self,
-        *args: str,
-        input_text: str | None = None,
-        check: bool = True,
-        timeout: float = RUN_TIMEOUT_SECONDS,
-    ) -> subprocess.CompletedProcess[str]:
-        """Run ``meltano *args`` in the project, `input_text` on its stdin.
-
-        With `check`, a non-zero exit fails the test, showing meltano's stdout and stderr.
-        """
-        result = subprocess.run(
-            [str(self.meltano), *args],
-            cwd=self.root,
-            env=self.env,
-            input=input_text,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if check and result.returncode != 0:
-            pytest.fail(
-                f"meltano {' '.join(args)} exited {result.returncode}\n"
-                f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}",
-                pytrace=False,
-            )
-        return result
-
-    @staticmethod
-    def state_id(extractor: str = "tap-voucherify-exports", loader: str = "target-postgres") -> str:
-        """The state ID `meltano run EXTRACTOR LOADER` uses in the dev environment."""
-        return f"{MELTANO_ENVIRONMENT}:{extractor}-to-{loader}"
-
-    def state(self, state_id: str | None = None) -> dict[str, object]:
-        """The stored state for `state_id` (default: the tap into target-postgres); {} if none."""
-        state_id = state_id or self.state_id()
-        listed = self.run("state", "list", "--pattern", state_id).stdout.split()
-        if state_id not in listed:
-            return {}
-        stored: dict[str, object] = json.loads(self.run("state", "get", state_id).stdout)
-        return stored
+    return install_plugins(tmp_path_factory.mktemp("meltano-install"))
 
 
 @pytest.fixture
 def meltano_project(meltano_plugins: Path, tmp_path: Path) -> MeltanoProject:
-    """A `MeltanoProject` with its own system database, state and destinations (see module doc)."""
+    """A `MeltanoProject` with its own system database, state and destinations (see above)."""
     return make_meltano_project(meltano_plugins, tmp_path)
-
-
-def make_meltano_project(meltano_plugins: Path, tmp_path: Path) -> MeltanoProject:
-    """What `meltano_project` returns, in `tmp_path`: for fixtures of a wider scope (a module
-    whose tests all read one sync) that cannot request the function-scoped fixture."""
-    meltano = meltano_executable()
-    assert meltano is not None  # meltano_plugins skipped or failed otherwise
-
-    sys_dir = tmp_path / ".meltano"
-    sys_dir.mkdir()
-    for plugin_type in PLUGIN_TYPE_DIRS:
-        (sys_dir / plugin_type).symlink_to(meltano_plugins / plugin_type, target_is_directory=True)
-
-    settings = PostgresSettings.from_env()
-    schema = f"e2e_{uuid.uuid4().hex[:12]}"
-    project = MeltanoProject(
-        meltano=meltano,
-        root=REPO_ROOT,
-        sys_dir=sys_dir,
-        target_postgres_schema=schema,
-        duckdb_path=tmp_path / "output" / "e2e.duckdb",
-        jsonl_dir=tmp_path / "output" / "jsonl",
-    )
-    project.jsonl_dir.mkdir(parents=True)
-    project.env = base_env() | {
-        "MELTANO_PROJECT_ROOT": str(REPO_ROOT),
-        "MELTANO_SYS_DIR_ROOT": str(sys_dir),
-        "MELTANO_ENVIRONMENT": MELTANO_ENVIRONMENT,
-        "MELTANO_DATABASE_URI": f"sqlite:///{sys_dir}/meltano.db",
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
-        # Installed once by meltano_plugins; a missing plugin is an error, not a silent install.
-        "MELTANO_AUTO_INSTALL": "false",
-    }
-    project.set_config(
-        "target-postgres",
-        host=settings.host,
-        port=settings.port,
-        user=settings.user,
-        password=settings.password,
-        database=settings.database,
-        default_target_schema=schema,
-    )
-    project.set_config("target-duckdb", path=project.duckdb_path)
-    project.set_config("target-jsonl", destination_path=project.jsonl_dir)
-    return project

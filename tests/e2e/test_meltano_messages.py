@@ -10,10 +10,10 @@ import time
 
 import pytest
 
+from tests.support.e2e_data import TAP, configure_tap
+from tests.support.meltano import MeltanoProject
+from tests.support.postgres import Postgres
 from voucherify_emulator import Emulator
-
-from .conftest import MeltanoProject
-from .support import TAP, Postgres, configure_tap
 
 pytestmark = pytest.mark.e2e
 

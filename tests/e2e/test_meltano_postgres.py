@@ -19,11 +19,22 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
-from voucherify_emulator import Emulator
-from voucherify_emulator.jobs import ExportJob
-
-from .conftest import MeltanoProject
-from .postgres_runs import (
+from tests.support.e2e_data import (
+    ACCEPTED_TYPES,
+    INCREMENTAL_STREAMS,
+    ROWS,
+    STREAMS,
+    TAP,
+    after_filter,
+    bookmarks,
+    configure_tap,
+    kind,
+    parse_ts,
+    truth_keys,
+)
+from tests.support.meltano import MeltanoProject
+from tests.support.postgres import Postgres
+from tests.support.postgres_runs import (
     JOB_LATENCY_SECONDS,
     LOADER,
     differing_cells,
@@ -33,20 +44,8 @@ from .postgres_runs import (
     typed_truth,
     written_since,
 )
-from .support import (
-    ACCEPTED_TYPES,
-    INCREMENTAL_STREAMS,
-    ROWS,
-    STREAMS,
-    TAP,
-    Postgres,
-    after_filter,
-    bookmarks,
-    configure_tap,
-    kind,
-    parse_ts,
-    truth_keys,
-)
+from voucherify_emulator import Emulator
+from voucherify_emulator.jobs import ExportJob
 
 SDC_PREFIX = "_sdc_"
 
@@ -166,7 +165,7 @@ class IncrementalSyncs:
     pg: Postgres
     first_bookmarks: dict[str, str]
     second_bookmarks: dict[str, str]
-    first_sync_ids: dict[str, set[int]]  # `_sdc_sync_started_at` values after the first run
+    first_sync_ids: dict[str, set[object]]  # `_sdc_sync_started_at` values after the first run
     new_keys: dict[str, set[tuple[object, ...]]]  # keys of the rows added between the runs
     second_jobs: list[ExportJob]  # export jobs created during the second run
     second_downloads: set[str]  # ids of the exports the second run downloaded

@@ -17,10 +17,16 @@ from typing import Any
 
 import pytest
 
-from voucherify_emulator import Emulator
-from voucherify_emulator.jobs import ExportJob
-
-from .postgres_runs import (
+from tests.support.e2e_data import (
+    CHANGING_STREAMS,
+    STREAMS,
+    TAP,
+    after_filter,
+    parse_ts,
+    window_key,
+)
+from tests.support.postgres import Postgres
+from tests.support.postgres_runs import (
     LOADER,
     differing_cells,
     landed_rows,
@@ -29,7 +35,8 @@ from .postgres_runs import (
     typed_truth,
     written_since,
 )
-from .support import CHANGING_STREAMS, STREAMS, TAP, Postgres, after_filter, parse_ts, window_key
+from voucherify_emulator import Emulator
+from voucherify_emulator.jobs import ExportJob
 
 pytestmark = pytest.mark.e2e
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
+from tests.support.e2e_data import ROWS, STREAMS, TAP, tap_settings
+from tests.support.meltano import base_env
+from tests.support.postgres import Postgres, PostgresSettings
 from voucherify_emulator import Emulator
-
-from .conftest import PostgresSettings, base_env
-from .support import ROWS, STREAMS, TAP, Postgres, tap_settings
 
 PIPE_TIMEOUT_SECONDS = 300
 PIPELINE = 'set -euo pipefail; "$1" --config "$2" | tee "$3" | "$4" --config "$5"'

@@ -18,10 +18,7 @@ from typing import Any
 
 import pytest
 
-from voucherify_emulator import Emulator
-
-from .conftest import base_env
-from .support import (
+from tests.support.e2e_data import (
     ROWS,
     STREAMS,
     TAP,
@@ -31,6 +28,8 @@ from .support import (
     tap_settings,
     truth_keys,
 )
+from tests.support.meltano import base_env
+from voucherify_emulator import Emulator
 
 PIPE_TIMEOUT_SECONDS = 300
 PIPELINE = 'set -euo pipefail; "$1" --config "$2" | tee "$3" | "$4" --config "$5" > "$6"'

@@ -27,13 +27,12 @@ from typing import Any
 
 import pytest
 
+from tests.support.e2e_data import ROWS, STREAMS, TAP, kind, parse_ts, tap_settings
+from tests.support.meltano import REPO_ROOT, base_env
 from voucherify_emulator import Emulator
 
-from .conftest import base_env
-from .support import ROWS, STREAMS, TAP, kind, parse_ts, tap_settings
-
 LOADER = "target-snowflake"
-TYPES_SCRIPT = Path(__file__).with_name("snowflake_types.py")
+TYPES_SCRIPT = REPO_ROOT / "tests" / "support" / "snowflake_types.py"
 RUN_TIMEOUT_SECONDS = 300
 # One window per stream: the checks are about types and values, not windows.
 WINDOW_DAYS = 3650

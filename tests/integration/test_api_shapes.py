@@ -11,8 +11,8 @@ import pytest
 
 from tap_voucherify_exports.errors import CsvFormatError, ExportFieldsRefusedError
 from tap_voucherify_exports.fields import TABLES, FieldType
-from tests.helpers import records, sync
-from tests.integration.conftest import tap_config
+from tests.support.emulator import tap_config
+from tests.support.sync import records, sync
 
 STRINGS = [f.key for f in TABLES["voucher"].fields if f.type is FieldType.STRING]
 

@@ -15,11 +15,16 @@ from singer_sdk import Stream
 
 from tap_voucherify_exports.export_stream import VoucherifyExportStream
 from tap_voucherify_exports.streams import STREAM_TYPES
-from tests.helpers import STREAM_OBJECTS, key_of, run_sync, spy_on_pieces, without_ledger
-from tests.helpers import records as records_of
+from tests.support.ground_truth import key_of
+from tests.support.sync import STREAM_OBJECTS, declared, run_sync, spy_on_pieces, without_ledger
+from tests.support.sync import records as records_of
 
 STREAMS = set(STREAM_OBJECTS)
-REPLICATION_KEYS = {s.name: s.replication_key for s in STREAM_TYPES if s.replication_key}
+REPLICATION_KEYS: dict[str, str] = {
+    declared(s, "name"): declared(s, "replication_key")
+    for s in STREAM_TYPES
+    if declared(s, "replication_key")
+}
 
 
 def batch_config(root: Path, batch_size: int = 70) -> dict[str, Any]:

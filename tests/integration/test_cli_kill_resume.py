@@ -16,10 +16,9 @@ import requests
 
 from tap_voucherify_exports.export_stream import BACKFILL_STATE_KEY
 from tap_voucherify_exports.jobs.ledger import STATE_KEY
-from tests.helpers import catalog_for
+from tests.support.cli import TAP
+from tests.support.sync import catalog_for
 from voucherify_emulator import Emulator
-
-from .test_cli_messages import TAP
 
 WAIT_SECONDS = 120
 END_DATE = "2025-01-02T00:00:00Z"  # the emulator's rows span 2021-2024

@@ -4,8 +4,6 @@ exit status, for bad settings and for errors the tap raises on purpose."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,12 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import closed_port
+from tests.support.cli import error_lines, run_tap
+from tests.support.network import closed_port
 from voucherify_emulator import Emulator
-
-TAP = Path(sys.executable).with_name("tap-voucherify-exports")
-RUN_TIMEOUT_SECONDS = 300
-
 
 # The tap's CLI with retries 100 times shorter (backoff from 10 ms, not 1 s; no setting sets it),
 # for failures that are retried before the run ends: the same entry point as TAP otherwise.
@@ -28,36 +23,6 @@ QUICK_RETRIES_TAP = [
     "from tap_voucherify_exports.api import retries; retries.BACKOFF_BASE_SECONDS = 0.01; "
     "from tap_voucherify_exports.tap import TapVoucherifyExports; TapVoucherifyExports.cli()",
 ]
-
-
-def run_tap(
-    config: dict[str, Any],
-    tmp_path: Path,
-    *args: str,
-    env: dict[str, str] | None = None,
-    tap: list[str] | None = None,
-) -> subprocess.CompletedProcess[str]:
-    """Run the tap's CLI (`tap`, default TAP) on `config`; return exit status, stdout, stderr."""
-    config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(config))
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("TAP_VOUCHERIFY_EXPORTS_") and name != "LOGLEVEL"
-    }
-    return subprocess.run(
-        [*(tap or [str(TAP)]), "--config", str(config_path), *args],
-        env=environment | (env or {}),
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_SECONDS,
-        check=False,
-    )
-
-
-def error_lines(stderr: str) -> list[str]:
-    """The text of each ERROR log line."""
-    return [line.split("| ", 3)[-1] for line in stderr.splitlines() if "| ERROR" in line]
 
 
 @pytest.fixture

@@ -14,9 +14,8 @@ from typing import IO, Any
 
 import pytest
 
+from tests.support.cli import TAP
 from voucherify_emulator import Emulator
-
-from .test_cli_messages import TAP
 
 WAIT_SECONDS = 120
 ROWS = {"customer": 40, "order": 40}

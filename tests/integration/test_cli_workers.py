@@ -16,9 +16,8 @@ from typing import Any
 import psutil
 import pytest
 
+from tests.support.cli import TAP, error_lines, run_tap
 from voucherify_emulator import Emulator
-
-from .test_cli_messages import TAP, error_lines, run_tap
 
 # About 10 MB of CSV: several 1 MiB pieces, a second or two of work for the workers.
 ROWS = 25_000

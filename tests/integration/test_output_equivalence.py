@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 import pytest
 from singer_sdk import Stream, metrics
@@ -15,9 +16,9 @@ from singer_sdk.io_base import SingerWriter
 from tap_voucherify_exports.export_stream import VoucherifyExportStream
 from tap_voucherify_exports.output.fastpath import BlockRecordWriter
 from tap_voucherify_exports.tap import TapVoucherifyExports
-from tests.helpers import STREAM_OBJECTS, run_sync, spy_on_pieces, without_ledger
-from tests.helpers import records as records_of
-from tests.integration.conftest import tap_config
+from tests.support.emulator import tap_config
+from tests.support.sync import STREAM_OBJECTS, run_sync, spy_on_pieces, without_ledger
+from tests.support.sync import records as records_of
 
 
 def comparable(messages: list[dict]) -> list[dict]:
@@ -33,7 +34,7 @@ def record_counts(caplog: pytest.LogCaptureFixture) -> dict[str, int]:
     """Records counted per stream, summed over the SDK's `record_count` metric lines."""
     counts: dict[str, int] = {}
     for entry in caplog.records:
-        if entry.name == metrics.METRICS_LOGGER_NAME and entry.args:
+        if entry.name == metrics.METRICS_LOGGER_NAME and isinstance(entry.args, tuple):
             point = json.loads(str(entry.args[0]))
             if point["metric"] == "record_count":
                 stream = point["tags"]["stream"]
@@ -84,9 +85,12 @@ def test_fast_path_output_equals_the_sdk_default_output(emulator, monkeypatch, c
 def test_a_stream_map_sends_records_through_the_sdk_loop(emulator, monkeypatch):
     """Any stream map (here an alias and a derived property) turns the fast path off."""
     written: list[int] = []
-    monkeypatch.setattr(
-        BlockRecordWriter, "write_all", lambda self, records: written.append(1) or 0
-    )
+
+    def write_all(self: BlockRecordWriter, records: Any) -> int:
+        written.append(1)
+        return 0
+
+    monkeypatch.setattr(BlockRecordWriter, "write_all", write_all)
     config = tap_config(
         emulator,
         end_date="2026-01-01T00:00:00Z",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import run_sync, without_ledger
-from tests.integration.conftest import tap_config
+from tests.support.emulator import tap_config
+from tests.support.sync import run_sync, without_ledger
 from voucherify_emulator import Emulator
 
 ROWS = {"voucher": 300, "customer": 200, "redemption": 200}

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from tests.helpers import catalog_for
-from tests.integration.conftest import tap_config
+from tests.support.emulator import tap_config
+from tests.support.sync import catalog_for
 
 PROBE_TIMEOUT_SECONDS = 180
 STREAMS = {"vouchers", "redemptions", "points_expirations"}

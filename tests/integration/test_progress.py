@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from tap_voucherify_exports.jobs import progress
-from tests.helpers import run_sync
-from tests.integration.conftest import tap_config
-from tests.integration.test_cli_messages import run_tap
+from tests.support.cli import run_tap
+from tests.support.emulator import tap_config
+from tests.support.sync import run_sync
 from voucherify_emulator import Emulator
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from singer_sdk.testing import get_tap_test_class
 
 from tap_voucherify_exports.tap import TapVoucherifyExports
-from tests.integration.conftest import SMALL_ROWS, module_level_emulator, tap_config
+from tests.support.emulator import SMALL_ROWS, module_level_emulator, tap_config
 
 # The SDK builds its test class from a config at import time, so the emulator starts here; the
 # session's end stops it.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tap_voucherify_exports.fields import TABLES
-from tests.helpers import PRIMARY_KEYS, STREAM_OBJECTS, records, run_sync, states
-from tests.integration.conftest import SMALL_ROWS, tap_config
+from tests.support.emulator import SMALL_ROWS, tap_config
+from tests.support.sync import PRIMARY_KEYS, STREAM_OBJECTS, records, run_sync, states
 from voucherify_emulator import Emulator
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from tap_voucherify_exports.export_stream import CHANGES_STATE_KEY
-from tests.helpers import PRIMARY_KEYS, STREAM_OBJECTS, records, run_sync, states
-from tests.integration.conftest import tap_config
+from tests.support.emulator import tap_config
+from tests.support.sync import PRIMARY_KEYS, STREAM_OBJECTS, records, run_sync, states
 from voucherify_emulator import Emulator
 
 CHANGING = {"vouchers": "voucher", "customers": "customer", "orders": "order"}

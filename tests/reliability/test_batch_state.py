@@ -21,8 +21,9 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.helpers import catalog_for, key_of, truth_keys
-from tests.reliability.conftest import base_config
+from tests.support.emulator import base_config
+from tests.support.ground_truth import key_of, truth_keys
+from tests.support.sync import catalog_for
 from voucherify_emulator import Emulator
 
 pytestmark = pytest.mark.integration
@@ -81,7 +82,7 @@ def _bookmark(message: dict[str, Any]) -> str | None:
 
 
 def batch_rows(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for message in messages:
         assert message["type"] != "RECORD", "BATCH mode wrote a RECORD message"
         if message["type"] == "BATCH":

@@ -1,8 +1,8 @@
-"""Crash and resume: tests/reliability/crash_resume.py SIGKILLs the tap 5 times at random points
+"""Crash and resume: tests/support/crash_resume.py SIGKILLs the tap 5 times at random points
 (seeded) and resumes each time from the last complete STATE, with rows changed and added between
 the runs; no ground-truth row may be missing, every changed row's last committed record must be
 current, and no bookmark (creation or change) may go back. The 20-kill run is
-`python -m tests.reliability.crash_resume --kills 20 --seed 1 --updates 25`, from the repository
+`python -m tests.support.crash_resume --kills 20 --seed 1 --updates 25`, from the repository
 root."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_sigkill_with_updates_between_runs_then_resume_loses_no_row_and_no_change():
     run = subprocess.run(
-        [sys.executable, "-m", "tests.reliability.crash_resume", "--kills", "5", "--seed", "1",
+        [sys.executable, "-m", "tests.support.crash_resume", "--kills", "5", "--seed", "1",
          "--updates", "20", "--json"],
         cwd=ROOT, check=False, capture_output=True, text=True, timeout=300,
     )  # fmt: skip

@@ -6,15 +6,15 @@ from __future__ import annotations
 import bisect
 import functools
 import logging
-import time
 from typing import Any
 
 import pytest
 
 from tap_voucherify_exports import session
 from tap_voucherify_exports.api.client import VoucherifyClient
-from tests.helpers import run_sync
-from tests.reliability.conftest import ROWS, assert_ground_truth, base_config, on_nth_create
+from tests.support.emulator import RELIABILITY_ROWS, arrival_times, base_config, on_nth_create
+from tests.support.ground_truth import assert_ground_truth
+from tests.support.sync import run_sync
 from voucherify_emulator import Emulator
 from voucherify_emulator.recording import RecordedRequest
 
@@ -25,33 +25,21 @@ POLL_INTERVAL = 0.25
 
 def polls(emu: Emulator) -> tuple[list[int], list[int]]:
     """Indexes (in emu.requests) of list calls and of per-id gets on the API origin."""
-    listed, got = [], []
+    listed: list[int] = []
+    got: list[int] = []
     for n, r in enumerate(emu.requests):
         if r.origin == "api" and r.method == "GET":
             (listed if r.path.rstrip("/") == "/v1/exports" else got).append(n)
     return listed, got
 
 
-def arrival_times(emu: Emulator) -> list[float]:
-    """Wall-clock arrival time of each request in `emu.requests` (same index)."""
-    times: list[float] = []
-    original = emu.recorder.add
-
-    def add(request: Any) -> None:
-        times.append(time.time())
-        original(request)
-
-    emu.recorder.add = add  # type: ignore[method-assign]
-    return times
-
-
 def test_polling_n_jobs_in_flight_costs_one_list_call_per_interval():
-    with Emulator(seed=5, rows=ROWS, job_latency_seconds=2.0) as emu:
-        times = arrival_times(emu)
+    with Emulator(seed=5, rows=RELIABILITY_ROWS, job_latency_seconds=2.0) as emu:
         config = base_config(emu, max_concurrent_exports=5, poll_interval_max=POLL_INTERVAL)
         messages = run_sync(config, streams={"vouchers"})  # 5 yearly windows, all in flight
         assert_ground_truth(messages, emu, {"vouchers"})
         listed, got = polls(emu)
+        times = arrival_times(emu)
         assert len([r for r in emu.requests if r.method == "POST"]) == 5
     # While two or more jobs were pending, every one was seen on the list: a per-id get only
     # ever polls a job left alone (the same one call).
@@ -73,7 +61,7 @@ def test_a_first_run_backfills_in_backfill_windows_and_later_runs_in_window_days
     assert len(creates) == 3  # 2021-01-01 .. 2025-01-02 in 730-day windows
     assert_ground_truth(first, emulator, {"vouchers"})
     state = [m["value"] for m in first if m["type"] == "STATE"][-1]
-    emulator.recorder.clear()
+    emulator.clear_requests()
     later = base_config(emulator, window_days=30, backfill_window_days=730,
                         end_date="2025-03-02T00:00:00Z")  # fmt: skip
     run_sync(later, streams={"vouchers"}, state=state)
@@ -116,8 +104,9 @@ def gate_window(monkeypatch: pytest.MonkeyPatch) -> float:
 
 
 def limited_emulator(**kwargs: Any) -> Emulator:
-    return Emulator(seed=5, rows=ROWS, rate_limit_per_minute=LIMIT, enforce_rate_limit=True,
-                    rate_limit_window_seconds=WINDOW, **kwargs)  # fmt: skip
+    return Emulator(seed=5, rows=RELIABILITY_ROWS, rate_limit_per_minute=LIMIT,
+                    enforce_rate_limit=True, rate_limit_window_seconds=WINDOW,
+                    **kwargs)  # fmt: skip
 
 
 def quota_calls(emu: Emulator) -> list[RecordedRequest]:
@@ -180,9 +169,9 @@ def hour_window(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def hourly_emulator(*, headers: bool) -> Emulator:
-    return Emulator(seed=5, rows=ROWS, job_latency_seconds=0.5, rate_limit_per_minute=HOURLY_LIMIT,
-                    enforce_rate_limit=True, rate_limit_window_seconds=HOUR,
-                    rate_limit_headers=headers)  # fmt: skip
+    return Emulator(seed=5, rows=RELIABILITY_ROWS, job_latency_seconds=0.5,
+                    rate_limit_per_minute=HOURLY_LIMIT, enforce_rate_limit=True,
+                    rate_limit_window_seconds=HOUR, rate_limit_headers=headers)  # fmt: skip
 
 
 def test_an_hourly_limit_the_headers_describe_is_honoured_with_no_429(hour_window):
@@ -217,7 +206,7 @@ def test_without_max_requests_per_hour_a_headerless_hourly_limit_is_hit(hour_win
 
 def test_one_429_holds_every_thread_until_the_named_time():
     # The only 429 is the injected one: the emulator reports its limit without enforcing it.
-    with Emulator(seed=5, rows=ROWS, job_latency_seconds=3.0) as emu:
+    with Emulator(seed=5, rows=RELIABILITY_ROWS, job_latency_seconds=3.0) as emu:
         # The 3rd create of 3 in flight gets the 429; the other two jobs' first polls fall due
         # a second later, inside the 2 s pause.
         on_nth_create(emu, 3, lambda: emu.inject("rate_limit", phase="create", retry_after=2))
@@ -253,7 +242,9 @@ def bearer_checks(emu: Emulator) -> tuple[list[RecordedRequest], list[RecordedRe
 
 def test_oauth_every_call_carries_the_bearer_and_tokens_are_renewed_before_they_expire(caplog):
     caplog.set_level(logging.DEBUG)
-    with Emulator(seed=5, rows=ROWS, job_latency_seconds=0.5, oauth_token_ttl_seconds=3) as emu:
+    with Emulator(
+        seed=5, rows=RELIABILITY_ROWS, job_latency_seconds=0.5, oauth_token_ttl_seconds=3
+    ) as emu:
         config = base_config(emu, auth_method="oauth", max_concurrent_exports=1)
         messages = run_sync(config, streams={"vouchers", "customers"})
         assert_ground_truth(messages, emu, {"vouchers", "customers"})
@@ -271,21 +262,19 @@ def test_oauth_every_call_carries_the_bearer_and_tokens_are_renewed_before_they_
 
 
 def test_oauth_token_that_expires_mid_download_is_renewed_and_the_sync_completes():
-    with Emulator(seed=5, rows=ROWS, job_latency_seconds=0.02) as emu:
+    with Emulator(seed=5, rows=RELIABILITY_ROWS, job_latency_seconds=0.02) as emu:
         # The first download breaks half-way; the token is gone when the tap resumes it.
         emu.inject("reset_download", exported_object="voucher", after_bytes=20000)
         downloads = 0
-        original = emu.recorder.add
 
-        def add(request: Any) -> None:
+        def expire_token_on_the_second_download(request: RecordedRequest) -> None:
             nonlocal downloads
-            original(request)
             if request.origin == "download":
                 downloads += 1
                 if downloads == 2:
                     emu.inject("expire_oauth_token", phase="download")
 
-        emu.recorder.add = add  # type: ignore[method-assign]
+        emu.on_request(expire_token_on_the_second_download)
         config = base_config(emu, auth_method="oauth", max_concurrent_exports=1)
         messages = run_sync(config, streams={"vouchers"})
         assert_ground_truth(messages, emu, {"vouchers"})

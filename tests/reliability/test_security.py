@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from tap_voucherify_exports.fields import TABLES
-from tests.helpers import catalog_for, sync
-from tests.reliability.conftest import base_config
-from tests.reliability.hostile import HostileServer, repeated
+from tests.support.emulator import base_config
+from tests.support.hostile import HostileServer, repeated
+from tests.support.sync import catalog_for, sync
 from voucherify_emulator import Emulator
 from voucherify_emulator.tapconfig import tap_config
 

@@ -9,9 +9,7 @@ from typing import Any
 import pytest
 import requests_mock
 
-from tests.unit.fake_api import FakeVoucherify
-
-SECRET = "sk-very-secret-token-123"
+from tests.support.fake_api import SECRET, FakeVoucherify
 
 
 @pytest.fixture

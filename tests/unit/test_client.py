@@ -134,7 +134,9 @@ def test_retry_after_accepts_http_dates():
     response = requests.Response()
     response.status_code = 429
     response.headers["Retry-After"] = "Wed, 21 Oct 2037 07:28:00 GMT"
-    assert retry_after_seconds(response, now=0) > 0
+    seconds = retry_after_seconds(response, now=0)
+    assert seconds is not None
+    assert seconds > 0
 
 
 # --- OAuth ---------------------------------------------------------------------------------------

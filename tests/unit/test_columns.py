@@ -17,7 +17,7 @@ def mapped(header, requested=REQUESTED, table=VOUCHER):
 
 
 def read(text, requested=REQUESTED, table=VOUCHER):
-    warnings = []
+    warnings: list[str] = []
     reader = CsvRecordReader("vouchers", table, requested, warn=warnings.append)
     rows = list(reader.records(io.StringIO(text, newline="")))
     return rows, warnings

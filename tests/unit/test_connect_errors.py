@@ -11,7 +11,7 @@ from tap_voucherify_exports.api.client import VoucherifyClient
 from tap_voucherify_exports.api.retries import MAX_TRIES
 from tap_voucherify_exports.config.settings import parse_settings
 from tap_voucherify_exports.errors import ConnectFailedError, RetriableHTTPError
-from tests.helpers import closed_port
+from tests.support.network import closed_port
 
 API = "https://api.voucherify.io"
 DOWNLOAD = "https://download.voucherify.io"
@@ -31,6 +31,7 @@ def test_a_refused_connection_names_api_url_and_its_value_after_the_retries(slee
         f"Cannot connect to api_url {origin}: connection refused after {MAX_TRIES} tries "
         f"(POST {origin}/v1/exports)."
     )
+    assert error.value.hint is not None
     assert error.value.hint.startswith("Check api_url (a region name, eu, us1 or as1, ")
     assert len(sleeps) == MAX_TRIES - 1  # retried like any other connection failure
 
@@ -59,6 +60,7 @@ def test_a_host_name_that_does_not_resolve_names_its_setting(sleeps, url, named)
     message = str(error.value)
     assert message.startswith(f"Cannot connect to {named}: its host name does not resolve (DNS)")
     assert "secret-token" not in message
+    assert error.value.hint is not None
     assert error.value.hint.startswith(f"Check {named.split()[0]} ")
 
 

@@ -40,7 +40,7 @@ def test_schema_types_follow_the_table():
 def test_no_two_fields_of_a_table_share_a_normalised_key_or_label():
     # Header cells are matched through `normalised`: a shared name would resolve to neither.
     for table in TABLES.values():
-        names = {}
+        names: dict[str, str] = {}
         for field in table.fields:
             for name in {normalised(field.key), normalised(field.label)}:
                 assert names.setdefault(name, field.key) == field.key, (table, name)

@@ -15,6 +15,7 @@ import urllib3
 from tap_voucherify_exports.errors import CsvFormatError, TruncatedCsvError
 from tap_voucherify_exports.fields import TABLES
 from tap_voucherify_exports.output import workers
+from tap_voucherify_exports.output.singer_lines import EncodedRows
 from tap_voucherify_exports.output.workers import (
     ParallelParser,
     ParallelPart,
@@ -187,7 +188,7 @@ def test_a_broken_download_resumes_after_the_pieces_handed_on(parser, monkeypatc
             raise urllib3.exceptions.ProtocolError("Connection reset by peer")
         return stream.read(min(n, 250, cut - stream.tell()))
 
-    chunks = []
+    chunks: list[EncodedRows] = []
     with pytest.raises(urllib3.exceptions.ProtocolError):
         chunks.extend(part.read(response_of(breaking)))
     assert 0 < part.rows < 200

@@ -1,5 +1,6 @@
 import threading
 import time
+from collections.abc import Collection
 
 import pytest
 
@@ -15,7 +16,7 @@ from tap_voucherify_exports.jobs.request import ExportRequest
 class FakeAPI:
     """Records creates, waits and deletes; tracks how many jobs are in flight at once."""
 
-    def __init__(self, fail: set[str] = frozenset()):
+    def __init__(self, fail: Collection[str] = frozenset()):
         self.lock = threading.Lock()
         self.created: list[str] = []
         self.deleted: list[str] = []
@@ -65,7 +66,7 @@ def requests_(*names: str) -> list[ExportRequest]:
 @pytest.mark.parametrize("limit", [1, 2, 3])
 def test_never_more_jobs_in_flight_than_max_concurrent_exports(limit):
     api = FakeAPI()
-    pipeline = ExportPipeline(api, api, limit, delete_exports=False)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, limit, delete_exports=False)
     planned = requests_("a", "b", "c", "d", "e")
     pipeline.plan(planned)
     for request in planned:
@@ -81,7 +82,7 @@ def test_never_more_jobs_in_flight_than_max_concurrent_exports(limit):
 
 def test_later_jobs_are_created_while_the_first_downloads():
     api = FakeAPI()
-    pipeline = ExportPipeline(api, api, 3, delete_exports=False)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 3, delete_exports=False)
     planned = requests_("a", "b", "c")
     pipeline.plan(planned)
     pipeline.export_for(planned[0])
@@ -92,14 +93,14 @@ def test_later_jobs_are_created_while_the_first_downloads():
 
 def test_an_unplanned_request_runs_at_once():
     api = FakeAPI()
-    pipeline = ExportPipeline(api, api, 2, delete_exports=False)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 2, delete_exports=False)
     assert pipeline.export_for(requests_("split-half")[0]).status == "DONE"
     pipeline.close()
 
 
 def test_a_failed_job_raises_for_the_stream_that_asks_for_it():
     api = FakeAPI(fail={"b"})
-    pipeline = ExportPipeline(api, api, 3, delete_exports=False)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 3, delete_exports=False)
     planned = requests_("a", "b")
     pipeline.plan(planned)
     pipeline.done_downloading(pipeline.export_for(planned[0]))
@@ -110,7 +111,7 @@ def test_a_failed_job_raises_for_the_stream_that_asks_for_it():
 
 def test_close_deletes_jobs_nobody_downloaded_when_delete_exports_is_on():
     api = FakeAPI()
-    pipeline = ExportPipeline(api, api, 3, delete_exports=True)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 3, delete_exports=True)
     planned = requests_("a", "b", "c")
     pipeline.plan(planned)
     pipeline.done_downloading(pipeline.export_for(planned[0]))
@@ -122,7 +123,7 @@ def test_close_deletes_jobs_nobody_downloaded_when_delete_exports_is_on():
 def test_close_stops_deleting_once_voucherify_cannot_be_reached(caplog):
     """Each delete of an unreachable host waits out the client's retries: one is enough."""
     api = FakeAPI()
-    pipeline = ExportPipeline(api, api, 3, delete_exports=True)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 3, delete_exports=True)
     pipeline.plan(requests_("a", "b", "c"))
     pipeline.export_for(requests_("a")[0])
     time.sleep(0.05)
@@ -135,7 +136,7 @@ def test_close_stops_deleting_once_voucherify_cannot_be_reached(caplog):
 def test_an_export_whose_delete_was_interrupted_is_deleted_at_close():
     """Ctrl-C during the DELETE after an export's last row: `close` deletes it again."""
     api = FakeAPI()
-    pipeline = ExportPipeline(api, api, 1, delete_exports=True)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 1, delete_exports=True)
     export = pipeline.export_for(requests_("a")[0])
     original = api.delete_export
 
@@ -155,7 +156,7 @@ def test_every_export_is_in_the_ledger_from_its_creation_until_it_is_deleted():
     listed_at_creation: list[list[str]] = []
     ledger = ExportLedger()
     ledger.on_add = lambda: listed_at_creation.append(ledger.ids())
-    pipeline = ExportPipeline(api, api, 1, delete_exports=True, ledger=ledger)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 1, delete_exports=True, ledger=ledger)
     planned = requests_("a", "b")
     pipeline.plan(planned)
     first = pipeline.export_for(planned[0])
@@ -171,7 +172,7 @@ def test_every_export_is_in_the_ledger_from_its_creation_until_it_is_deleted():
 def test_an_export_whose_delete_failed_stays_in_the_ledger_for_the_next_run():
     api = FakeAPI()
     api.failing = {"exp_a"}
-    pipeline = ExportPipeline(api, api, 1, delete_exports=True)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 1, delete_exports=True)
     pipeline.done_downloading(pipeline.export_for(requests_("a")[0]))
     pipeline.close()
     assert pipeline.ledger.ids() == ["exp_a"]
@@ -179,7 +180,7 @@ def test_an_export_whose_delete_failed_stays_in_the_ledger_for_the_next_run():
 
 def test_exports_kept_by_delete_exports_false_leave_the_ledger_once_named(caplog):
     api = FakeAPI()
-    pipeline = ExportPipeline(api, api, 1, delete_exports=False)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 1, delete_exports=False)
     pipeline.done_downloading(pipeline.export_for(requests_("a")[0]))
     assert pipeline.ledger.ids() == ["exp_a"]
     pipeline.close()
@@ -191,7 +192,7 @@ def test_exports_an_earlier_run_left_are_deleted_in_one_line_404_counting_as_del
     api = FakeAPI()
     api.gone = {"exp_old2"}
     ledger = ExportLedger(["exp_old1", "exp_old2"])
-    pipeline = ExportPipeline(api, api, 1, delete_exports=True, ledger=ledger)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 1, delete_exports=True, ledger=ledger)
     pipeline.delete_left_exports(["exp_old1", "exp_old2"])
     pipeline.close()
     assert api.deleted == ["exp_old1", "exp_old2"]
@@ -204,7 +205,7 @@ def test_left_exports_that_could_not_be_deleted_stay_in_the_ledger(caplog):
     api = FakeAPI()
     api.failing = {"exp_old1"}
     ledger = ExportLedger(["exp_old1", "exp_old2"])
-    pipeline = ExportPipeline(api, api, 1, delete_exports=True, ledger=ledger)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 1, delete_exports=True, ledger=ledger)
     pipeline.delete_left_exports(["exp_old1", "exp_old2"])
     assert ledger.ids() == ["exp_old1"]
     assert "Deleted 1 exports an earlier run left on Voucherify: exp_old2" in caplog.text
@@ -215,7 +216,7 @@ def test_left_exports_that_could_not_be_deleted_stay_in_the_ledger(caplog):
 def test_left_exports_are_named_once_and_kept_when_delete_exports_is_false(caplog):
     api = FakeAPI()
     ledger = ExportLedger(["exp_old1"])
-    pipeline = ExportPipeline(api, api, 1, delete_exports=False, ledger=ledger)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 1, delete_exports=False, ledger=ledger)
     pipeline.delete_left_exports(["exp_old1"])
     pipeline.close()
     assert api.deleted == []
@@ -235,7 +236,7 @@ def test_an_export_whose_state_could_not_be_written_is_still_deleted_at_close():
         raise BrokenPipeError
 
     ledger.on_add = broken_pipe
-    pipeline = ExportPipeline(api, api, 2, delete_exports=True, ledger=ledger)  # type: ignore[arg-type]
+    pipeline = ExportPipeline(api, api, 2, delete_exports=True, ledger=ledger)
     pipeline.plan(requests_("a"))
     with pytest.raises(BrokenPipeError):
         pipeline.export_for(requests_("a")[0])

@@ -24,6 +24,7 @@ def test_no_window_ever_holds_more_than_the_cap_counting_from_each_answer():
         gate.release(slot, 200, {})
         slots.append(slot)
     for earlier, later in zip(slots, slots[3:], strict=False):
+        assert earlier.answered is not None
         assert later.started >= earlier.answered + WINDOW
     assert gate.stats.calls["get"] == 8
     assert gate.stats.waited_seconds > 0
@@ -66,6 +67,7 @@ def test_a_429_pauses_every_thread_until_the_named_time():
     for thread in threads:
         thread.join()
     assert len(starts) == 3
+    assert limited.answered is not None
     assert min(starts) >= limited.answered + 0.4
     assert gate.stats.rate_limited == 1
     assert gate.stats.waited_seconds >= 0.3
@@ -85,6 +87,7 @@ def test_nothing_remaining_pauses_until_x_rate_limit_retry():
         },
     )
     started = gate.acquire("get").started
+    assert slot.answered is not None
     assert started >= slot.answered + 0.35
 
 
@@ -174,4 +177,5 @@ def test_once_stopping_a_short_pause_is_still_honoured():
     gate.release(limited, 429, {"Retry-After": "0.5"})
     gate.interrupt_waiting()
     slot = gate.acquire("delete")
+    assert limited.answered is not None
     assert slot.started >= limited.answered + 0.5

@@ -10,8 +10,7 @@ from tap_voucherify_exports.fields import TABLES
 from tap_voucherify_exports.jobs.request import ExportRequest
 from tap_voucherify_exports.jobs.windows import Window
 from tap_voucherify_exports.session import SyncSession
-from tests.unit.conftest import SECRET
-from tests.unit.fake_api import voucher
+from tests.support.fake_api import SECRET, voucher
 
 WINDOW = Window(
     dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2024, 2, 1, tzinfo=dt.timezone.utc)

@@ -2,6 +2,8 @@
 
 The tap's `config_jsonschema` (tap.py) is the only place a setting is declared; everything else a
 user reads is checked against it here, so a setting added or changed in one place only fails.
+meltano itself is not imported (the unit tier runs without it): the canary of what meltano does
+with those settings is tests/e2e/test_meltano_settings.py.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from typing import Any
 
 import pytest
 import yaml
-from meltano.core.setting_definition import SettingDefinition, SettingKind, json_dumps
 from singer_sdk.helpers.capabilities import BATCH_CONFIG, FLATTENING_CONFIG, STREAM_MAPS_CONFIG
 
 from tap_voucherify_exports.tap import TapVoucherifyExports
@@ -26,7 +27,7 @@ ENV_PREFIX = "TAP_VOUCHERIFY_EXPORTS_"
 ABOUT_TIMEOUT_SECONDS = 120
 
 # Numbers that meltano.yml declares `kind: integer`, because meltano 4.4's `decimal` kind cannot
-# pass a value from the environment (see meltano.yml and the canary test below).
+# pass a value from the environment (see meltano.yml and tests/e2e/test_meltano_settings.py).
 NUMBERS_DECLARED_INTEGER_FOR_MELTANO = frozenset(
     {"poll_interval_max", "export_timeout", "request_timeout"}
 )
@@ -166,14 +167,3 @@ def test_python_dash_m_runs_the_same_cli_as_the_console_script():
         check=True,
     )
     assert json.loads(about("json")) == json.loads(console.stdout)
-
-
-def test_meltano_decimal_kind_still_cannot_write_a_value_from_the_environment():
-    """Canary for NUMBERS_DECLARED_INTEGER_FOR_MELTANO: when this fails, meltano can carry
-    decimals; declare those settings `kind: decimal` in meltano.yml and empty the set."""
-    from_environment = SettingDefinition(name="x", kind=SettingKind.DECIMAL).cast_value("0.5")
-    with pytest.raises(TypeError, match="Decimal"):
-        json_dumps({"x": from_environment})
-    # What keeps `kind: integer` honest for them: meltano casts only strings, so a fractional
-    # value written in meltano.yml reaches the tap unchanged.
-    assert SettingDefinition(name="x", kind=SettingKind.INTEGER).cast_value(0.5) == 0.5

@@ -4,9 +4,8 @@ import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_voucherify_exports.export_stream import BACKFILL_STATE_KEY
-from tests.helpers import records, run_sync, states, without_ledger
-from tests.unit.conftest import SECRET
-from tests.unit.fake_api import voucher
+from tests.support.fake_api import SECRET, voucher
+from tests.support.sync import records, run_sync, states, without_ledger
 
 # Rows on both window edges (2024-01-31T00:00:00.000Z is where window 1 ends and 2 begins) and
 # one on start_date itself.

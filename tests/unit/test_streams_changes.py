@@ -4,6 +4,7 @@ ACTIVATE_VERSION."""
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
@@ -11,8 +12,8 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_voucherify_exports.config.values import CHANGE_STREAMS
 from tap_voucherify_exports.export_stream import CHANGES_STATE_KEY
 from tap_voucherify_exports.streams import STREAM_TYPES
-from tests.helpers import records, run_sync, states, sync, without_ledger
-from tests.unit.fake_api import voucher
+from tests.support.fake_api import voucher
+from tests.support.sync import declared, records, run_sync, states, sync, without_ledger
 
 SAVED_STATES = json.loads(
     (Path(__file__).parents[1] / "data" / "states_before_change_replication.json").read_text()
@@ -34,7 +35,7 @@ def window_of(body) -> tuple[str, str, str]:
 
 
 def vouchers_state(created: str, changes: str | None = None) -> dict:
-    state = {"replication_key": "created_at", "replication_key_value": created}
+    state: dict[str, Any] = {"replication_key": "created_at", "replication_key_value": created}
     if changes is not None:
         state[CHANGES_STATE_KEY] = {
             "replication_key": "updated_at",
@@ -202,7 +203,7 @@ def test_creation_only_streams_must_name_streams_that_export_changes(config, fak
 
 
 def test_the_streams_that_export_changes_are_the_settings_change_streams():
-    assert {s.name for s in STREAM_TYPES if s.change_key} == set(CHANGE_STREAMS)
+    assert {declared(s, "name") for s in STREAM_TYPES if s.change_key} == set(CHANGE_STREAMS)
 
 
 def test_points_expirations_full_export_is_wrapped_in_activate_version(config, fake):

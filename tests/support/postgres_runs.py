@@ -8,10 +8,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tests.support.e2e_data import ROWS, STREAMS, configure_tap, expected_value
+from tests.support.meltano import MeltanoProject, make_meltano_project
+from tests.support.postgres import Postgres
 from voucherify_emulator import Emulator
-
-from .conftest import MeltanoProject, make_meltano_project
-from .support import ROWS, STREAMS, Postgres, configure_tap, expected_value
 
 LOADER = "target-postgres"
 # Half a second costs nothing (the tap's first status check is after 1 s) and keeps the create

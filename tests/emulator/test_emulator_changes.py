@@ -10,10 +10,12 @@ import io
 import pytest
 import requests
 
-from tests.integration.test_emulator import client, export_csv
+from tests.support.emulator_http import client, export_csv
 from voucherify_emulator import Emulator
 from voucherify_emulator.api import OBJECTS
 from voucherify_emulator.changes import MUTATIONS
+
+pytestmark = pytest.mark.integration
 
 
 def records(exported_object: str, text: str) -> list[dict[str, str]]:

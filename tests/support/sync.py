@@ -1,62 +1,37 @@
-"""Helpers shared by unit and integration tests: build a catalog, run a sync, read messages."""
+"""Run a sync in-process and read what it wrote: build a catalog, run, pick messages apart."""
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import io
 import json
-import socket
-from collections import Counter
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Collection
+from typing import Any
 
+from tap_voucherify_exports.export_stream import VoucherifyExportStream
 from tap_voucherify_exports.jobs.ledger import STATE_KEY as LEDGER_KEY
 from tap_voucherify_exports.streams import STREAM_TYPES
 from tap_voucherify_exports.tap import TapVoucherifyExports
 
-STREAM_OBJECTS = {stream.name: stream.exported_object for stream in STREAM_TYPES}
-PRIMARY_KEYS = {stream.name: tuple(stream.primary_keys) for stream in STREAM_TYPES}
-TIMESTAMP_KEYS = {"date", "created_at"}
 
-if TYPE_CHECKING:
-    from voucherify_emulator import Emulator
+def declared(stream_type: type[VoucherifyExportStream], attribute: str) -> Any:
+    """What a stream declaration sets on its class: `name`, `primary_keys`, `replication_key`.
 
-
-def closed_port() -> int:
-    """A loopback port nothing listens on: bound to learn a free one, then closed."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    singer-sdk types these per instance (set in `Stream.__init__`, or properties), so a type
+    checker does not see the class attributes the declarations set; at run time they are there."""
+    return getattr(stream_type, attribute)
 
 
-def key_part(field: str, value: Any) -> str:
-    """One primary-key cell of a record or a ground-truth row (CSV text), normalised: timestamps
-    in one ISO form (`...Z` and `+00:00` agree), None as ""."""
-    if field in TIMESTAMP_KEYS and value:
-        return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).isoformat()
-    return "" if value is None else str(value)
-
-
-def key_of(stream: str, row: dict[str, Any]) -> tuple[str, ...]:
-    """The primary key of a record or a ground-truth row, normalised."""
-    return tuple(key_part(f, row.get(f)) for f in PRIMARY_KEYS[stream])
-
-
-def truth_keys(
-    emu: Emulator, stream: str, cell: Callable[[str, Any], Any] = key_part
-) -> Counter[tuple[Any, ...]]:
-    """The primary key of every row the emulator holds for `stream`, counted (the ground truth).
-
-    `cell` turns one key cell into the form compared against (e.g. a datetime for PostgreSQL)."""
-    keys = PRIMARY_KEYS[stream]
-    return Counter(
-        tuple(cell(f, row.get(f)) for f in keys) for row in emu.ground_truth(STREAM_OBJECTS[stream])
-    )
+STREAM_OBJECTS: dict[str, str] = {
+    declared(stream, "name"): stream.exported_object for stream in STREAM_TYPES
+}
+PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
+    declared(stream, "name"): tuple(declared(stream, "primary_keys")) for stream in STREAM_TYPES
+}
 
 
 def catalog_for(
-    config: dict[str, Any], streams: set[str], deselected: set[str] = frozenset()
+    config: dict[str, Any], streams: Collection[str], deselected: Collection[str] = frozenset()
 ) -> dict[str, Any]:
     """A catalog selecting `streams`, with the `deselected` properties turned off."""
     catalog = TapVoucherifyExports(config=config).catalog_dict
@@ -73,7 +48,7 @@ def sync(
     config: dict[str, Any],
     streams: set[str] | None = None,
     state: dict[str, Any] | None = None,
-    deselected: set[str] = frozenset(),
+    deselected: Collection[str] = frozenset(),
 ) -> tuple[list[dict[str, Any]], BaseException | None]:
     """Run a sync in-process; return every message written (even if it failed) and the error.
 
@@ -89,7 +64,7 @@ def sync(
         except Exception as exc:
             error = exc
     out.flush()
-    text = out.buffer.getvalue().decode("utf-8")  # type: ignore[attr-defined]
+    text = out.buffer.getvalue().decode("utf-8")
     return [json.loads(line) for line in text.splitlines() if line.strip()], error
 
 
@@ -125,6 +100,17 @@ def without_ledger(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         else:
             kept.append(message)
     return kept
+
+
+def bookmarks(messages: list[dict[str, Any]], stream: str) -> list[str]:
+    """Every `replication_key_value` of `stream` in the STATE messages, in order."""
+    values = []
+    for m in messages:
+        if m["type"] == "STATE":
+            value = m["value"].get("bookmarks", {}).get(stream, {}).get("replication_key_value")
+            if value:
+                values.append(value)
+    return values
 
 
 def spy_on_pieces(monkeypatch: Any, chunk_bytes: int) -> list[int]:

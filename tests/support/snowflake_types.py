@@ -1,6 +1,7 @@
 """Run by target-snowflake's own Python: the Snowflake column type of every property.
 
-    .meltano/loaders/target-snowflake/venv/bin/python tests/e2e/snowflake_types.py < schemas.json
+    .meltano/loaders/target-snowflake/venv/bin/python tests/support/snowflake_types.py \
+        < schemas.json
 
 stdin: ``{"<stream>": <JSON schema>, ...}``, as the tap's SCHEMA messages carry them; stdout:
 ``{"<stream>": {"<property>": "<Snowflake type>", ...}, ...}``. Types come from the target's own

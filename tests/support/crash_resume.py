@@ -20,8 +20,8 @@ vouchers, customers and orders change and N rows are added to every object, as h
 two runs on a live project. Then, in addition, the last committed record of every row of a
 changing stream carries its current `updated_at` (what an upserting target holds is current).
 
-    python -m tests.reliability.crash_resume --kills 20 --seed 1    # from the repository root
-    python -m tests.reliability.crash_resume --kills 20 --seed 1 --updates 25
+    python -m tests.support.crash_resume --kills 20 --seed 1    # from the repository root
+    python -m tests.support.crash_resume --kills 20 --seed 1 --updates 25
 
 Exit status 0 when every check holds; `--json` prints the summary as JSON.
 """
@@ -44,7 +44,8 @@ from typing import Any
 
 from tap_voucherify_exports.export_stream import CHANGES_STATE_KEY
 from tap_voucherify_exports.tap import TapVoucherifyExports
-from tests.helpers import STREAM_OBJECTS, key_of, truth_keys
+from tests.support.ground_truth import key_of, truth_keys
+from tests.support.sync import STREAM_OBJECTS
 from voucherify_emulator import Emulator
 
 ROWS = {"voucher": 12000, "redemption": 4000, "publication": 1500, "customer": 2000,
@@ -262,7 +263,7 @@ def progress(state: dict[str, Any] | None, config: dict[str, Any]) -> float:
     if not state:
         return 0.0
     start = parse_ts(config["start_date"])
-    end = parse_ts(config["end_date"]) if "end_date" in config else dt.datetime.now(dt.UTC)
+    end = parse_ts(config["end_date"]) if "end_date" in config else dt.datetime.now(dt.timezone.utc)
     done = 0.0
     for stream in WINDOWED_STREAMS:
         mark = state.get("bookmarks", {}).get(stream, {}).get("replication_key_value")

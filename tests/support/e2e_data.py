@@ -1,4 +1,5 @@
-"""Shared pieces of the end-to-end tests: dataset, stream table, PostgreSQL and emulator reads.
+"""The end-to-end tests' dataset, and what the README promises about it: each stream's keys and
+each column's type; the emulator's keys and values as a loader should hold them.
 
 The expected keys below are written out from the README's stream table rather than imported from
 the tap, so a tap that declared the wrong key would fail these tests instead of defining them.
@@ -11,15 +12,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
-from psycopg import sql
-
-from tests import helpers
+from tests.support import ground_truth
 from voucherify_emulator import Emulator
 
-from .conftest import MeltanoProject
+if TYPE_CHECKING:
+    from tests.support.meltano import MeltanoProject
 
 
 @dataclass(frozen=True)
@@ -81,81 +80,8 @@ def key_value(column: str, cell: str) -> object:
 
 def truth_keys(emu: Emulator, stream: str) -> set[tuple[object, ...]]:
     """The distinct primary keys of every row the emulator holds for `stream`, as Postgres holds
-    them (`tests.helpers.truth_keys` with timestamps parsed)."""
-    return set(helpers.truth_keys(emu, stream, cell=key_value))
-
-
-def utc(value: object) -> object:
-    """Postgres timestamps as aware UTC datetimes (naive `timestamp` columns are UTC)."""
-    if isinstance(value, dt.datetime):
-        return (
-            value.replace(tzinfo=dt.timezone.utc)
-            if value.tzinfo is None
-            else value.astimezone(dt.timezone.utc)
-        )
-    return value
-
-
-class Postgres:
-    """Reads one schema of the test database."""
-
-    def __init__(self, dsn: str, schema: str) -> None:
-        self.dsn = dsn
-        self.schema = schema
-
-    def query(
-        self, query: sql.Composable | str, params: tuple[Any, ...] = ()
-    ) -> list[tuple[Any, ...]]:
-        with psycopg.connect(self.dsn, connect_timeout=10) as conn:
-            # The session time zone must not shift `timestamp without time zone` values.
-            conn.execute("SET TIME ZONE 'UTC'")
-            cursor = conn.execute(query, params)  # type: ignore[arg-type]
-            return cursor.fetchall() if cursor.description is not None else []
-
-    def tables(self) -> set[str]:
-        rows = self.query(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-            (self.schema,),
-        )
-        return {name for (name,) in rows}
-
-    def columns(self, table: str) -> dict[str, tuple[str, str]]:
-        """column name -> (data_type, udt_name) from information_schema.columns."""
-        rows = self.query(
-            "SELECT column_name, data_type, udt_name FROM information_schema.columns"
-            " WHERE table_schema = %s AND table_name = %s",
-            (self.schema, table),
-        )
-        return {name: (data_type, udt) for name, data_type, udt in rows}
-
-    def _table(self, table: str) -> sql.Composed:
-        return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
-
-    def keys(self, stream: str) -> list[tuple[object, ...]]:
-        """Every row's primary key, duplicates kept."""
-        return self.select(stream, list(STREAMS[stream].primary_key))
-
-    def duplicate_keys(self, stream: str) -> list[tuple[Any, ...]]:
-        """Primary keys held by more than one row (GROUP BY key HAVING count(*) > 1)."""
-        columns = sql.SQL(", ").join(map(sql.Identifier, STREAMS[stream].primary_key))
-        return self.query(
-            sql.SQL(
-                "SELECT {cols}, count(*) FROM {table} GROUP BY {cols} HAVING count(*) > 1"
-            ).format(cols=columns, table=self._table(stream))
-        )
-
-    def select(self, table: str, columns: list[str]) -> list[tuple[Any, ...]]:
-        """Every row of `table`, those columns, timestamps as aware UTC datetimes."""
-        names = sql.SQL(", ").join(map(sql.Identifier, columns))
-        rows = self.query(sql.SQL("SELECT {} FROM {}").format(names, self._table(table)))
-        return [tuple(utc(value) for value in row) for row in rows]
-
-    def drop_schema(self) -> None:
-        self.query(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema)))
-
-    def count(self, stream: str) -> int:
-        rows = self.query(sql.SQL("SELECT count(*) FROM {}").format(self._table(stream)))
-        return int(rows[0][0])
+    them (`ground_truth.truth_keys` with timestamps parsed)."""
+    return set(ground_truth.truth_keys(emu, stream, cell=key_value))
 
 
 # Column types, by field key, written from docs/types.md's type table (not from fields.py).

@@ -17,6 +17,8 @@ import requests_mock
 
 from tap_voucherify_exports.fields import TABLES
 
+# The app token of the unit tests' config: no log line, error or message may show it.
+SECRET = "sk-very-secret-token-123"
 API = "https://api.voucherify.io"
 DOWNLOAD = "https://download.voucherify.io"
 FILTER_COLUMN = {"redemption": "date", "publication": "date"}

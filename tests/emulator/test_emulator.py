@@ -13,53 +13,19 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import pytest
 import requests
 
-from voucherify_emulator import Emulator
+from tests.support.emulator_http import client, create, export_csv, wait
+from voucherify_emulator import Emulator, RecordedRequest
 from voucherify_emulator.api import OBJECTS
+
+pytestmark = pytest.mark.integration
 
 
 # --- helpers -------------------------------------------------------------------------------------
-@contextmanager
-def client(emu: Emulator, auth: bool = True) -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        if auth:
-            session.headers.update({"X-App-Id": emu.app_id, "X-App-Token": emu.app_token})
-        yield session
-
-
-def create(s: requests.Session, emu: Emulator, exported_object: str, **parameters) -> dict:
-    body = {"exported_object": exported_object}
-    if parameters:
-        body["parameters"] = parameters
-    response = s.post(f"{emu.api_url}/v1/exports", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def wait(s: requests.Session, emu: Emulator, export_id: str, timeout: float = 15) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        body = s.get(f"{emu.api_url}/v1/exports/{export_id}").json()
-        if body["status"] in ("DONE", "ERROR") or time.monotonic() > deadline:
-            return body
-        time.sleep(0.02)
-
-
-def export_csv(s: requests.Session, emu: Emulator, exported_object: str, **parameters) -> str:
-    job = wait(s, emu, create(s, emu, exported_object, **parameters)["id"])
-    assert job["status"] == "DONE", job
-    response = s.get(job["result"]["url"])
-    assert response.status_code == 200, response.text
-    assert response.headers["Content-Type"].startswith("text/plain")
-    return response.content.decode("utf-8")
-
-
 def parse(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline="")))
 
@@ -622,6 +588,70 @@ def test_request_recording_and_control_endpoint():
             assert wait(s, emu, create(s, emu, "voucher")["id"])["status"] == "DONE"
 
 
+def test_request_hooks_see_every_recorded_request_once_in_order_and_no_control_request():
+    with Emulator(rows={"voucher": 20}, job_latency_seconds=0.01) as emu, client(emu) as s:
+        seen: list[RecordedRequest] = []
+        order: list[str] = []
+        emu.on_request(seen.append)
+        emu.on_request(lambda request: order.append(f"second {request.method}"))
+        emu.on_request(lambda request: order.append(f"third {request.method}"))
+        job = wait(s, emu, create(s, emu, "voucher", fields=["id"])["id"])
+        s.get(job["result"]["url"])
+        s.get(f"{emu.api_url}/_emulator/requests")
+        recorded = emu.requests
+    assert seen == recorded
+    assert all(a is b for a, b in zip(seen, recorded, strict=True))
+    assert (seen[0].origin, seen[0].method) == ("api", "POST")
+    assert seen[-1].origin == "download"
+    assert not [r for r in seen if r.path.startswith("/_emulator/")]
+    assert order[:2] == ["second POST", "third POST"]  # in the order the hooks were added
+    assert len(order) == 2 * len(seen)
+
+
+def test_a_request_hook_runs_before_the_answer_so_a_fault_it_arms_hits_that_request():
+    with Emulator(rows={"voucher": 20}, job_latency_seconds=0.01) as emu, client(emu) as s:
+        creates = 0
+
+        def fail_the_second_create(request: RecordedRequest) -> None:
+            nonlocal creates
+            if request.method == "POST":
+                creates += 1
+                if creates == 2:
+                    emu.inject("server_error", phase="create", status=503)
+
+        emu.on_request(fail_the_second_create)
+        body = {"exported_object": "voucher"}
+        answers = [s.post(f"{emu.api_url}/v1/exports", json=body) for _ in range(3)]
+        statuses = [r.status for r in emu.requests]
+    assert [a.status_code for a in answers] == [200, 503, 200]
+    assert statuses == [200, 503, 200]
+
+
+def test_a_removed_request_hook_is_called_no_more():
+    with Emulator(rows={"voucher": 20}, job_latency_seconds=0.01) as emu, client(emu) as s:
+        seen: list[str] = []
+        remove = emu.on_request(lambda request: seen.append(request.path))
+        s.get(f"{emu.api_url}/v1/exports")
+        remove()
+        remove()  # a second removal changes nothing
+        s.get(f"{emu.api_url}/v1/exports/exp_missing")
+        assert len(emu.requests) == 2
+    assert seen == ["/v1/exports"]
+
+
+def test_a_request_hook_that_raises_drops_the_request_and_the_emulator_raises_it_on_stop():
+    def broken_hook(request: RecordedRequest) -> None:
+        raise LookupError(f"hook failed on {request.path}")
+
+    emu = Emulator(rows={"voucher": 20}).start()
+    emu.on_request(broken_hook)
+    with client(emu) as s, pytest.raises(requests.ConnectionError):
+        s.get(f"{emu.api_url}/v1/exports")
+    with pytest.raises(LookupError, match="hook failed on /v1/exports"):
+        emu.stop()
+    emu.stop()  # raised once: a second stop is quiet
+
+
 def test_cli_prints_urls_and_stops_on_sigterm():
     process = subprocess.Popen(
         [
@@ -638,8 +668,8 @@ def test_cli_prints_urls_and_stops_on_sigterm():
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert process.stdout is not None
     try:
-        assert process.stdout is not None
         line = process.stdout.readline()
         urls = dict(part.split("=", 1) for part in line.split())
         headers = {"X-App-Id": urls["app_id"], "X-App-Token": urls["app_token"]}
@@ -703,8 +733,8 @@ def test_cli_starts_in_the_shape_given_and_refuses_a_bad_one():
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert process.stdout is not None
     try:
-        assert process.stdout is not None
         urls = dict(part.split("=", 1) for part in process.stdout.readline().split())
         shape = requests.get(f"{urls['api_url']}/_emulator/shape", timeout=10).json()
         assert shape["header"] == "keys"

@@ -1,0 +1,86 @@
+"""Emulators for the integration, reliability and emulator tests; tap configs pointing at them;
+hooks on the requests they receive."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from voucherify_emulator import Emulator, RecordedRequest
+
+# Integration tests: a few hundred rows per object, every object.
+SMALL_ROWS = {
+    "voucher": 400,
+    "redemption": 300,
+    "publication": 200,
+    "customer": 200,
+    "points_expiration": 50,
+    "order": 100,
+    "voucher_transactions": 150,
+}
+# Reliability tests: the objects the fault matrix syncs, over 2021-2025.
+RELIABILITY_ROWS = {"voucher": 400, "customer": 150, "publication": 150, "redemption": 150,
+                    "order": 100, "points_expiration": 40}  # fmt: skip
+
+
+def small_emulator() -> Emulator:
+    """An emulator of SMALL_ROWS answering jobs in 20 ms, not started (a context manager)."""
+    return Emulator(seed=11, rows=SMALL_ROWS, job_latency_seconds=0.02)
+
+
+def reliability_emulator() -> Emulator:
+    """An emulator of RELIABILITY_ROWS answering jobs in 20 ms, not started."""
+    return Emulator(seed=5, rows=RELIABILITY_ROWS, job_latency_seconds=0.02)
+
+
+def tap_config(emulator: Emulator, **overrides: Any) -> dict[str, Any]:
+    """`Emulator.tap_config` from a year before the data (an empty first window), 30 s jobs."""
+    return emulator.tap_config(
+        **{"start_date": "2020-01-01T00:00:00Z", "export_timeout": 30, **overrides}
+    )
+
+
+def base_config(emu: Emulator, **overrides: Any) -> dict[str, Any]:
+    """`Emulator.tap_config` over the 2021-2025 rows (4 full yearly windows + 1 day), 30 s jobs."""
+    return emu.tap_config(**{"end_date": "2025-01-02T00:00:00Z", "export_timeout": 30, **overrides})
+
+
+_MODULE_EMULATORS: list[Emulator] = []
+
+
+def module_level_emulator(**kwargs: Any) -> Emulator:
+    """An emulator for code that needs one at import time (the SDK's standard test class).
+
+    It is stopped by `stop_module_emulators` when the session ends (a conftest hook), whether or
+    not the module's tests ran: a server thread left running would keep the interpreter from
+    exiting.
+    """
+    emulator = Emulator(**kwargs).start()
+    _MODULE_EMULATORS.append(emulator)
+    return emulator
+
+
+def stop_module_emulators() -> None:
+    """Stop every emulator `module_level_emulator` started."""
+    while _MODULE_EMULATORS:
+        _MODULE_EMULATORS.pop().stop()
+
+
+def on_nth_create(emu: Emulator, n: int, action: Callable[[], None]) -> None:
+    """Run `action` (e.g. arm a fault) when the n-th `POST /v1/exports` arrives, before it is
+    served: with max_concurrent_exports=1 that targets the n-th window exactly."""
+    seen = 0
+
+    def count(request: RecordedRequest) -> None:
+        nonlocal seen
+        if request.origin == "api" and request.method == "POST":
+            seen += 1
+            if seen == n:
+                action()
+
+    emu.on_request(count)
+
+
+def arrival_times(emu: Emulator) -> list[float]:
+    """When each request in `emu.requests` arrived (epoch seconds, same index)."""
+    return [request.at for request in emu.requests]

@@ -1,0 +1,209 @@
+"""The repository's meltano project run by the end-to-end tests, isolated per test.
+
+`install_plugins` installs every plugin in meltano.yml once into the repository's ``.meltano/``
+(shared with ``make demo``); `make_meltano_project` gives a test its own ``.meltano`` directory
+(system database, hence meltano state; run configs; logs), PostgreSQL schema, DuckDB file and
+JSONL folder, with the plugin venvs linked in. tests/e2e/conftest.py wraps both in fixtures.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.support.ci import unavailable
+from tests.support.postgres import PostgresSettings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SHARED_SYS_DIR = REPO_ROOT / ".meltano"
+PLUGIN_TYPE_DIRS = ("extractors", "loaders")
+MELTANO_ENVIRONMENT = "dev"
+INSTALL_TIMEOUT_SECONDS = 900
+RUN_TIMEOUT_SECONDS = 600
+# Variables from the developer's shell that would leak into the isolated project's settings.
+ISOLATED_ENV_PREFIXES = (
+    "MELTANO_",
+    "TAP_VOUCHERIFY_EXPORTS_",
+    "TARGET_POSTGRES_",
+    "TARGET_DUCKDB_",
+    "TARGET_JSONL_",
+    "TARGET_SNOWFLAKE_",
+)
+
+
+def meltano_executable() -> Path | None:
+    """The meltano installed beside the running Python, if any."""
+    candidate = Path(sys.executable).with_name("meltano")
+    return candidate if candidate.exists() else None
+
+
+def base_env() -> dict[str, str]:
+    """This process's environment less the variables that would configure the project."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(ISOLATED_ENV_PREFIXES)
+    }
+
+
+def install_plugins(throwaway_dir: Path) -> Path:
+    """Install every plugin in meltano.yml (`meltano install`); return the shared `.meltano`.
+
+    Skips (fails under CI) without meltano beside the running Python; `throwaway_dir` holds the
+    install's system database, which keeps nothing worth keeping."""
+    meltano = meltano_executable()
+    if meltano is None:
+        unavailable(f"meltano is not installed beside {sys.executable}; run `make install`")
+
+    SHARED_SYS_DIR.mkdir(exist_ok=True)
+    env = base_env() | {
+        "MELTANO_PROJECT_ROOT": str(REPO_ROOT),
+        # The install writes nothing worth keeping to the system database: use a throwaway one.
+        "MELTANO_DATABASE_URI": f"sqlite:///{throwaway_dir}/db",
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
+    }
+    # One installer at a time, should pytest-xdist workers each reach this session fixture.
+    with (SHARED_SYS_DIR / ".e2e-install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = subprocess.run(
+            [str(meltano), "install"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=INSTALL_TIMEOUT_SECONDS,
+            check=False,
+        )
+    if result.returncode != 0:
+        pytest.fail(f"meltano install failed:\n{result.stdout}\n{result.stderr}", pytrace=False)
+    return SHARED_SYS_DIR
+
+
+@dataclass
+class MeltanoProject:
+    """The repository's meltano project, with per-test state and destinations.
+
+    `env` is the complete environment every `run` gets; tests may add to it, though
+    `set_config` is the usual way to change a plugin setting.
+    """
+
+    meltano: Path
+    root: Path
+    sys_dir: Path
+    target_postgres_schema: str
+    duckdb_path: Path
+    jsonl_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def set_config(self, plugin: str, **settings: object) -> None:
+        """Set plugin settings through meltano's env vars (`TAP_VOUCHERIFY_EXPORTS_API_URL`...).
+
+        Booleans become ``true``/``false``, dicts and lists JSON, anything else `str`.
+        """
+        prefix = plugin.upper().replace("-", "_")
+        for name, value in settings.items():
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, dict | list):
+                text = json.dumps(value)
+            else:
+                text = str(value)
+            self.env[f"{prefix}_{name.upper()}"] = text
+
+    def run(
+        self,
+        *args: str,
+        input_text: str | None = None,
+        check: bool = True,
+        timeout: float = RUN_TIMEOUT_SECONDS,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``meltano *args`` in the project, `input_text` on its stdin.
+
+        With `check`, a non-zero exit fails the test, showing meltano's stdout and stderr.
+        """
+        result = subprocess.run(
+            [str(self.meltano), *args],
+            cwd=self.root,
+            env=self.env,
+            input=input_text,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            pytest.fail(
+                f"meltano {' '.join(args)} exited {result.returncode}\n"
+                f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}",
+                pytrace=False,
+            )
+        return result
+
+    @staticmethod
+    def state_id(extractor: str = "tap-voucherify-exports", loader: str = "target-postgres") -> str:
+        """The state ID `meltano run EXTRACTOR LOADER` uses in the dev environment."""
+        return f"{MELTANO_ENVIRONMENT}:{extractor}-to-{loader}"
+
+    def state(self, state_id: str | None = None) -> dict[str, object]:
+        """The stored state for `state_id` (default: the tap into target-postgres); {} if none."""
+        state_id = state_id or self.state_id()
+        listed = self.run("state", "list", "--pattern", state_id).stdout.split()
+        if state_id not in listed:
+            return {}
+        stored: dict[str, object] = json.loads(self.run("state", "get", state_id).stdout)
+        return stored
+
+
+def make_meltano_project(meltano_plugins: Path, tmp_path: Path) -> MeltanoProject:
+    """What `meltano_project` returns, in `tmp_path`: for fixtures of a wider scope (a module
+    whose tests all read one sync) that cannot request the function-scoped fixture."""
+    meltano = meltano_executable()
+    assert meltano is not None  # meltano_plugins skipped or failed otherwise
+
+    sys_dir = tmp_path / ".meltano"
+    sys_dir.mkdir()
+    for plugin_type in PLUGIN_TYPE_DIRS:
+        (sys_dir / plugin_type).symlink_to(meltano_plugins / plugin_type, target_is_directory=True)
+
+    settings = PostgresSettings.from_env()
+    schema = f"e2e_{uuid.uuid4().hex[:12]}"
+    project = MeltanoProject(
+        meltano=meltano,
+        root=REPO_ROOT,
+        sys_dir=sys_dir,
+        target_postgres_schema=schema,
+        duckdb_path=tmp_path / "output" / "e2e.duckdb",
+        jsonl_dir=tmp_path / "output" / "jsonl",
+    )
+    project.jsonl_dir.mkdir(parents=True)
+    project.env = base_env() | {
+        "MELTANO_PROJECT_ROOT": str(REPO_ROOT),
+        "MELTANO_SYS_DIR_ROOT": str(sys_dir),
+        "MELTANO_ENVIRONMENT": MELTANO_ENVIRONMENT,
+        "MELTANO_DATABASE_URI": f"sqlite:///{sys_dir}/meltano.db",
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
+        # Installed once by meltano_plugins; a missing plugin is an error, not a silent install.
+        "MELTANO_AUTO_INSTALL": "false",
+    }
+    project.set_config(
+        "target-postgres",
+        host=settings.host,
+        port=settings.port,
+        user=settings.user,
+        password=settings.password,
+        database=settings.database,
+        default_target_schema=schema,
+    )
+    project.set_config("target-duckdb", path=project.duckdb_path)
+    project.set_config("target-jsonl", destination_path=project.jsonl_dir)
+    return project
