@@ -151,10 +151,11 @@ class SyncSession:
 
         def stream() -> Iterator[T]:
             started = time.monotonic()
-            rows = yield from read_export(running.api, export, sent, lambda: new_part(reader))
+            counts = yield from read_export(running.api, export, sent, lambda: new_part(reader))
             totals.downloading_seconds += time.monotonic() - started
             totals.exports += 1
-            totals.rows += rows
+            totals.rows += counts.rows
+            totals.nulls += counts.nulls
             running.pipeline.done_downloading(export)
 
         return stream()

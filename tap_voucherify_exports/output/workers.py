@@ -167,6 +167,7 @@ def _encode_piece(spec: PieceSpec, data: bytes) -> EncodedRows:
         reader = CsvRecordReader(spec.stream_name, spec.table, spec.fields)
         reader.use_columns(spec.column_map, spec.width)
         _readers[spec.key] = reader
+    nulls = reader.nulls
     try:
         records = reader.piece_records(data)
     except CsvFormatError as exc:
@@ -183,7 +184,7 @@ def _encode_piece(spec: PieceSpec, data: bytes) -> EncodedRows:
     body = encoder.encode_lines(records)
     if spec.envelope is not None and records:
         body = wrap_lines(spec.envelope, body, dt.datetime.now(dt.timezone.utc))
-    return EncodedRows(body, len(records), count_lines(data))
+    return EncodedRows(body, len(records), count_lines(data), reader.nulls - nulls)
 
 
 # --- in the tap's process ----------------------------------------------------------------------
@@ -232,6 +233,7 @@ class ParallelPart:
         self.reader = reader
         self.envelope = envelope
         self.rows = 0  # records handed on
+        self.nulls = 0  # typed cells spelled null among them, read as null
         self._spec: PieceSpec | None = None
         self._offset = 0  # bytes of the body handed on (header included): a record boundary
         self._lines = 0  # physical lines in them
@@ -312,4 +314,5 @@ class ParallelPart:
         self._offset += size
         self._lines += encoded.lines
         self.rows += encoded.rows
+        self.nulls += encoded.nulls
         return encoded

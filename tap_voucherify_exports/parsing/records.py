@@ -11,12 +11,17 @@ import io
 import itertools
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from tap_voucherify_exports.errors import LINE, CsvFormatError, TruncatedCsvError
 from tap_voucherify_exports.fields import ExportedObjectTable
 from tap_voucherify_exports.parsing.columns import Column, ColumnMap, map_header, shorten
-from tap_voucherify_exports.parsing.converters import CONVERTERS, RowConverter, compile_row
+from tap_voucherify_exports.parsing.converters import (
+    CONVERTERS,
+    NULL_SPELLINGS,
+    RowConverter,
+    compile_row,
+)
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
 
@@ -94,13 +99,15 @@ class _LineReader:
         return io.StringIO(text, newline="")
 
 
-def row_converter(column_map: ColumnMap) -> RowConverter:
-    """The row → record function for one export's column mapping."""
+def row_converter(column_map: ColumnMap, null: Callable[[], None] | None = None) -> RowConverter:
+    """The row → record function for one export's column mapping; with `null`, the form that
+    reads `null`/`NULL` in typed columns as null, calling `null()` for each (converters.py)."""
     direct = column_map.direct
     convert = compile_row(
         [column.field.property_name for column in direct],
         [column.field.type for column in direct],
         [column.index for column in direct],
+        null=null,
     )
     folded = tuple((column.index, column.metadata_key) for column in column_map.folded)
     if not folded:
@@ -152,6 +159,8 @@ class CsvRecordReader:
         self.column_map: ColumnMap | None = None  # set once the header is read
         self._convert_row: RowConverter | None = None
         self._width = 0  # the header's cells
+        # Typed cells spelled `null`/`NULL` read as null so far, in every file this reader read.
+        self.nulls = 0
 
     def records(self, text: TextIO, *, skip_rows: int = 0) -> Iterator[dict[str, Any]]:
         """Yield typed records from CSV text (opened with newline=''); skip rows already emitted."""
@@ -181,6 +190,9 @@ class CsvRecordReader:
         self.column_map = column_map
         self._width = width
         self._convert_row = row_converter(column_map)
+
+    def _null(self) -> None:
+        self.nulls += 1
 
     def piece_records(self, data: bytes) -> list[dict[str, Any]]:
         """The records of whole rows cut from the body after its header (output/workers.py), as
@@ -220,9 +232,22 @@ class CsvRecordReader:
             if rows_read <= skip_rows:
                 continue
             try:
-                yield convert_row(row)
+                record = convert_row(row)
             except (ValueError, TypeError):
-                self._bad_cell(row, direct, reader.line_num)
+                record = self._slow_row(row, direct, reader.line_num)
+                convert_row = self._convert_row
+            yield record
+
+    def _slow_row(self, row: list[str], columns: Sequence[Column], line: int) -> dict[str, Any]:
+        """A row the common form could not type: it may hold a null spelling, so this export's
+        rows are read with the form that reads them as null from now on (converters.py); a cell
+        that form cannot type either fails, naming it."""
+        assert self.column_map is not None
+        self._convert_row = row_converter(self.column_map, self._null)
+        try:
+            return self._convert_row(row)
+        except (ValueError, TypeError):
+            self._bad_cell(row, columns, line)
 
     @contextlib.contextmanager
     def _read_errors(self, reader: Any, ending: _Ending | _LineReader) -> Iterator[None]:
@@ -262,11 +287,11 @@ class CsvRecordReader:
             )
         raise CsvFormatError(message, line)
 
-    def _bad_cell(self, row: list[str], columns: Sequence[Column], line: int) -> None:
+    def _bad_cell(self, row: list[str], columns: Sequence[Column], line: int) -> NoReturn:
         for column in columns:
             cell = row[column.index]
             try:
-                if cell:
+                if cell and cell not in NULL_SPELLINGS:  # null, or text in a string column
                     CONVERTERS[column.field.type](cell)
             except (ValueError, TypeError) as exc:
                 raise CsvFormatError(

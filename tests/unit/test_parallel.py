@@ -206,3 +206,19 @@ def test_a_body_cut_mid_row_is_truncated_so_the_download_restarts(parser, monkey
     before = part.rows
     rest = list(part.read(response_of(reads_of(BODY, [250]))))
     assert before + sum(c.rows for c in rest) == part.rows == 200
+
+
+def test_workers_read_null_spellings_as_the_one_process_reader_and_count_them(parser, monkeypatch):
+    monkeypatch.setattr(workers, "PIECE_BYTES", 500)
+    body = BODY.replace(b",true,", b",null,").replace(b",false,,", b",false,NULL,")
+    serial = serial_reader()
+    one = list(serial.records(io.TextIOWrapper(io.BytesIO(body), encoding="utf-8", newline="")))
+    part = ParallelPart(parser, serial_reader(), None)
+    from singer_sdk.contrib.msgspec import decoder
+
+    lines = b"".join(c.body for c in part.read(response_of(reads_of(body, [333]))))
+    assert [decoder.decode(line) for line in lines.splitlines()] == read_serial(body)
+    spelled = body.count(b",null,") + body.count(b",NULL,")
+    assert sum(r["active"] is None for r in one) == 100
+    assert spelled > 100
+    assert part.nulls == serial.nulls == spelled

@@ -204,3 +204,61 @@ def test_the_compiled_row_types_every_cell_as_its_converter_does(field_type):
         got = _converted(lambda c: convert_row([c])["cell"], cell)
         assert got == expected, cell
         assert type(got) is type(expected), cell
+
+
+@pytest.mark.parametrize("field_type", sorted(EDGE_CELLS, key=lambda t: t.value))
+def test_the_compiled_row_that_reads_null_spellings_types_every_other_cell_the_same(field_type):
+    nulls = []
+    convert_row = compile_row(["cell"], [field_type], null=lambda: nulls.append(1))
+    for cell in EDGE_CELLS[field_type]:
+        got = _converted(lambda c: convert_row([c])["cell"], cell)
+        assert got == _converted(CONVERTERS[field_type], cell), cell
+    assert nulls == []
+    assert [convert_row([cell])["cell"] for cell in ("null", "NULL", "")] == [None, None, None]
+    assert nulls == [1, 1], "an empty cell is null without being counted"
+
+
+@pytest.mark.parametrize("field_type", sorted(set(FieldType) - {FieldType.STRING}, key=str))
+def test_every_typed_converter_refuses_a_null_spelling_itself(field_type):
+    # The spellings are the row function's to read as null, counted: never typed as a value
+    # (a metadata `null` would otherwise be kept as the text {"_raw_text": "null"}).
+    for cell in ("null", "NULL"):
+        with pytest.raises(ValueError):  # noqa: PT011 - any ValueError is the contract
+            CONVERTERS[field_type](cell)
+
+
+def read_counting(text, fields=FIELDS):
+    reader = CsvRecordReader("vouchers", TABLES["voucher"], fields)
+    return list(reader.records(io.StringIO(text, newline=""))), reader.nulls
+
+
+def test_null_spellings_in_typed_columns_are_null_and_counted_but_text_in_string_columns():
+    header = "ID,Code,Value,Active,Metadata,Creation Date\n"
+    rows, nulls = read_counting(
+        header
+        + "v1,NULL,2000.00,true,{},2024-01-01T00:00:00.000Z\n"  # no null here: the common form
+        + "v2,null,null,NULL,null,NULL\n"  # the first null switches this export's form
+        + "v3,C,7,null,,2024-01-01T00:00:00.000Z\n"
+    )
+    assert rows == [
+        {"id": "v1", "code": "NULL", "value": Decimal("2000.00"), "active": True,
+         "metadata": {}, "created_at": "2024-01-01T00:00:00.000Z"},
+        {"id": "v2", "code": "null", "value": None, "active": None, "metadata": None,
+         "created_at": None},
+        {"id": "v3", "code": "C", "value": 7, "active": None, "metadata": None,
+         "created_at": "2024-01-01T00:00:00.000Z"},
+    ]  # fmt: skip
+    assert nulls == 5
+
+
+@pytest.mark.parametrize("cell", ["Null", "nil", "None", "n/a", " null"])
+def test_any_other_unreadable_cell_after_a_null_still_names_line_column_and_value(cell):
+    text = (
+        "ID,Code,Value,Active,Metadata,Creation Date\n"
+        "v1,C,null,true,,2024-01-01T00:00:00Z\n"
+        f"v2,C,{cell},true,,2024-01-01T00:00:00Z\n"
+    )
+    with pytest.raises(
+        CsvFormatError, match=rf"vouchers: line 3, column `value`: cannot read '{cell}' as number"
+    ):
+        read(text)
