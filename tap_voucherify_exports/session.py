@@ -217,7 +217,13 @@ class SyncSession:
 
     def reader(self, request: ExportRequest) -> CsvRecordReader:
         """The CSV reader for one export of `request`, against the table the request carries."""
-        return CsvRecordReader(request.stream_name, request.table, request.fields, self._warn_once)
+        return CsvRecordReader(
+            request.stream_name,
+            request.table,
+            request.fields,
+            self._warn_once,
+            trust_order=self.settings.trust_column_order,
+        )
 
     def _warn_once(self, message: str) -> None:
         # The same header of every window would repeat the same warning: say it once a run.

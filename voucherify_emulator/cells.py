@@ -329,7 +329,7 @@ class CellTables:
         }
 
     def _points_expiration_cells(self) -> dict[str, Cell]:
-        pid = self._hex_id("points_expiration", "lpe_")
+        pid = self._hex_id("points_expiration", "lopb_")  # the spec's example: lopb_Wl1o3…
         vid = self._hex_id("voucher", "v_")
         vouchers = self._vouchers
         return {

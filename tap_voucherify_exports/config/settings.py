@@ -36,6 +36,9 @@ REQUEST_TIMEOUT_SECONDS_DEFAULT = 300
 MAX_CONCURRENT_EXPORTS_DEFAULT = 3
 # Each export is a downloadable CSV of customer data on the account until it is deleted.
 DELETE_EXPORTS_DEFAULT = True
+# Columns whose header cell matches no field are read by position only after their cells in the
+# export's first rows fit their fields (parsing/evidence.py); true skips that check.
+TRUST_COLUMN_ORDER_DEFAULT = False
 # Backfill (a stream's first run, no bookmark): yearly windows make a 4-year backfill 5 jobs per
 # stream, not 49; a window that ends in ERROR is still split in half (see export_stream.py).
 BACKFILL_WINDOW_DAYS_DEFAULT = 365
@@ -78,6 +81,8 @@ class Settings:
     # Processes that parse, type and encode CSV (output/workers.py); 1 = none: the tap's own
     # process.
     parallel_workers: int = PARALLEL_WORKERS_DEFAULT
+    # Read columns mapped by position without checking their cells (parsing/evidence.py).
+    trust_column_order: bool = TRUST_COLUMN_ORDER_DEFAULT
 
     @property
     def trusted_origins(self) -> frozenset[str]:
@@ -166,6 +171,11 @@ def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ())
         lambda: boolean_setting(config, "delete_exports", DELETE_EXPORTS_DEFAULT),
         DELETE_EXPORTS_DEFAULT,
     )
+    trust_column_order = problems.check(
+        "trust_column_order",
+        lambda: boolean_setting(config, "trust_column_order", TRUST_COLUMN_ORDER_DEFAULT),
+        TRUST_COLUMN_ORDER_DEFAULT,
+    )
     backfill_days = whole("backfill_window_days", BACKFILL_WINDOW_DAYS_DEFAULT, 1)
     max_per_minute = whole("max_requests_per_minute", MAX_REQUESTS_PER_MINUTE_DEFAULT, 1)
     parallel_workers = whole("parallel_workers", PARALLEL_WORKERS_DEFAULT, 1)
@@ -215,4 +225,5 @@ def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ())
         metadata_keys=metadata_keys,
         creation_only_streams=creation_only,
         parallel_workers=parallel_workers,
+        trust_column_order=trust_column_order,
     )

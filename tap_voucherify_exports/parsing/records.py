@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
 import itertools
 import logging
@@ -15,13 +16,20 @@ from typing import Any, NoReturn, TextIO
 
 from tap_voucherify_exports.errors import LINE, CsvFormatError, TruncatedCsvError
 from tap_voucherify_exports.fields import ExportedObjectTable
-from tap_voucherify_exports.parsing.columns import Column, ColumnMap, map_header, shorten
+from tap_voucherify_exports.parsing.columns import (
+    Column,
+    ColumnMap,
+    Resolution,
+    map_header,
+    shorten,
+)
 from tap_voucherify_exports.parsing.converters import (
     CONVERTERS,
     NULL_SPELLINGS,
     RowConverter,
     compile_row,
 )
+from tap_voucherify_exports.parsing.evidence import EVIDENCE_ROWS, check_positions, evidence_note
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
 
@@ -135,6 +143,19 @@ def count_lines(data: bytes) -> int:
     return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
 
 
+class _Replay:
+    """Rows already read, as `(cells, line)`, read again like a csv reader (`line_num`)."""
+
+    def __init__(self, rows: list[tuple[list[str], int]]) -> None:
+        self._rows = rows
+        self.line_num = 0
+
+    def __iter__(self) -> Iterator[list[str]]:
+        for row, line in self._rows:
+            self.line_num = line
+            yield row
+
+
 class _Ending:
     """The end of a block of text (whether its last row was cut off), as `_LineReader.last`."""
 
@@ -151,11 +172,14 @@ class CsvRecordReader:
         table: ExportedObjectTable,
         fields: Sequence[str],
         warn: Callable[[str], None] = _log_warning,
+        *,
+        trust_order: bool = False,
     ) -> None:
         self.stream_name = stream_name
         self.table = table
         self.fields = tuple(fields)
         self.warn = warn
+        self.trust_order = trust_order  # the setting trust_column_order (parsing/evidence.py)
         self.column_map: ColumnMap | None = None  # set once the header is read
         self._convert_row: RowConverter | None = None
         self._width = 0  # the header's cells
@@ -163,22 +187,90 @@ class CsvRecordReader:
         self.nulls = 0
 
     def records(self, text: TextIO, *, skip_rows: int = 0) -> Iterator[dict[str, Any]]:
-        """Yield typed records from CSV text (opened with newline=''); skip rows already emitted."""
+        """Yield typed records from CSV text (opened with newline=''); skip rows already emitted.
+
+        When a column is mapped by position, the first `EVIDENCE_ROWS` rows are read and their
+        cells checked (parsing/evidence.py) before the first record is yielded.
+        """
         tracker = _LineReader(text, max_line_chars(len(self.fields)))
         reader = csv.reader(tracker, strict=True)
         with self._read_errors(reader, tracker):
-            header = next(reader, None)
-            if header is None:
-                raise TruncatedCsvError(
-                    f"{self.stream_name}: the export body is empty (no header)."
-                )
-            self.column_map = column_map = map_header(
-                self.stream_name, self.table, self.fields, header
-            )
-            if column_map.warning:
-                self.warn(column_map.warning)
-            self.use_columns(column_map, len(header))
+            self._read_header(reader)
+            if self.needs_evidence:
+                first = self._first_rows(reader, tracker)
+                self.check_evidence(first)
+                yield from self._typed(_Replay(first), tracker, skip_rows)
+                skip_rows = max(0, skip_rows - len(first))
+            self.announce()
             yield from self._typed(reader, tracker, skip_rows)
+
+    def header(self, text: str) -> None:
+        """Map the columns of a header line (output/workers.py): the errors `records` raises
+        for it; no warning yet (`announce`)."""
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        with self._read_errors(reader, _Ending(text)):
+            self._read_header(reader)
+
+    def _read_header(self, reader: Any) -> None:
+        header = next(reader, None)
+        if header is None:
+            raise TruncatedCsvError(f"{self.stream_name}: the export body is empty (no header).")
+        column_map = map_header(
+            self.stream_name, self.table, self.fields, header, trust_order=self.trust_order
+        )
+        self.use_columns(column_map, len(header))
+
+    @property
+    def needs_evidence(self) -> bool:
+        """Whether a column is mapped by position and its cells must be checked first."""
+        assert self.column_map is not None
+        return not self.trust_order and any(
+            column.how is Resolution.POSITION for column in self.column_map.columns
+        )
+
+    def check_evidence(self, rows: Sequence[tuple[list[str], int]]) -> None:
+        """Check the columns mapped by position against `rows`, the first rows read ((cells,
+        line) each); raise `CsvFormatError` naming the first cell that does not fit."""
+        assert self.column_map is not None
+        check_positions(self.stream_name, self.column_map, rows, self.fields)
+
+    def announce(self) -> None:
+        """Warn about the mapping (once per run, in the session), with what was checked."""
+        assert self.column_map is not None
+        warning = self.column_map.warning
+        note = evidence_note(self.column_map, trusted=self.trust_order)
+        if note:
+            warning = f"{warning} {note}"
+            self.column_map = dataclasses.replace(self.column_map, warning=warning)
+        if warning:
+            self.warn(warning)
+
+    def evidence_rows(self, data: bytes) -> list[tuple[list[str], int]]:
+        """The first `EVIDENCE_ROWS` rows of whole records cut from the body after its header
+        (output/workers.py), with their lines counted from `data`'s start; the errors of
+        `piece_records` reading them."""
+        text = self._decoded(data)
+        ending = _Ending(text)
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        with self._read_errors(reader, ending):
+            return self._first_rows(reader, ending)
+
+    def _first_rows(
+        self, reader: Any, ending: _Ending | _LineReader
+    ) -> list[tuple[list[str], int]]:
+        """Up to `EVIDENCE_ROWS` rows (blank lines skipped) with their lines; a row of the wrong
+        width fails here as `_typed` would fail on it."""
+        rows: list[tuple[list[str], int]] = []
+        width = self._width
+        for row in itertools.islice(reader, EVIDENCE_ROWS * 2):  # blank lines count too
+            if len(row) != width:
+                if not row:
+                    continue
+                self._wrong_width(row, width, reader.line_num, ending.last)
+            rows.append((row, reader.line_num))
+            if len(rows) == EVIDENCE_ROWS:
+                break
+        return rows
 
     @property
     def width(self) -> int:
@@ -198,6 +290,15 @@ class CsvRecordReader:
         """The records of whole rows cut from the body after its header (output/workers.py), as
         downloaded. Same records and errors as `records` reading them, except that an error's
         line counts from the piece's start (`CsvFormatError.moved` puts it in the file)."""
+        text = self._decoded(data)
+        ending = _Ending(text)
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        with self._read_errors(reader, ending):
+            return list(self._typed(reader, ending, 0))
+
+    def _decoded(self, data: bytes) -> str:
+        """Whole records cut from the body as text; bad UTF-8 or a NUL byte fail naming the
+        line, counted from `data`'s start."""
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -209,10 +310,7 @@ class CsvRecordReader:
         if nul >= 0:
             line = count_lines(text[:nul].encode()) + 1
             raise CsvFormatError(f"{self.stream_name}: line {LINE} contains a NUL byte.", line)
-        ending = _Ending(text)
-        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-        with self._read_errors(reader, ending):
-            return list(self._typed(reader, ending, 0))
+        return text
 
     def _typed(
         self, reader: Any, ending: _Ending | _LineReader, skip_rows: int

@@ -98,7 +98,7 @@ def test_header_of_field_keys_is_mapped_by_name_in_any_order():
 
 
 def test_empty_cells_are_null():
-    rows = read("a,b,c,d,e,f\nv1,,,,,\n")
+    rows = read("id,code,value,active,metadata,created_at\nv1,,,,,\n")
     assert rows == [
         {
             "id": "v1",
@@ -162,18 +162,18 @@ def test_empty_body_is_a_truncation():
 
 
 def test_skip_rows_resumes_after_rows_already_emitted():
-    text = "a,b,c,d,e,f\nv1,,,,,\nv2,,,,,\nv3,,,,,\n"
+    text = "id,code,value,active,metadata,created_at\nv1,,,,,\nv2,,,,,\nv3,,,,,\n"
     assert [row["id"] for row in read(text, skip_rows=2)] == ["v3"]
 
 
 def test_nul_byte_gives_a_clear_error():
     with pytest.raises(CsvFormatError, match="line"):
-        read("a,b,c,d,e,f\nv1,\x00,,,,\n")
+        read("id,code,value,active,metadata,created_at\nv1,\x00,,,,\n")
 
 
 def test_huge_cell_gives_a_clear_error_instead_of_exhausting_memory():
     with pytest.raises(CsvFormatError, match="field larger than field limit"):
-        read("a,b,c,d,e,f\nv1," + "x" * 200_000 + ",,,,\n")
+        read("id,code,value,active,metadata,created_at\nv1," + "x" * 200_000 + ",,,,\n")
 
 
 EDGE_CELLS = {
