@@ -326,8 +326,9 @@ ORDER = _table(
 
 # Gift card and loyalty card balance changes (`ExportVoucherTransactionsFields`). Labels are
 # the Dashboard's transaction export columns (research digest section 3, voucher-tracking.mdx).
-# `balance` and `amount` are points or minor currency units; typed as numbers since the voucher
-# `value` sample shows decimals ("2000.00") where minor units were documented.
+# `balance` and `amount` are typed as numbers, passed through as exported: the voucher `value`
+# sample shows decimals ("2000.00") where the docs' examples show whole numbers, so no unit is
+# assumed (docs/types.md).
 VOUCHER_TRANSACTIONS = _table(
     "voucher_transactions",
     ("id", STR, "ID"),

@@ -173,7 +173,7 @@ class CellTables:
                 return f"{(h >> 8) % 500 * 10 + 50}.00"
             if kind == "LOYALTY_CARD":
                 return "0"
-            return str((h >> 8) % 5000 + 100)  # discounts: integer minor units
+            return str((h >> 8) % 5000 + 100)  # discounts: whole numbers, as the docs' examples
 
         def customer_id(i: int, h: int, ms: int) -> str:
             return cust((h >> 40) % customers) if (h >> 37) % 3 == 0 else ""

@@ -95,7 +95,9 @@ class Settings:
         return (self.app_token,)
 
 
-def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ()) -> Settings:
+def parse_settings(  # noqa: PLR0915 - one check per setting, every setting in one place
+    config: Mapping[str, Any], schema_errors: Iterable[str] = ()
+) -> Settings:
     """Validate a tap config into `Settings`, or raise one `SettingsError` listing every problem.
 
     `schema_errors` are singer-sdk's JSON-schema messages for the same config (the tap passes
@@ -166,16 +168,13 @@ def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ())
     poll_interval_max = number("poll_interval_max", POLL_INTERVAL_MAX_SECONDS_DEFAULT, 0.01)
     export_timeout = number("export_timeout", EXPORT_TIMEOUT_SECONDS_DEFAULT, 0.01)
     request_timeout = number("request_timeout", REQUEST_TIMEOUT_SECONDS_DEFAULT, 0.01)
-    delete_exports = problems.check(
-        "delete_exports",
-        lambda: boolean_setting(config, "delete_exports", DELETE_EXPORTS_DEFAULT),
-        DELETE_EXPORTS_DEFAULT,
-    )
-    trust_column_order = problems.check(
-        "trust_column_order",
-        lambda: boolean_setting(config, "trust_column_order", TRUST_COLUMN_ORDER_DEFAULT),
-        TRUST_COLUMN_ORDER_DEFAULT,
-    )
+
+    def flag(name: str, default: bool) -> bool:
+        """A true-or-false setting, or its default after recording the problem."""
+        return problems.check(name, lambda: boolean_setting(config, name, default), default)
+
+    delete_exports = flag("delete_exports", DELETE_EXPORTS_DEFAULT)
+    trust_column_order = flag("trust_column_order", TRUST_COLUMN_ORDER_DEFAULT)
     backfill_days = whole("backfill_window_days", BACKFILL_WINDOW_DAYS_DEFAULT, 1)
     max_per_minute = whole("max_requests_per_minute", MAX_REQUESTS_PER_MINUTE_DEFAULT, 1)
     parallel_workers = whole("parallel_workers", PARALLEL_WORKERS_DEFAULT, 1)

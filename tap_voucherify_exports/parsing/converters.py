@@ -45,9 +45,11 @@ def _integer(cell: str) -> int:
 
 
 def _number(cell: str) -> int | Decimal:
-    # Decimal keeps "2000.00" exactly as exported: never rescaled. A plain whole number
-    # ("200000", minor units, the common case) is an int: exact too, and msgspec encodes an int
-    # some 15 times faster than a Decimal (benchmarks/converters.py).
+    # Amounts pass through exactly as exported, never rescaled: no unit is assumed, since the
+    # only real sample ("2000.00") and the docs' whole-number examples disagree (docs/types.md).
+    # Decimal keeps "2000.00" as written; a plain whole number ("200000", the common case) is an
+    # int: exact too, and msgspec encodes an int some 15 times faster than a Decimal
+    # (benchmarks/converters.py).
     if cell.isdigit() and cell.isascii():
         return int(cell)
     return _decimal(cell)

@@ -24,11 +24,8 @@ def reader_of(requested=REQUESTED, *, trust=False, table=VOUCHER):
 
 def body(header: str, rows: int, bad: dict[int, str] | None = None) -> str:
     """`rows` good rows (id, code, value, campaign_id, created_at); `bad` replaces row n."""
-    lines = [header]
-    for n in range(rows):
-        lines.append(
-            (bad or {}).get(n, f"v_{n},CODE{n},{n}.50,camp_{n % 3},2024-01-01T00:00:00.000Z")
-        )
+    good = "v_{n},CODE{n},{n}.50,camp_{m},2024-01-01T00:00:00.000Z"
+    lines = [header, *((bad or {}).get(n, good.format(n=n, m=n % 3)) for n in range(rows))]
     return "\n".join(lines) + "\n"
 
 
