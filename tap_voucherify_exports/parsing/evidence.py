@@ -115,8 +115,9 @@ def evidence_note(column_map: ColumnMap, *, trusted: bool) -> str:
     free = [c.field.key for c in positioned if expectation(c.field) is None]
     parts = []
     if checked:
-        first = f"the first rows (up to {EVIDENCE_ROWS})"
-        parts.append(f"their cells in {first} fit {shorten(checked)}")
+        parts.append(
+            f"Their cells in the first rows (up to {EVIDENCE_ROWS}) fit {shorten(checked)}."
+        )
     if free:
-        parts.append(f"free text, which no check can tell apart: {shorten(free)}")
-    return "Checked: " + "; ".join(parts) + "."
+        parts.append(f"Free text, which no check can tell apart: {shorten(free)}.")
+    return " ".join(parts)

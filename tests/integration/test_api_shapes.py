@@ -104,7 +104,7 @@ def test_unknown_labels_in_place_whose_cells_fit_are_read_with_one_warning_of_wh
     assert all(record["campaign_id"] == truth[record["id"]]["campaign_id"] for record in got)
     [warning] = [r.getMessage() for r in caplog.records if "Kampania" in r.getMessage()]
     assert warning.endswith(
-        "Checked: their cells in the first rows (up to 100) fit value (a number), campaign_id "
+        "Their cells in the first rows (up to 100) fit value (a number), campaign_id "
         "(an id starting with camp_), active (a boolean)."
     )
 

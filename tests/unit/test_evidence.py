@@ -37,7 +37,7 @@ def test_a_column_whose_cells_fit_is_read_by_position_with_one_warning_saying_wh
     [warning] = warnings
     assert "Wert, Kampagne match no field key or label" in warning
     assert warning.endswith(
-        "Checked: their cells in the first rows (up to 100) fit value (a number), "
+        "Their cells in the first rows (up to 100) fit value (a number), "
         "campaign_id (an id starting with camp_)."
     )
 
@@ -106,7 +106,7 @@ def test_empty_cells_null_spellings_and_free_text_fit_any_column_but_the_primary
     records = list(reader.records(io.StringIO(text, newline="")))
     assert [r["customer_id"] for r in records] == [None, "NULL"]  # text stays text
     assert [r["gift_balance"] for r in records] == [None, None]
-    assert "free text, which no check can tell apart: discount_type" in warnings[0]
+    assert "Free text, which no check can tell apart: discount_type." in warnings[0]
 
 
 def test_a_header_with_no_known_cell_fails_unless_the_order_is_trusted():
