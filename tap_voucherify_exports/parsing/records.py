@@ -196,12 +196,14 @@ class CsvRecordReader:
         reader = csv.reader(tracker, strict=True)
         with self._read_errors(reader, tracker):
             self._read_header(reader)
+            first: list[tuple[list[str], int]] = []
             if self.needs_evidence:
                 first = self._first_rows(reader, tracker)
                 self.check_evidence(first)
+            self.announce()
+            if first:
                 yield from self._typed(_Replay(first), tracker, skip_rows)
                 skip_rows = max(0, skip_rows - len(first))
-            self.announce()
             yield from self._typed(reader, tracker, skip_rows)
 
     def header(self, text: str) -> None:
