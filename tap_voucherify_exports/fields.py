@@ -85,8 +85,10 @@ class Field:
 
     @property
     def is_identifier(self) -> bool:
-        """Whether the column holds an identifier (a Voucherify id or a user's source id)."""
-        return self.key == "id" or self.key.endswith("_id")
+        """Whether the column holds an identifier (a Voucherify id or a user's source id); a
+        metadata key is the user's own value, whatever its name."""
+        own = self.key.startswith(METADATA_PREFIX)
+        return not own and (self.key == "id" or self.key.endswith("_id"))
 
     @property
     def property_name(self) -> str:

@@ -8,7 +8,7 @@ import io
 import pytest
 
 from tap_voucherify_exports.errors import CsvFormatError
-from tap_voucherify_exports.fields import TABLES
+from tap_voucherify_exports.fields import TABLES, FieldType
 from tap_voucherify_exports.parsing.evidence import EVIDENCE_ROWS
 from tap_voucherify_exports.parsing.records import CsvRecordReader
 
@@ -145,3 +145,12 @@ def test_a_header_with_every_cell_known_is_not_checked():
     text = body("ID,Code,Value,Campaign ID,Creation Date", 2, {1: "v_1,C,1,V0A1,"})
     assert len(list(reader.records(io.StringIO(text, newline="")))) == 2
     assert warnings == []
+
+
+def test_a_metadata_key_named_like_an_id_is_the_users_text_not_an_id():
+    table = VOUCHER.with_metadata({"external_id": FieldType.STRING})
+    reader, warnings = reader_of(("id", "metadata.external_id"), table=table)
+    text = "ID,Extern\nv_1,ab 12\n"
+    records = list(reader.records(io.StringIO(text, newline="")))
+    assert records == [{"id": "v_1", "metadata__external_id": "ab 12"}]
+    assert "Free text, which no check can tell apart: metadata.external_id." in warnings[0]
