@@ -34,6 +34,7 @@ from tap_voucherify_exports.fields import (
 # Inferred: no source shows how Voucherify writes a metadata key's column.
 _METADATA_CELL = re.compile(r"^metadata\s*[\s._:/-]\s*(\S.*)$", re.IGNORECASE)
 LIST_MOST = 40
+CELL_PREVIEW_CHARS = 80
 
 
 class Resolution(str, enum.Enum):
@@ -78,6 +79,11 @@ def shorten(items: Sequence[str], most: int = LIST_MOST) -> str:
     """A list for an error message, capped: a hostile header may have 10,000 columns."""
     shown = ", ".join(items[:most])
     return shown if len(items) <= most else f"{shown}, … ({len(items) - most} more)"
+
+
+def preview(cell: str) -> str:
+    """A cell for an error message, capped: a cell may be 100,000 characters long."""
+    return repr(cell if len(cell) <= CELL_PREVIEW_CHARS else cell[:CELL_PREVIEW_CHARS] + "…")
 
 
 class _Names:

@@ -7,7 +7,8 @@ so before any record of the export leaves, the cells of each such column in the 
 must convert (a date like a date, a number like a number, `metadata` as a JSON object); an id
 column's must begin with the field's Voucherify prefix (`camp_`, `cust_`, fields.py's
 `ID_PREFIXES`), or, for a user's own source id, hold no space; an empty cell or a null spelling
-fits any column. Free text cannot be checked and is said to be unchecked. A cell that does not
+fits any column but `id`. Free text cannot be checked: the mapping's warning names those
+columns, and what was checked of the others. A cell that does not
 fit fails the export before its first record, naming the column, the line, the value, the
 header and the requested fields. The setting `trust_column_order` skips the check.
 """
@@ -18,13 +19,18 @@ from collections.abc import Callable, Sequence
 
 from tap_voucherify_exports.errors import LINE, CsvFormatError
 from tap_voucherify_exports.fields import Field, FieldType
-from tap_voucherify_exports.parsing.columns import ColumnMap, Resolution, context, shorten
+from tap_voucherify_exports.parsing.columns import (
+    ColumnMap,
+    Resolution,
+    context,
+    preview,
+    shorten,
+)
 from tap_voucherify_exports.parsing.converters import CONVERTERS, NULL_SPELLINGS, RAW_TEXT_KEY
 
 # Rows whose cells are checked: enough to see a column's kind, few enough that holding their
 # records back until the check passes costs nothing.
 EVIDENCE_ROWS = 100
-CELL_PREVIEW_CHARS = 80
 _A = {FieldType.INTEGER: "an", FieldType.OBJECT: "an", FieldType.INTEGER_LIST: "an"}
 
 Fits = Callable[[str], bool]
@@ -64,10 +70,6 @@ def expectation(field: Field) -> tuple[str, Fits] | None:
     return None
 
 
-def _preview(cell: str) -> str:
-    return repr(cell if len(cell) <= CELL_PREVIEW_CHARS else cell[:CELL_PREVIEW_CHARS] + "…")
-
-
 def check_positions(
     stream_name: str,
     column_map: ColumnMap,
@@ -93,7 +95,7 @@ def check_positions(
             raise CsvFormatError(
                 f"{stream_name}: column {column.index + 1} ({column.cell!r}) matches no field key "
                 f"or label and was taken by position for `{column.field.key}`, but line {LINE} "
-                f"holds {_preview(cell)} there, not {what}: the columns cannot be told apart. "
+                f"holds {preview(cell)} there, not {what}: the columns cannot be told apart. "
                 f"{context(header, requested)} Set trust_column_order to read them by position "
                 "anyway.",
                 line,

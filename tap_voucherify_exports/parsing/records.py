@@ -21,6 +21,7 @@ from tap_voucherify_exports.parsing.columns import (
     ColumnMap,
     Resolution,
     map_header,
+    preview,
     shorten,
 )
 from tap_voucherify_exports.parsing.converters import (
@@ -33,13 +34,8 @@ from tap_voucherify_exports.parsing.evidence import EVIDENCE_ROWS, check_positio
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
 
-CELL_PREVIEW_CHARS = 80
 # Characters of CSV text read at a time (see `_LineReader`).
 BLOCK_CHARS = 1 << 16
-
-
-def _preview(cell: str) -> str:
-    return repr(cell if len(cell) <= CELL_PREVIEW_CHARS else cell[:CELL_PREVIEW_CHARS] + "…")
 
 
 class _NulByteError(Exception):
@@ -396,7 +392,7 @@ class CsvRecordReader:
             except (ValueError, TypeError) as exc:
                 raise CsvFormatError(
                     f"{self.stream_name}: line {LINE}, column `{column.field.key}`: cannot read "
-                    f"{_preview(cell)} as {column.field.type.value} ({exc}).",
+                    f"{preview(cell)} as {column.field.type.value} ({exc}).",
                     line,
                 ) from None
         raise CsvFormatError(f"{self.stream_name}: line {LINE}: unreadable row.", line)
