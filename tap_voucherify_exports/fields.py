@@ -80,6 +80,15 @@ class Field:
     label_source: LabelSource = LabelSource.INFERRED
     # The record property this field becomes; empty means the key itself.
     record_property: str = ""
+    # How Voucherify's ids in this column begin (`ID_PREFIXES`); empty: not a Voucherify id.
+    id_prefixes: tuple[str, ...] = ()
+
+    @property
+    def is_identifier(self) -> bool:
+        """Whether the column holds an identifier (a Voucherify id or a user's source id); a
+        metadata key is the user's own value, whatever its name."""
+        own = self.key.startswith(METADATA_PREFIX)
+        return not own and (self.key == "id" or self.key.endswith("_id"))
 
     @property
     def property_name(self) -> str:
@@ -136,15 +145,42 @@ def metadata_field(key: str, field_type: FieldType) -> Field:
     )
 
 
+# How Voucherify's ids begin, per referencing field: the example exports of the create-export
+# description (docs/voucherify-openapi-exports.json) show every one of these but `val_`
+# (validation rules, from the rest of the API: inferred for exports). `customer_source_id` and
+# `source_id` are the user's own ids, with no prefix. Each table's own `id` prefixes (its
+# `id_prefixes`) come from the same examples, except redemption `rr_` (a rollback's id elsewhere in
+# the API: inferred). Columns mapped by position are checked against these (parsing/evidence.py).
+ID_PREFIXES: dict[str, tuple[str, ...]] = {
+    "campaign_id": ("camp_",),
+    "customer_id": ("cust_",),
+    "referrer_id": ("cust_",),
+    "voucher_id": ("v_",),
+    "order_id": ("ord_",),
+    "promotion_tier_id": ("promo_",),
+    "tracking_id": ("track_",),
+    "validation_rules_id": ("val_",),
+    "related_transaction_id": ("vtx_",),
+}
+
+
 def _table(
     exported_object: str,
     *rows: tuple[str, FieldType, str],
     labels_from: LabelSource = LabelSource.INFERRED,
     confirmed: frozenset[str] = frozenset(),
+    id_prefixes: tuple[str, ...] = (),
 ) -> ExportedObjectTable:
-    """A table whose labels come from `labels_from`, except the `confirmed` keys' labels."""
+    """A table whose labels come from `labels_from`, except the `confirmed` keys' labels; the
+    object's own `id` begins with one of `id_prefixes`, references as `ID_PREFIXES` says."""
     fields = tuple(
-        Field(key, field_type, label, LabelSource.CONFIRMED if key in confirmed else labels_from)
+        Field(
+            key,
+            field_type,
+            label,
+            LabelSource.CONFIRMED if key in confirmed else labels_from,
+            id_prefixes=id_prefixes if key == "id" else ID_PREFIXES.get(key, ()),
+        )
         for key, field_type, label in rows
     )
     return ExportedObjectTable(exported_object, fields)
@@ -187,6 +223,7 @@ VOUCHER = _table(
     ("validation_rules_id", STR, "Validation Rules ID"),
     labels_from=LabelSource.DASHBOARD,
     confirmed=frozenset({"id", "code", "voucher_type", "value"}),
+    id_prefixes=("v_",),
 )
 
 REDEMPTION = _table(
@@ -210,6 +247,7 @@ REDEMPTION = _table(
     ("failure_message", STR, "Failure Message"),
     ("metadata", OBJ, "Metadata"),
     labels_from=LabelSource.DASHBOARD,
+    id_prefixes=("r_", "rf_", "rr_"),
 )
 
 PUBLICATION = _table(
@@ -256,6 +294,7 @@ CUSTOMER = _table(
     ("loyalty_points", INT, "Loyalty Points"),
     ("loyalty_referred_customers", INT, "Loyalty Referred Customers"),
     ("metadata", OBJ, "Metadata"),
+    id_prefixes=("cust_",),
 )
 
 POINTS_EXPIRATION = _table(
@@ -266,6 +305,7 @@ POINTS_EXPIRATION = _table(
     ("points", INT, "Points"),
     ("status", STR, "Status"),
     ("expires_at", DATE, "Expires At"),
+    id_prefixes=("lopb_",),
 )
 
 ORDER = _table(
@@ -283,12 +323,14 @@ ORDER = _table(
     ("customer_id", STR, "Customer ID"),
     ("referrer_id", STR, "Referrer ID"),
     ("metadata", OBJ, "Metadata"),
+    id_prefixes=("ord_",),
 )
 
 # Gift card and loyalty card balance changes (`ExportVoucherTransactionsFields`). Labels are
 # the Dashboard's transaction export columns (research digest section 3, voucher-tracking.mdx).
-# `balance` and `amount` are points or minor currency units; typed as numbers since the voucher
-# `value` sample shows decimals ("2000.00") where minor units were documented.
+# `balance` and `amount` are typed as numbers, passed through as exported: the voucher `value`
+# sample shows decimals ("2000.00") where the docs' examples show whole numbers, so no unit is
+# assumed (docs/types.md).
 VOUCHER_TRANSACTIONS = _table(
     "voucher_transactions",
     ("id", STR, "ID"),
@@ -304,6 +346,7 @@ VOUCHER_TRANSACTIONS = _table(
     ("created_at", DATETIME, "Creation date"),
     ("details", OBJ, "Details"),
     labels_from=LabelSource.DASHBOARD,
+    id_prefixes=("vtx_",),
 )
 
 TABLES: dict[str, ExportedObjectTable] = {

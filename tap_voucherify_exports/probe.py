@@ -4,8 +4,9 @@ The CSV header's text, the column order, the shape of `metadata` and which field
 accepts are not documented (docs/types.md). The probe asks the account itself: per stream
 it creates one small export (the last day; then the last 30 days and everything since
 `start_date` while a window holds no row), downloads it, prints the header, how each cell was
-matched, the first row typed and any field Voucherify refused, and deletes the export. It writes
-no Singer message and moves no state.
+matched, the first row typed, each amount column's cell as sent beside its typed value (amounts
+pass through unscaled: only an account's own file shows their unit) and any field Voucherify
+refused, and deletes the export. It writes no Singer message and moves no state.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from typing import Any
 
 from tap_voucherify_exports.errors import VoucherifyError
 from tap_voucherify_exports.export_stream import VoucherifyExportStream
+from tap_voucherify_exports.fields import FieldType
 from tap_voucherify_exports.jobs.request import ExportRequest
 from tap_voucherify_exports.jobs.windows import Window
 from tap_voucherify_exports.parsing.columns import ColumnMap, Resolution
-from tap_voucherify_exports.session import SyncSession
+from tap_voucherify_exports.session import Sample, SyncSession
 
 # Windows tried, newest first, while an export holds no row (then everything since start_date).
 PROBE_WINDOWS = (dt.timedelta(days=1), dt.timedelta(days=30))
@@ -75,26 +77,46 @@ def probe_stream(stream: VoucherifyExportStream, session: SyncSession, echo: Ech
     """Probe one stream; print what was learnt; True if a sync of it would work."""
     echo(f"\n{stream.name} ({stream.exported_object}):")
     echo(f"  requested: {', '.join(stream.requested_fields)}")
-    column_map: ColumnMap | None = None
-    first: dict[str, Any] | None = None
+    sample: Sample | None = None
     try:
         for request in probe_requests(stream, session):
-            export_id, column_map, first = session.sample(request)
-            echo(f"  export {export_id} ({request}): {'a row' if first else 'no row'}")
-            if first is not None:
+            sample = session.sample(request)
+            echo(
+                f"  export {sample.export_id} ({request}): {'a row' if sample.first else 'no row'}"
+            )
+            if sample.first is not None:
                 break
     except VoucherifyError as exc:
         _refused(stream, session, echo)
         echo(f"  FAILED: {exc}")
         return False
     _refused(stream, session, echo)
-    if column_map is not None:
-        for line in _describe_columns(column_map):
+    first = sample.first if sample is not None else None
+    if sample is not None and sample.column_map is not None:
+        for line in _describe_columns(sample.column_map):
             echo(line)
     row = _json(first) if first is not None else "none: no row since start_date"
     echo(f"  first row, typed: {row}")
+    if sample is not None:
+        for line in _describe_amounts(sample):
+            echo(line)
     echo("  OK")
     return True
+
+
+def _describe_amounts(sample: Sample) -> list[str]:
+    """Each amount column's cell as sent beside its typed value: the tap passes amounts through
+    unscaled, and only an account's own file shows their unit (docs/types.md)."""
+    if sample.column_map is None or sample.first is None or sample.first_cells is None:
+        return []
+    amounts = [c for c in sample.column_map.direct if c.field.type is FieldType.NUMBER]
+    if not amounts:
+        return []
+    lines = ["  amounts, as sent → typed (passed through unscaled; the unit is your account's):"]
+    for column in amounts:
+        typed = _json({"v": sample.first[column.field.property_name]})[len('{"v": ') : -1]
+        lines.append(f"    {column.field.key}: {sample.first_cells[column.index]!r} → {typed}")
+    return lines
 
 
 def _refused(stream: VoucherifyExportStream, session: SyncSession, echo: Echo) -> None:

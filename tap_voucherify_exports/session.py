@@ -10,13 +10,15 @@ whether the sync completed, failed or was interrupted.
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as dt
+import io
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar, cast
 
 from tap_voucherify_exports.api.client import VoucherifyClient
 from tap_voucherify_exports.config.settings import Settings, parse_settings
@@ -45,6 +47,69 @@ T = TypeVar("T")
 CONNECTION_TEST_NAME = "connection test"
 CONNECTION_TEST_OBJECT = "voucher"
 CONNECTION_TEST_WINDOW = dt.timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What the probe sees of one export: its id, column mapping, first record, and that
+    record's cells as Voucherify wrote them (None without a row)."""
+
+    export_id: str
+    column_map: ColumnMap | None
+    first: Record | None
+    first_cells: list[str] | None
+
+
+# Characters of an export's beginning `Sample` keeps to show its first row as sent.
+SAMPLE_KEPT_CHARS = 1 << 20
+
+
+class _Beginning:
+    """A text stream that keeps the first `SAMPLE_KEPT_CHARS` read from it."""
+
+    def __init__(self, text: TextIO) -> None:
+        self._text = text
+        self.kept: list[str] = []
+        self._size = 0
+
+    def read(self, size: int = -1) -> str:
+        """What the stream reads, kept while the beginning is short."""
+        chunk = self._text.read(size)
+        if self._size < SAMPLE_KEPT_CHARS:
+            self.kept.append(chunk)
+            self._size += len(chunk)
+        return chunk
+
+
+class _TextKept:
+    """A record reader that keeps the beginning of the text it reads (the probe only)."""
+
+    def __init__(self, reader: CsvRecordReader) -> None:
+        self.reader = reader
+        self._beginning: _Beginning | None = None
+
+    @property
+    def nulls(self) -> int:
+        """The reader's count of null spellings read as null."""
+        return self.reader.nulls
+
+    def records(self, text: TextIO, *, skip_rows: int = 0) -> Iterator[Record]:
+        """The reader's records of `text`, whose beginning is kept."""
+        self._beginning = _Beginning(text)
+        return self.reader.records(cast("TextIO", self._beginning), skip_rows=skip_rows)
+
+    def first_row(self, width: int) -> list[str] | None:
+        """The first row's cells as sent, if the kept text holds all of it."""
+        if self._beginning is None:
+            return None
+        text = "".join(self._beginning.kept)
+        rows = csv.reader(io.StringIO(text, newline=""))
+        try:
+            next(rows, None)  # the header
+            first = next((row for row in rows if row), None)
+        except csv.Error:
+            return None
+        return first if first is not None and len(first) == width else None
 
 
 @dataclass(frozen=True)
@@ -170,28 +235,31 @@ class SyncSession:
 
         def stream() -> Iterator[T]:
             started = time.monotonic()
-            rows = yield from read_export(running.api, export, sent, lambda: new_part(reader))
+            counts = yield from read_export(running.api, export, sent, lambda: new_part(reader))
             totals.downloading_seconds += time.monotonic() - started
             totals.exports += 1
-            totals.rows += rows
+            totals.rows += counts.rows
+            totals.nulls += counts.nulls
             running.pipeline.done_downloading(export)
 
         return stream()
 
-    def sample(self, request: ExportRequest) -> tuple[str, ColumnMap | None, Record | None]:
+    def sample(self, request: ExportRequest) -> Sample:
         """One export's id, column mapping and first record, the export then released (the
         probe's view: the rest of the file is not read)."""
         running = self._running()
         export = running.pipeline.export_for(request)
         sent = running.api.as_sent(request)
         reader = self.reader(sent)
-        rows = read_export(running.api, export, sent, lambda: RecordPart(reader))
+        kept = _TextKept(reader)
+        rows = read_export(running.api, export, sent, lambda: RecordPart(kept))
         try:
             first = next(rows, None)
         finally:
             rows.close()
             running.pipeline.done_downloading(export)
-        return export.id, reader.column_map, first
+        cells = kept.first_row(reader.width) if first is not None else None
+        return Sample(export.id, reader.column_map, first, cells)
 
     def check_connection(self) -> None:
         """`--test`: is this tap able to sync? One cheap call, then one tiny export, deleted.
@@ -235,7 +303,13 @@ class SyncSession:
 
     def reader(self, request: ExportRequest) -> CsvRecordReader:
         """The CSV reader for one export of `request`, against the table the request carries."""
-        return CsvRecordReader(request.stream_name, request.table, request.fields, self._warn_once)
+        return CsvRecordReader(
+            request.stream_name,
+            request.table,
+            request.fields,
+            self._warn_once,
+            trust_order=self.settings.trust_column_order,
+        )
 
     def _warn_once(self, message: str) -> None:
         # The same header of every window would repeat the same warning: say it once a run.

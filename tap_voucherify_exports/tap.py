@@ -156,6 +156,12 @@ class TapVoucherifyExports(Tap):
                                 "(abandoned ones when a sync fails or is stopped, and, on the next "
                                 "run, those a killed run left). False keeps them, and says so "
                                 "with a warning."),
+        th.Property("trust_column_order", th.BooleanType(),
+                    default=settings.TRUST_COLUMN_ORDER_DEFAULT,
+                    description="Read CSV columns whose header matches no field by position "
+                                "without first checking their cells in the export's first "
+                                "rows (docs/types.md). False: a cell that does not fit its "
+                                "field stops the export before its first record."),
         th.Property("metadata_keys", th.ObjectType(additional_properties=True),
                     description="Metadata keys to export as their own typed columns, per "
                                 'stream: {"vouchers": ["region"]} or {"customers": {"tier": '

@@ -12,8 +12,9 @@ test tests/unit/test_fields_vs_emulator.py compares the two, so a misreading on 
   other objects no header text is documented (*inference*): the Dashboard label of the same key
   on another object where there is one, else the key in title case with `ID` upper-cased.
 - Kinds: from each field's definition and example export in the create-export description.
-  Amounts are integers there ("multiplied by 100", `7700`); voucher `value` is decimal because
-  the real sample shows `2000.00`. Kinds decide which cell the `malformed_row` fault damages.
+  Amounts are whole numbers there (`7700`; the text says "multiplied by 100", a unit no real file
+  confirms); voucher `value` is decimal because the only real sample shows `2000.00`.
+  Kinds decide which cell the `malformed_row` fault damages.
 """
 
 from __future__ import annotations
@@ -211,7 +212,8 @@ POINTS_EXPIRATION = _spec(
 
 # `ExportVoucherTransactionsFields` in enum order; labels are the Dashboard's transaction
 # columns (digest §3: "Creation date", "Related transaction ID"); `details` is JSON (digest §3).
-# `balance` and `amount` are points or minor units: integers, like the other amounts.
+# `balance` and `amount`: whole numbers, like the other amounts in the docs' examples (their unit
+# is not confirmed by any real file).
 VOUCHER_TRANSACTIONS = _spec(
     "voucher_transactions",
     ("id", "ID", T),

@@ -173,7 +173,7 @@ class CellTables:
                 return f"{(h >> 8) % 500 * 10 + 50}.00"
             if kind == "LOYALTY_CARD":
                 return "0"
-            return str((h >> 8) % 5000 + 100)  # discounts: integer minor units
+            return str((h >> 8) % 5000 + 100)  # discounts: whole numbers, as the docs' examples
 
         def customer_id(i: int, h: int, ms: int) -> str:
             return cust((h >> 40) % customers) if (h >> 37) % 3 == 0 else ""
@@ -329,7 +329,7 @@ class CellTables:
         }
 
     def _points_expiration_cells(self) -> dict[str, Cell]:
-        pid = self._hex_id("points_expiration", "lpe_")
+        pid = self._hex_id("points_expiration", "lopb_")  # the spec's example: lopb_Wl1o3…
         vid = self._hex_id("voucher", "v_")
         vouchers = self._vouchers
         return {

@@ -191,7 +191,8 @@ class Emulator:
     def set_shape(self, **fields: Any) -> Shape:
         """Answer exports created from now on in this shape (shapes.py); no argument resets it.
 
-        E.g. `set_shape(order="reversed", header="keys")`, `set_shape(metadata="split")`,
+        E.g. `set_shape(order="reversed", header="keys")`, `set_shape(metadata="bare")`,
+        `set_shape(null="NULL")`,
         `set_shape(reject={"redemption": ["order_id"]})`.
         """
         if "swap" in fields and fields["swap"] is not None:

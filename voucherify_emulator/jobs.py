@@ -187,13 +187,11 @@ class JobStore:
         # repeated benchmark runs do not pay for generation again, and deleting one export never
         # affects another.
         shaped = job.layout
-        header = None if shaped is None else tuple(shaped.header)
+        looks = None if shaped is None else (tuple(shaped.header), shaped.null)
         rows_key = job.rows if isinstance(job.rows, range) else tuple(job.rows)
         changes_key = tuple(sorted(job.changed.items()))
         split = job.shape.parts > 1
-        cache_key = (
-            None if malformed or split else (obj, tuple(keys), rows_key, header, changes_key)
-        )
+        cache_key = None if malformed or split else (obj, tuple(keys), rows_key, looks, changes_key)
         if cache_key is not None and self._reuse(job, cache_key):
             return
         rows = lines = None

@@ -8,8 +8,13 @@ emulator answer the other ways a real account might, for a tap to be tested agai
 - `header`: `labels` (default) or `keys` (`campaign_id` instead of `Campaign ID`);
 - `order`: `requested` (default) or `reversed`; `swap`: two field keys whose columns trade places;
 - `relabel`: field key → header text written instead of its label (an unknown label);
-- `metadata`: `json` (default) or `split`: `metadata` answered as one column per metadata key
-  (`Metadata region`, …) — the digest says the shape of `metadata` is not documented;
+- `metadata`: `json` (default), `split`: `metadata` answered as one column per metadata key
+  (`Metadata region`, …), or `bare`: the same columns headed by the bare key (`region`, …), as
+  the docs' "all metadata fields defined in Metadata Schema" may mean — the digest says the
+  shape of `metadata` is not documented;
+- `null`: the text written for a missing value in a typed column (every kind but text), e.g.
+  `null` or `NULL`; default `""`, an empty cell. Text columns stay empty: no source shows how
+  Voucherify writes a missing value;
 - `reject`: exported_object → field keys refused with the documented 400
   `invalid_export_fields`, whose "Allowed fields" list then leaves them out (the spec's own
   example omits redemption `order_id`);
@@ -30,13 +35,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from voucherify_emulator.api import OBJECTS
+from voucherify_emulator.api import OBJECTS, Kind
 from voucherify_emulator.pools import METADATA
 
 HEADERS = ("labels", "keys")
 ORDERS = ("requested", "reversed")
-METADATA_SHAPES = ("json", "split")
 RESULTS = ("url", "urls", "parts", "unknown")
+METADATA_SHAPES = ("json", "split", "bare")
+NULL_SPELLINGS = ("", "null", "NULL")
 METADATA_PREFIX = "metadata."
 
 
@@ -64,6 +70,7 @@ class Shape:
     reject: dict[str, list[str]] = field(default_factory=dict)
     parts: int = 1
     result: str = "url"
+    null: str = ""
 
     def __post_init__(self) -> None:
         for name, value, allowed in (
@@ -71,6 +78,7 @@ class Shape:
             ("order", self.order, ORDERS),
             ("metadata", self.metadata, METADATA_SHAPES),
             ("result", self.result, RESULTS),
+            ("null", self.null, NULL_SPELLINGS),
         ):
             if value not in allowed:
                 raise ValueError(f"shape {name} must be one of {allowed}; got {value!r}")
@@ -112,6 +120,7 @@ class Shape:
             "reject": self.reject,
             "parts": self.parts,
             "result": self.result,
+            "null": self.null,
         }
 
 
@@ -139,6 +148,7 @@ class Layout:
     base_keys: list[str]
     header: list[str]
     cells: list[Cell]
+    null: str = ""  # the shape's spelling of a missing typed value (part of the file's identity)
 
     def rows(self, base_rows: Iterable[list[str]]) -> Iterator[list[str]]:
         """The file's rows from the dataset's rows of `base_keys`."""
@@ -149,6 +159,10 @@ class Layout:
 
 def _direct(position: int) -> Cell:
     return lambda row: row[position]
+
+
+def _or_null(position: int, spelling: str) -> Cell:
+    return lambda row: row[position] or spelling
 
 
 def _from_metadata(position: int, key: str) -> Cell:
@@ -171,13 +185,18 @@ def layout(exported_object: str, keys: list[str], shape: Shape) -> Layout:
             meta = key[len(METADATA_PREFIX) :]
             text = key if shape.header == "keys" else f"Metadata {meta}"
             columns.append((key, text, _from_metadata(base("metadata"), meta)))
-        elif key == "metadata" and shape.metadata == "split":
+        elif key == "metadata" and shape.metadata != "json":
             for meta in SPLIT_KEYS:
-                text = f"metadata.{meta}" if shape.header == "keys" else f"Metadata {meta}"
+                if shape.metadata == "bare":
+                    text = meta
+                else:
+                    text = f"metadata.{meta}" if shape.header == "keys" else f"Metadata {meta}"
                 columns.append((key, text, _from_metadata(base("metadata"), meta)))
         else:
             text = key if shape.header == "keys" else spec.column(key).label
-            columns.append((key, text, _direct(base(key))))
+            typed = shape.null and spec.column(key).kind is not Kind.TEXT
+            cell = _or_null(base(key), shape.null) if typed else _direct(base(key))
+            columns.append((key, text, cell))
     columns = [(k, shape.relabel.get(k, text), cell) for k, text, cell in columns]
     if shape.order == "reversed":
         columns.reverse()
@@ -186,4 +205,9 @@ def layout(exported_object: str, keys: list[str], shape: Shape) -> Layout:
         if len(found) == 2:  # noqa: PLR2004 - a pair
             first, second = found
             columns[first], columns[second] = columns[second], columns[first]
-    return Layout(base_keys, [text for _, text, _ in columns], [cell for _, _, cell in columns])
+    return Layout(
+        base_keys,
+        [text for _, text, _ in columns],
+        [cell for _, _, cell in columns],
+        shape.null,
+    )

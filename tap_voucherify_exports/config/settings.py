@@ -37,6 +37,9 @@ REQUEST_TIMEOUT_SECONDS_DEFAULT = 300
 MAX_CONCURRENT_EXPORTS_DEFAULT = 3
 # Each export is a downloadable CSV of customer data on the account until it is deleted.
 DELETE_EXPORTS_DEFAULT = True
+# Columns whose header cell matches no field are read by position only after their cells in the
+# export's first rows fit their fields (parsing/evidence.py); true skips that check.
+TRUST_COLUMN_ORDER_DEFAULT = False
 # Backfill (a stream's first run, no bookmark): yearly windows make a 4-year backfill 5 jobs per
 # stream, not 49; a window that ends in ERROR is still split in half (see export_stream.py).
 BACKFILL_WINDOW_DAYS_DEFAULT = 365
@@ -81,6 +84,8 @@ class Settings:
     # Processes that parse, type and encode CSV (output/workers.py); 1 = none: the tap's own
     # process.
     parallel_workers: int = PARALLEL_WORKERS_DEFAULT
+    # Read columns mapped by position without checking their cells (parsing/evidence.py).
+    trust_column_order: bool = TRUST_COLUMN_ORDER_DEFAULT
 
     @property
     def trusted_origins(self) -> frozenset[str]:
@@ -93,7 +98,9 @@ class Settings:
         return (self.app_token,)
 
 
-def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ()) -> Settings:
+def parse_settings(  # noqa: PLR0915 - one check per setting, every setting in one place
+    config: Mapping[str, Any], schema_errors: Iterable[str] = ()
+) -> Settings:
     """Validate a tap config into `Settings`, or raise one `SettingsError` listing every problem.
 
     `schema_errors` are singer-sdk's JSON-schema messages for the same config (the tap passes
@@ -164,11 +171,13 @@ def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ())
     poll_interval_max = number("poll_interval_max", POLL_INTERVAL_MAX_SECONDS_DEFAULT, 0.01)
     export_timeout = number("export_timeout", EXPORT_TIMEOUT_SECONDS_DEFAULT, 0.01)
     request_timeout = number("request_timeout", REQUEST_TIMEOUT_SECONDS_DEFAULT, 0.01)
-    delete_exports = problems.check(
-        "delete_exports",
-        lambda: boolean_setting(config, "delete_exports", DELETE_EXPORTS_DEFAULT),
-        DELETE_EXPORTS_DEFAULT,
-    )
+
+    def flag(name: str, default: bool) -> bool:
+        """A true-or-false setting, or its default after recording the problem."""
+        return problems.check(name, lambda: boolean_setting(config, name, default), default)
+
+    delete_exports = flag("delete_exports", DELETE_EXPORTS_DEFAULT)
+    trust_column_order = flag("trust_column_order", TRUST_COLUMN_ORDER_DEFAULT)
     backfill_days = whole("backfill_window_days", BACKFILL_WINDOW_DAYS_DEFAULT, 1)
     max_per_minute = whole("max_requests_per_minute", MAX_REQUESTS_PER_MINUTE_DEFAULT, 1)
     max_per_hour = problems.check(
@@ -223,4 +232,5 @@ def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ())
         metadata_keys=metadata_keys,
         creation_only_streams=creation_only,
         parallel_workers=parallel_workers,
+        trust_column_order=trust_column_order,
     )

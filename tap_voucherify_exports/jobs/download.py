@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Callable, Generator, Iterator
 from http import HTTPStatus
-from typing import Any, Protocol, TextIO, TypeVar, cast
+from typing import Any, NamedTuple, Protocol, TextIO, TypeVar, cast
 
 import requests
 
@@ -23,7 +23,7 @@ from tap_voucherify_exports.errors import (
 )
 from tap_voucherify_exports.jobs.export import Export, result_urls
 from tap_voucherify_exports.jobs.exports_api import RESULT_PREVIEW_CHARS, ExportsAPI
-from tap_voucherify_exports.jobs.progress import DownloadProgress
+from tap_voucherify_exports.jobs.progress import DownloadProgress, null_note
 from tap_voucherify_exports.jobs.request import ExportRequest
 from tap_voucherify_exports.redaction import redact_tokens
 
@@ -40,11 +40,23 @@ READ_BLOCK_BYTES = 1 << 16
 TOKEN_EXPIRED_STATUSES = frozenset({HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN})
 
 
+class ExportCounts(NamedTuple):
+    """What one export yielded, for the stream's summary (jobs/progress.py)."""
+
+    rows: int
+    nulls: int  # typed cells spelled `null`/`NULL`, read as null (parsing/converters.py)
+
+
 class RowReader(Protocol):
     """Turns one export file's text into records (parsing/records.py's `CsvRecordReader`)."""
 
     def records(self, text: TextIO, *, skip_rows: int = 0) -> Iterator[dict[str, Any]]:
         """Yield the file's rows as records, after skipping `skip_rows` already emitted."""
+        ...
+
+    @property
+    def nulls(self) -> int:
+        """Typed cells spelled `null`/`NULL` read as null so far, in every file read."""
         ...
 
 
@@ -57,6 +69,11 @@ class PartReader(Protocol[T_co]):
 
     rows: int  # rows yielded so far
 
+    @property
+    def nulls(self) -> int:
+        """Typed cells spelled `null`/`NULL` among the rows yielded, read as null."""
+        ...
+
     def read(self, response: requests.Response) -> Iterator[T_co]:
         """Yield the body's rows (one record, or an encoded batch of them, per item)."""
         ...
@@ -68,6 +85,12 @@ class RecordPart:
     def __init__(self, reader: RowReader) -> None:
         self.reader = reader
         self.rows = 0
+        self._nulls_before = reader.nulls  # one reader reads every file of an export
+
+    @property
+    def nulls(self) -> int:
+        """Typed cells spelled `null`/`NULL` read as null in this file."""
+        return self.reader.nulls - self._nulls_before
 
     def read(self, response: requests.Response) -> Iterator[dict[str, Any]]:
         """The file's records, after the `rows` already yielded (by an earlier, broken read)."""
@@ -120,14 +143,14 @@ def read_export(
     export: Export,
     request: ExportRequest,
     new_part: Callable[[], PartReader[T_co]],
-) -> Generator[T_co, None, int]:
+) -> Generator[T_co, None, ExportCounts]:
     """Stream every file of a DONE export through a reader `new_part()` makes for each,
     restarting a broken download.
 
     A restart resumes after the rows already yielded (the reader knows where), so no row is
     emitted twice; an expired token gets a fresh `result.url` from Get Export. Returns the
-    number of rows (the generator's value, for the session's summary); jobs/progress.py logs
-    the running total meanwhile.
+    number of rows and of null spellings read as null (the generator's value, for the
+    session's summary); jobs/progress.py logs the running total meanwhile.
     """
     started = time.monotonic()
     if started - export.read_at > RESULT_URL_MAX_AGE_SECONDS:
@@ -137,7 +160,7 @@ def read_export(
         )  # fmt: skip
         export = api.get_export(export.id)
     progress = DownloadProgress(request.stream_name, export.id, started)
-    total = 0
+    total = nulls = 0
     part = 0
     files = len(download_urls(api, export))
     if files > 1:
@@ -177,9 +200,11 @@ def read_export(
                     redact_tokens(str(exc)),
                 )  # fmt: skip
         total += reader.rows
+        nulls += reader.nulls
         part += 1
     LOGGER.info(
-        "%s: %s: %d rows from %s in %.1f s",
+        "%s: %s: %d rows from %s in %.1f s%s",
         request.stream_name, request, total, export.id, time.monotonic() - started,
+        null_note(nulls),
     )  # fmt: skip
-    return total
+    return ExportCounts(total, nulls)

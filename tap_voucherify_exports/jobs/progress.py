@@ -95,6 +95,15 @@ class DownloadProgress:
         )  # fmt: skip
 
 
+def null_note(nulls: int) -> str:
+    """The end of a summary line for `nulls` typed cells spelled `null`/`NULL` (read as null,
+    parsing/converters.py); nothing when there were none."""
+    if not nulls:
+        return ""
+    cells = "1 cell" if nulls == 1 else f"{nulls} cells"
+    return f"; {cells} spelled null/NULL in typed columns read as null"
+
+
 @dataclass
 class StreamTotals:
     """What one stream's exports took, for the summary at the end of the sync."""
@@ -103,6 +112,7 @@ class StreamTotals:
     rows: int = 0
     waiting_seconds: float = 0.0
     downloading_seconds: float = 0.0
+    nulls: int = 0  # typed cells spelled null/NULL, read as null
 
     def line(self, stream: str) -> str:
         """The stream's summary line."""
@@ -110,5 +120,5 @@ class StreamTotals:
         return (
             f"{stream}: {self.rows} rows from {exports}; "
             f"{self.waiting_seconds:.1f} s waiting for exports, "
-            f"{self.downloading_seconds:.1f} s downloading and emitting"
+            f"{self.downloading_seconds:.1f} s downloading and emitting{null_note(self.nulls)}"
         )

@@ -24,11 +24,13 @@ class Envelope:
 @dataclass(frozen=True)
 class EncodedRows:
     """Some records of an export as JSON lines (msgspec `encode_lines`), or as their RECORD
-    messages (when the spec has an `envelope`), and how many; `lines`: the CSV lines read."""
+    messages (when the spec has an `envelope`), and how many; `lines`: the CSV lines read;
+    `nulls`: the typed cells spelled `null`/`NULL` among them, read as null."""
 
     body: bytes
     rows: int
     lines: int = 0
+    nulls: int = 0
 
 
 def wrap_lines(envelope: Envelope, body: bytes, time_extracted: dt.datetime) -> bytes:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import datetime as dt
-import io
+import itertools
 import logging
 import multiprocessing
 import os
@@ -41,6 +41,7 @@ from tap_voucherify_exports.parsing.columns import ColumnMap
 from tap_voucherify_exports.errors import BROKEN_DOWNLOAD_ERRORS, CsvFormatError, VoucherifyError
 from tap_voucherify_exports.fields import ExportedObjectTable
 from tap_voucherify_exports.output.memory import keep_freed_memory
+from tap_voucherify_exports.parsing.evidence import EVIDENCE_ROWS
 from tap_voucherify_exports.parsing.records import CsvRecordReader, count_lines, max_line_chars
 from tap_voucherify_exports.output.singer_lines import EncodedRows, Envelope, wrap_lines
 
@@ -167,6 +168,7 @@ def _encode_piece(spec: PieceSpec, data: bytes) -> EncodedRows:
         reader = CsvRecordReader(spec.stream_name, spec.table, spec.fields)
         reader.use_columns(spec.column_map, spec.width)
         _readers[spec.key] = reader
+    nulls = reader.nulls
     try:
         records = reader.piece_records(data)
     except CsvFormatError as exc:
@@ -183,7 +185,7 @@ def _encode_piece(spec: PieceSpec, data: bytes) -> EncodedRows:
     body = encoder.encode_lines(records)
     if spec.envelope is not None and records:
         body = wrap_lines(spec.envelope, body, dt.datetime.now(dt.timezone.utc))
-    return EncodedRows(body, len(records), count_lines(data))
+    return EncodedRows(body, len(records), count_lines(data), reader.nulls - nulls)
 
 
 # --- in the tap's process ----------------------------------------------------------------------
@@ -232,6 +234,8 @@ class ParallelPart:
         self.reader = reader
         self.envelope = envelope
         self.rows = 0  # records handed on
+        self.nulls = 0  # typed cells spelled null among them, read as null
+        self._announced = False  # the mapping's warning said, its evidence checked
         self._spec: PieceSpec | None = None
         self._offset = 0  # bytes of the body handed on (header included): a record boundary
         self._lines = 0  # physical lines in them
@@ -249,6 +253,8 @@ class ParallelPart:
         )
         if self._spec is None:
             self._read_header(next(pieces, b""))
+        if not self._announced:
+            pieces = self._check_first_rows(pieces)
         pending: collections.deque[tuple[concurrent.futures.Future[EncodedRows], int]] = (
             collections.deque()
         )
@@ -282,8 +288,7 @@ class ParallelPart:
                 f"{self.reader.stream_name}: the export is not valid UTF-8 near line 1: "
                 f"{exc.reason}"
             ) from None
-        for _ in self.reader.records(io.StringIO(text, newline="")):
-            pass  # a header alone: no record, but the mapping, its warning and its errors
+        self.reader.header(text)
         column_map = self.reader.column_map
         assert column_map is not None
         self._spec = PieceSpec(
@@ -297,6 +302,30 @@ class ParallelPart:
         )
         self._offset = len(header)
         self._lines = count_lines(header)
+
+    def _check_first_rows(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
+        """Check the columns mapped by position against the first rows (parsing/evidence.py)
+        before any piece is handed on, as the one-process reader checks them before its first
+        record; then say the mapping's warning. Returns `pieces`, those read here first."""
+        reader = self.reader
+        head: list[bytes] = []
+        if reader.needs_evidence:
+            rows: list[tuple[list[str], int]] = []
+            for piece in pieces:
+                head.append(piece)
+                try:
+                    rows = reader.evidence_rows(b"".join(head))
+                except CsvFormatError as exc:
+                    raise exc.moved(self._lines) from None
+                if len(rows) >= EVIDENCE_ROWS:
+                    break
+            try:
+                reader.check_evidence(rows)
+            except CsvFormatError as exc:
+                raise exc.moved(self._lines) from None
+        reader.announce()
+        self._announced = True
+        return itertools.chain(head, pieces)
 
     def _take(self, item: tuple[concurrent.futures.Future[EncodedRows], int]) -> EncodedRows:
         future, size = item
@@ -312,4 +341,5 @@ class ParallelPart:
         self._offset += size
         self._lines += encoded.lines
         self.rows += encoded.rows
+        self.nulls += encoded.nulls
         return encoded

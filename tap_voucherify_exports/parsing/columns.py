@@ -9,7 +9,8 @@ the export's first row, naming the header and the requested fields. A reordered 
 string columns swapped, is therefore read correctly, and never silently read wrong.
 
 A `metadata` field that comes back as one column per metadata key (`Metadata Color`,
-`metadata.color`) instead of one JSON column is folded back into the `metadata` object.
+`metadata.color`, or the bare key `color` when every other requested field is in the header)
+instead of one JSON column is folded back into the `metadata` object.
 Only the mapping lives here; turning rows into records is parsing/records.py's.
 """
 
@@ -33,6 +34,7 @@ from tap_voucherify_exports.fields import (
 # Inferred: no source shows how Voucherify writes a metadata key's column.
 _METADATA_CELL = re.compile(r"^metadata\s*[\s._:/-]\s*(\S.*)$", re.IGNORECASE)
 LIST_MOST = 40
+CELL_PREVIEW_CHARS = 80
 
 
 class Resolution(str, enum.Enum):
@@ -79,6 +81,11 @@ def shorten(items: Sequence[str], most: int = LIST_MOST) -> str:
     return shown if len(items) <= most else f"{shown}, … ({len(items) - most} more)"
 
 
+def preview(cell: str) -> str:
+    """A cell for an error message, capped: a cell may be 100,000 characters long."""
+    return repr(cell if len(cell) <= CELL_PREVIEW_CHARS else cell[:CELL_PREVIEW_CHARS] + "…")
+
+
 class _Names:
     """Header text → field, over one table; a name two fields share resolves to neither."""
 
@@ -108,8 +115,14 @@ def map_header(
     table: ExportedObjectTable,
     requested: Sequence[str],
     header: Sequence[str],
+    *,
+    trust_order: bool = False,
 ) -> ColumnMap:
-    """Map each header cell to one of the `requested` field keys; raise `CsvFormatError`."""
+    """Map each header cell to one of the `requested` field keys; raise `CsvFormatError`.
+
+    A header none of whose cells resolves is mapped by position only with `trust_order` (the
+    setting trust_column_order); otherwise it fails.
+    """
     cells = [cell.lstrip("\ufeff").strip() for cell in header]
     wanted = set(requested)
     names = _Names(table)
@@ -136,10 +149,29 @@ def map_header(
         elif hit is not None:
             raise CsvFormatError(
                 f"{stream_name}: the export's header names `{hit[0].key}` twice "
-                f"(columns {claimed[hit[0].key] + 1} and {index + 1}). {_context(cells, requested)}"
+                f"(columns {claimed[hit[0].key] + 1} and {index + 1}). {context(cells, requested)}"
             )
         else:
             columns.append(None)
+    warning = ""
+    if metadata_split and _bare_keys(columns, cells, requested, claimed):
+        # `metadata` missing, every other requested field found: the docs' "all metadata fields
+        # defined in Metadata Schema" (customer exports) may well mean one column per key,
+        # headed by the bare key (inferred; no sample shows it). The leftover columns are those.
+        bare = [index for index, column in enumerate(columns) if column is None]
+        for index in bare:
+            columns[index] = Column(
+                index,
+                cells[index],
+                table.field(METADATA_KEY),
+                Resolution.METADATA_KEY,
+                _configured_key(cells[index], table),
+            )
+        warning = (
+            f"{stream_name}: the export's header has no `metadata` column but every other "
+            f"requested field; its column(s) {shorten([cells[i] for i in bare])}, which match "
+            "no field, are taken as metadata keys and folded into the `metadata` object."
+        )
     if any(column and column.how is Resolution.METADATA_KEY for column in columns):
         claimed[METADATA_KEY] = -1
     if None not in columns:
@@ -151,9 +183,26 @@ def map_header(
                 claimed=claimed,
                 cells=cells,
                 requested=requested,
-            )
+            ),
+            warning,
         )
-    return _by_position(stream_name, columns, table, requested, cells)
+    return _by_position(stream_name, columns, table, requested, cells, trust_order=trust_order)
+
+
+def _bare_keys(
+    columns: Sequence[Column | None],
+    cells: Sequence[str],
+    requested: Sequence[str],
+    claimed: dict[str, int],
+) -> bool:
+    """Whether the unresolved cells can only be `metadata`'s keys: there are some, each has a
+    text, and every requested field but `metadata` is in the header."""
+    unresolved = [cells[index] for index, column in enumerate(columns) if column is None]
+    return (
+        bool(unresolved)
+        and all(unresolved)
+        and all(key in claimed for key in requested if key != METADATA_KEY)
+    )
 
 
 def _metadata_key(cell: str, table: ExportedObjectTable) -> str | None:
@@ -161,7 +210,11 @@ def _metadata_key(cell: str, table: ExportedObjectTable) -> str | None:
     match = _METADATA_CELL.match(cell)
     if match is None:
         return None
-    text = match.group(1).strip()
+    return _configured_key(match.group(1).strip(), table)
+
+
+def _configured_key(text: str, table: ExportedObjectTable) -> str:
+    """`text`, or the spelling of the `metadata_keys` key it names."""
     for field in table.fields:
         key = field.key.removeprefix(METADATA_PREFIX)
         if key != field.key and normalised(key) == normalised(text):
@@ -189,7 +242,7 @@ def _complete(
             problems.append(f"unrequested field(s) {shorten(unexpected)}")
         raise CsvFormatError(
             f"{stream_name}: the export's columns do not match the request: "
-            f"{'; '.join(problems)}. {_context(cells, requested)}"
+            f"{'; '.join(problems)}. {context(cells, requested)}"
         )
     return tuple(column for column in columns if column is not None)
 
@@ -200,9 +253,20 @@ def _by_position(
     table: ExportedObjectTable,
     requested: Sequence[str],
     cells: list[str],
+    *,
+    trust_order: bool,
 ) -> ColumnMap:
-    """Some cells did not resolve: position is trusted only if the rest sit where requested."""
+    """Some cells did not resolve: position is taken only if the rest sit where requested, and
+    only if some cell resolved at all (unless `trust_order`); parsing/evidence.py then checks
+    the cells of the columns mapped by position."""
     unresolved = [cells[index] for index, column in enumerate(columns) if column is None]
+    if len(unresolved) == len(cells) and not trust_order:
+        raise CsvFormatError(
+            f"{stream_name}: cannot tell which column holds which field: no header cell matches "
+            f"a field key or label, so nothing shows the columns come in the requested order. "
+            f"{context(cells, requested)} Set trust_column_order to read them by position "
+            "anyway."
+        )
     misplaced = [
         column.cell
         for column in columns
@@ -222,19 +286,25 @@ def _by_position(
         raise CsvFormatError(
             f"{stream_name}: cannot tell which column holds which field: header cell(s) "
             f"{shorten(unresolved)} match no field key or label, and {reason}. "
-            f"{_context(cells, requested)}"
+            f"{context(cells, requested)}"
         )
     mapped = tuple(
         column or Column(index, cells[index], table.field(requested[index]), Resolution.POSITION)
         for index, column in enumerate(columns)
     )
+    others = (
+        "every other column is at its requested position"
+        if len(unresolved) < len(cells)
+        else "trust_column_order is on"
+    )
     warning = (
         f"{stream_name}: header cell(s) {shorten(unresolved)} match no field key or label; "
-        "every other column is at its requested position, so they are mapped by position to "
+        f"{others}, so they are mapped by position to "
         f"{shorten([c.field.key for c in mapped if c.how is Resolution.POSITION])}."
     )
     return ColumnMap(mapped, warning)
 
 
-def _context(cells: Sequence[str], requested: Sequence[str]) -> str:
+def context(cells: Sequence[str], requested: Sequence[str]) -> str:
+    """The header and the requested fields, for an error message."""
     return f"Header seen: {shorten(cells)}. Requested fields: {shorten(requested)}."

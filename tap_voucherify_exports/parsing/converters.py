@@ -2,6 +2,13 @@
 
 One converter per field type (`CONVERTERS`), and `compile_row`, which builds one function per
 export that converts a whole row with the common cases inline.
+
+Null spellings: an empty cell is null in every column. In a typed column (anything but a
+string) the cells `null` and `NULL` are null too: no source shows how Voucherify writes a
+missing value, and a converter cannot read either spelling anyway. In a string column they
+stay text: a voucher code, a name or a metadata value may well be "NULL". The converters
+themselves reject both spellings (each raises ValueError); the row function compiled with
+`null=` turns them into null and calls `null()` once per cell (parsing/records.py counts them).
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from tap_voucherify_exports.fields import FieldType
 
 # A `metadata` cell that is not a JSON object is kept, verbatim, under this key (docs/types.md).
 RAW_TEXT_KEY = "_raw_text"
+# Cells that are null in a typed (non-string) column besides the empty cell (docstring above).
+NULL_SPELLINGS = frozenset({"null", "NULL"})
 _UTC = dt.timezone.utc
 _CANONICAL_LENGTH = len("2022-03-09T09:16:32.521Z")
 _decode_json = msgspec.json.Decoder().decode
@@ -36,9 +45,11 @@ def _integer(cell: str) -> int:
 
 
 def _number(cell: str) -> int | Decimal:
-    # Decimal keeps "2000.00" exactly as exported: never rescaled. A plain whole number
-    # ("200000", minor units, the common case) is an int: exact too, and msgspec encodes an int
-    # some 15 times faster than a Decimal (benchmarks/converters.py).
+    # Amounts pass through exactly as exported, never rescaled: no unit is assumed, since the
+    # only real sample ("2000.00") and the docs' whole-number examples disagree (docs/types.md).
+    # Decimal keeps "2000.00" as written; a plain whole number ("200000", the common case) is an
+    # int: exact too, and msgspec encodes an int some 15 times faster than a Decimal
+    # (benchmarks/converters.py).
     if cell.isdigit() and cell.isascii():
         return int(cell)
     return _decimal(cell)
@@ -93,7 +104,11 @@ def _object(cell: str) -> dict[str, Any]:
             value = json.loads(cell, strict=False)
         except ValueError:
             value = None
-    return value if isinstance(value, dict) else {RAW_TEXT_KEY: cell}
+    if isinstance(value, dict):
+        return value
+    if cell in NULL_SPELLINGS:
+        raise ValueError("a null spelling")  # null, not text: the row function's to decide
+    return {RAW_TEXT_KEY: cell}
 
 
 def _integer_list(cell: str) -> list[int]:
@@ -134,7 +149,11 @@ _INLINE_FORMS: dict[FieldType, str] = {
 
 
 def compile_row(
-    columns: Sequence[str], types: Sequence[FieldType], indexes: Sequence[int] | None = None
+    columns: Sequence[str],
+    types: Sequence[FieldType],
+    indexes: Sequence[int] | None = None,
+    *,
+    null: Callable[[], None] | None = None,
 ) -> RowConverter:
     """Build one function that turns a CSV row into a record, straight-line code per column.
 
@@ -142,8 +161,15 @@ def compile_row(
     other type its converter on non-empty cells (the common case inline, `_INLINE_FORMS`). No
     per-cell loop, lookup or branch on type is left at run time. `columns[n]` is read from
     `row[indexes[n]]` (default: `row[n]`).
+
+    Without `null`, a typed cell spelled `null`/`NULL` raises ValueError like any unreadable
+    cell, and nothing is added to the common case. With it, such a cell is null and `null()` is
+    called for it: the form parsing/records.py switches to once a row of an export needs it.
     """
     namespace: dict[str, Any] = {"fromiso": dt.datetime.fromisoformat}
+    if null is not None:
+        namespace["null_cells"] = frozenset({"", *NULL_SPELLINGS})
+        namespace["null"] = null
     items = []
     positions = range(len(columns)) if indexes is None else indexes
     for index, key, field_type in zip(positions, columns, types, strict=True):
@@ -153,7 +179,13 @@ def compile_row(
         full, cell = f"convert_{index}", f"c_{index}"
         namespace[full] = CONVERTERS[field_type]
         form = _INLINE_FORMS.get(field_type, "{full}({c})").format(c=cell, full=full)
-        items.append(f"{key!r}: ({form}) if ({cell} := row[{index}]) else None")
+        if null is None:
+            items.append(f"{key!r}: ({form}) if ({cell} := row[{index}]) else None")
+        else:
+            items.append(
+                f"{key!r}: ({form}) if ({cell} := row[{index}]) not in null_cells "
+                f"else (null() if {cell} else None)"
+            )
     source = "def convert_row(row):\n    return {" + ", ".join(items) + "}\n"
     exec(compile(source, "<records.compile_row>", "exec"), namespace)  # noqa: S102 - keys from fields.py
     convert_row: RowConverter = namespace["convert_row"]

@@ -7,26 +7,35 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
 import itertools
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from tap_voucherify_exports.errors import LINE, CsvFormatError, TruncatedCsvError
 from tap_voucherify_exports.fields import ExportedObjectTable
-from tap_voucherify_exports.parsing.columns import Column, ColumnMap, map_header, shorten
-from tap_voucherify_exports.parsing.converters import CONVERTERS, RowConverter, compile_row
+from tap_voucherify_exports.parsing.columns import (
+    Column,
+    ColumnMap,
+    Resolution,
+    map_header,
+    preview,
+    shorten,
+)
+from tap_voucherify_exports.parsing.converters import (
+    CONVERTERS,
+    NULL_SPELLINGS,
+    RowConverter,
+    compile_row,
+)
+from tap_voucherify_exports.parsing.evidence import EVIDENCE_ROWS, check_positions, evidence_note
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
 
-CELL_PREVIEW_CHARS = 80
 # Characters of CSV text read at a time (see `_LineReader`).
 BLOCK_CHARS = 1 << 16
-
-
-def _preview(cell: str) -> str:
-    return repr(cell if len(cell) <= CELL_PREVIEW_CHARS else cell[:CELL_PREVIEW_CHARS] + "…")
 
 
 class _NulByteError(Exception):
@@ -94,13 +103,15 @@ class _LineReader:
         return io.StringIO(text, newline="")
 
 
-def row_converter(column_map: ColumnMap) -> RowConverter:
-    """The row → record function for one export's column mapping."""
+def row_converter(column_map: ColumnMap, null: Callable[[], None] | None = None) -> RowConverter:
+    """The row → record function for one export's column mapping; with `null`, the form that
+    reads `null`/`NULL` in typed columns as null, calling `null()` for each (converters.py)."""
     direct = column_map.direct
     convert = compile_row(
         [column.field.property_name for column in direct],
         [column.field.type for column in direct],
         [column.index for column in direct],
+        null=null,
     )
     folded = tuple((column.index, column.metadata_key) for column in column_map.folded)
     if not folded:
@@ -128,6 +139,19 @@ def count_lines(data: bytes) -> int:
     return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
 
 
+class _Replay:
+    """Rows already read, as `(cells, line)`, read again like a csv reader (`line_num`)."""
+
+    def __init__(self, rows: list[tuple[list[str], int]]) -> None:
+        self._rows = rows
+        self.line_num = 0
+
+    def __iter__(self) -> Iterator[list[str]]:
+        for row, line in self._rows:
+            self.line_num = line
+            yield row
+
+
 class _Ending:
     """The end of a block of text (whether its last row was cut off), as `_LineReader.last`."""
 
@@ -144,32 +168,107 @@ class CsvRecordReader:
         table: ExportedObjectTable,
         fields: Sequence[str],
         warn: Callable[[str], None] = _log_warning,
+        *,
+        trust_order: bool = False,
     ) -> None:
         self.stream_name = stream_name
         self.table = table
         self.fields = tuple(fields)
         self.warn = warn
+        self.trust_order = trust_order  # the setting trust_column_order (parsing/evidence.py)
         self.column_map: ColumnMap | None = None  # set once the header is read
         self._convert_row: RowConverter | None = None
         self._width = 0  # the header's cells
+        # Typed cells spelled `null`/`NULL` read as null so far, in every file this reader read.
+        self.nulls = 0
 
     def records(self, text: TextIO, *, skip_rows: int = 0) -> Iterator[dict[str, Any]]:
-        """Yield typed records from CSV text (opened with newline=''); skip rows already emitted."""
+        """Yield typed records from CSV text (opened with newline=''); skip rows already emitted.
+
+        When a column is mapped by position, the first `EVIDENCE_ROWS` rows are read and their
+        cells checked (parsing/evidence.py) before the first record is yielded.
+        """
         tracker = _LineReader(text, max_line_chars(len(self.fields)))
         reader = csv.reader(tracker, strict=True)
         with self._read_errors(reader, tracker):
-            header = next(reader, None)
-            if header is None:
-                raise TruncatedCsvError(
-                    f"{self.stream_name}: the export body is empty (no header)."
-                )
-            self.column_map = column_map = map_header(
-                self.stream_name, self.table, self.fields, header
-            )
-            if column_map.warning:
-                self.warn(column_map.warning)
-            self.use_columns(column_map, len(header))
+            self._read_header(reader)
+            first: list[tuple[list[str], int]] = []
+            if self.needs_evidence:
+                first = self._first_rows(reader, tracker)
+                self.check_evidence(first)
+            self.announce()
+            if first:
+                yield from self._typed(_Replay(first), tracker, skip_rows)
+                skip_rows = max(0, skip_rows - len(first))
             yield from self._typed(reader, tracker, skip_rows)
+
+    def header(self, text: str) -> None:
+        """Map the columns of a header line (output/workers.py): the errors `records` raises
+        for it; no warning yet (`announce`)."""
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        with self._read_errors(reader, _Ending(text)):
+            self._read_header(reader)
+
+    def _read_header(self, reader: Any) -> None:
+        header = next(reader, None)
+        if header is None:
+            raise TruncatedCsvError(f"{self.stream_name}: the export body is empty (no header).")
+        column_map = map_header(
+            self.stream_name, self.table, self.fields, header, trust_order=self.trust_order
+        )
+        self.use_columns(column_map, len(header))
+
+    @property
+    def needs_evidence(self) -> bool:
+        """Whether a column is mapped by position and its cells must be checked first."""
+        assert self.column_map is not None
+        return not self.trust_order and any(
+            column.how is Resolution.POSITION for column in self.column_map.columns
+        )
+
+    def check_evidence(self, rows: Sequence[tuple[list[str], int]]) -> None:
+        """Check the columns mapped by position against `rows`, the first rows read ((cells,
+        line) each); raise `CsvFormatError` naming the first cell that does not fit."""
+        assert self.column_map is not None
+        check_positions(self.stream_name, self.column_map, rows, self.fields)
+
+    def announce(self) -> None:
+        """Warn about the mapping (once per run, in the session), with what was checked."""
+        assert self.column_map is not None
+        warning = self.column_map.warning
+        note = evidence_note(self.column_map, trusted=self.trust_order)
+        if note:
+            warning = f"{warning} {note}"
+            self.column_map = dataclasses.replace(self.column_map, warning=warning)
+        if warning:
+            self.warn(warning)
+
+    def evidence_rows(self, data: bytes) -> list[tuple[list[str], int]]:
+        """The first `EVIDENCE_ROWS` rows of whole records cut from the body after its header
+        (output/workers.py), with their lines counted from `data`'s start; the errors of
+        `piece_records` reading them."""
+        text = self._decoded(data)
+        ending = _Ending(text)
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        with self._read_errors(reader, ending):
+            return self._first_rows(reader, ending)
+
+    def _first_rows(
+        self, reader: Any, ending: _Ending | _LineReader
+    ) -> list[tuple[list[str], int]]:
+        """Up to `EVIDENCE_ROWS` rows (blank lines skipped) with their lines; a row of the wrong
+        width fails here as `_typed` would fail on it."""
+        rows: list[tuple[list[str], int]] = []
+        width = self._width
+        for row in itertools.islice(reader, EVIDENCE_ROWS * 2):  # blank lines count too
+            if len(row) != width:
+                if not row:
+                    continue
+                self._wrong_width(row, width, reader.line_num, ending.last)
+            rows.append((row, reader.line_num))
+            if len(rows) == EVIDENCE_ROWS:
+                break
+        return rows
 
     @property
     def width(self) -> int:
@@ -182,10 +281,22 @@ class CsvRecordReader:
         self._width = width
         self._convert_row = row_converter(column_map)
 
+    def _null(self) -> None:
+        self.nulls += 1
+
     def piece_records(self, data: bytes) -> list[dict[str, Any]]:
         """The records of whole rows cut from the body after its header (output/workers.py), as
         downloaded. Same records and errors as `records` reading them, except that an error's
         line counts from the piece's start (`CsvFormatError.moved` puts it in the file)."""
+        text = self._decoded(data)
+        ending = _Ending(text)
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        with self._read_errors(reader, ending):
+            return list(self._typed(reader, ending, 0))
+
+    def _decoded(self, data: bytes) -> str:
+        """Whole records cut from the body as text; bad UTF-8 or a NUL byte fail naming the
+        line, counted from `data`'s start."""
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -197,10 +308,7 @@ class CsvRecordReader:
         if nul >= 0:
             line = count_lines(text[:nul].encode()) + 1
             raise CsvFormatError(f"{self.stream_name}: line {LINE} contains a NUL byte.", line)
-        ending = _Ending(text)
-        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-        with self._read_errors(reader, ending):
-            return list(self._typed(reader, ending, 0))
+        return text
 
     def _typed(
         self, reader: Any, ending: _Ending | _LineReader, skip_rows: int
@@ -220,9 +328,22 @@ class CsvRecordReader:
             if rows_read <= skip_rows:
                 continue
             try:
-                yield convert_row(row)
+                record = convert_row(row)
             except (ValueError, TypeError):
-                self._bad_cell(row, direct, reader.line_num)
+                record = self._slow_row(row, direct, reader.line_num)
+                convert_row = self._convert_row
+            yield record
+
+    def _slow_row(self, row: list[str], columns: Sequence[Column], line: int) -> dict[str, Any]:
+        """A row the common form could not type: it may hold a null spelling, so this export's
+        rows are read with the form that reads them as null from now on (converters.py); a cell
+        that form cannot type either fails, naming it."""
+        assert self.column_map is not None
+        self._convert_row = row_converter(self.column_map, self._null)
+        try:
+            return self._convert_row(row)
+        except (ValueError, TypeError):
+            self._bad_cell(row, columns, line)
 
     @contextlib.contextmanager
     def _read_errors(self, reader: Any, ending: _Ending | _LineReader) -> Iterator[None]:
@@ -262,16 +383,16 @@ class CsvRecordReader:
             )
         raise CsvFormatError(message, line)
 
-    def _bad_cell(self, row: list[str], columns: Sequence[Column], line: int) -> None:
+    def _bad_cell(self, row: list[str], columns: Sequence[Column], line: int) -> NoReturn:
         for column in columns:
             cell = row[column.index]
             try:
-                if cell:
+                if cell and cell not in NULL_SPELLINGS:  # null, or text in a string column
                     CONVERTERS[column.field.type](cell)
             except (ValueError, TypeError) as exc:
                 raise CsvFormatError(
                     f"{self.stream_name}: line {LINE}, column `{column.field.key}`: cannot read "
-                    f"{_preview(cell)} as {column.field.type.value} ({exc}).",
+                    f"{preview(cell)} as {column.field.type.value} ({exc}).",
                     line,
                 ) from None
         raise CsvFormatError(f"{self.stream_name}: line {LINE}: unreadable row.", line)

@@ -21,6 +21,7 @@ import requests
 from tests.support.emulator_http import client, create, export_csv, wait
 from voucherify_emulator import Emulator, RecordedRequest
 from voucherify_emulator.api import OBJECTS
+from voucherify_emulator.shapes import SPLIT_KEYS, metadata_value
 
 pytestmark = pytest.mark.integration
 
@@ -716,6 +717,26 @@ def test_shapes_are_set_over_the_control_endpoint_and_change_later_exports_only(
         assert refused["key"] == "invalid_export_fields"
         assert "order_id" not in refused["details"]
         assert refused["details"].startswith("Unsupported field used. Allowed fields: id, ")
+
+
+def test_bare_metadata_keys_and_null_spellings_shape_the_file_not_a_cached_one():
+    emu = Emulator(rows={"voucher": 40}, job_latency_seconds=0.01)
+    with emu, client(emu.start()) as s, client(emu, auth=False) as control:
+        fields = ["id", "code", "value", "gift_balance", "metadata"]
+        plain = parse(export_csv(s, emu, "voucher", fields=fields))
+        shape = {"metadata": "bare", "null": "NULL"}
+        assert control.put(f"{emu.api_url}/_emulator/shape", json=shape).status_code == 200
+        shaped = parse(export_csv(s, emu, "voucher", fields=fields))
+        assert shaped[0] == ["ID", "Code", "Value", "Gift Balance", *SPLIT_KEYS]
+        assert any(row[3] == "" for row in plain[1:])
+        for before, after in zip(plain[1:], shaped[1:], strict=True):
+            assert after[:2] == before[:2]  # text columns keep their empty cells
+            assert after[2:4] == [cell or "NULL" for cell in before[2:4]]
+            document = json.loads(before[4]) if before[4] else {}
+            assert after[4:] == [metadata_value(before[4], key) for key in SPLIT_KEYS]
+            assert set(document) <= set(SPLIT_KEYS)
+        bad = control.put(f"{emu.api_url}/_emulator/shape", json={"null": "nil"})
+        assert bad.status_code == 400
 
 
 def test_cli_starts_in_the_shape_given_and_refuses_a_bad_one():

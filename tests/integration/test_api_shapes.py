@@ -43,16 +43,70 @@ def test_a_swapped_pair_of_string_columns_is_read_by_label(emulator):
     assert_strings_match_truth(emulator, records(messages))
 
 
-def test_a_swapped_pair_whose_labels_are_unknown_never_passes_silently(emulator, caplog):
-    # Both columns unknown and trading places: position is all that is left, so the tap says so.
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_swapped_pair_whose_labels_are_unknown_fails_before_any_row(emulator, workers):
+    # Both columns unknown and trading places: position is all that is left, and the cells of
+    # the column taken for `campaign_id` are voucher codes, not campaign ids.
     emulator.set_shape(
         swap=["code", "campaign_id"], relabel={"code": "Kod", "campaign_id": "Kampania"}
     )
-    with caplog.at_level(logging.WARNING):
-        _, error = sync(tap_config(emulator))
+    messages, error = sync(tap_config(emulator, parallel_workers=workers))
+    assert isinstance(error, CsvFormatError)
+    assert str(error).startswith(
+        "vouchers: column 8 ('Kod') matches no field key or label and was taken by position "
+        "for `campaign_id`, but line 2 holds 'V"
+    )
+    assert "not an id starting with camp_" in str(error)
+    assert records(messages) == []
+
+
+def test_a_swapped_pair_of_unknown_labels_is_read_by_position_when_the_order_is_trusted(
+    emulator,
+):
+    emulator.set_shape(
+        swap=["code", "campaign_id"], relabel={"code": "Kod", "campaign_id": "Kampania"}
+    )
+    messages, error = sync(tap_config(emulator, trust_column_order=True))
     assert error is None
-    assert "Kampania" in caplog.text
-    assert "mapped by position" in caplog.text
+    got = records(messages)
+    assert got
+    assert all(record["code"].startswith("camp_") for record in got)  # as the user asked
+
+
+def all_voucher_fields_relabelled() -> dict[str, str]:
+    return {key: f"Spalte {n}" for n, key in enumerate(TABLES["voucher"].keys)}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_header_of_unknown_labels_only_is_refused_unless_the_order_is_trusted(emulator, workers):
+    emulator.set_shape(relabel=all_voucher_fields_relabelled())
+    messages, error = sync(tap_config(emulator, parallel_workers=workers))
+    assert isinstance(error, CsvFormatError)
+    assert "no header cell matches a field key or label" in str(error)
+    assert "Header seen: Spalte 0, Spalte 1" in str(error)
+    assert records(messages) == []
+    messages, error = sync(tap_config(emulator, parallel_workers=workers, trust_column_order=True))
+    assert error is None
+    assert_strings_match_truth(emulator, records(messages))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_unknown_labels_in_place_whose_cells_fit_are_read_with_one_warning_of_what_was_checked(
+    emulator, caplog, workers
+):
+    emulator.set_shape(relabel={"value": "Wert", "campaign_id": "Kampania", "active": "Aktiv"})
+    with caplog.at_level(logging.WARNING):
+        messages, error = sync(tap_config(emulator, parallel_workers=workers))
+    assert error is None
+    truth = {row["id"]: row for row in emulator.ground_truth("voucher")}
+    got = records(messages)
+    assert len(got) == len(truth)
+    assert all(record["campaign_id"] == truth[record["id"]]["campaign_id"] for record in got)
+    [warning] = [r.getMessage() for r in caplog.records if "Kampania" in r.getMessage()]
+    assert warning.endswith(
+        "Their cells in the first rows (up to 100) fit value (a number), campaign_id "
+        "(an id starting with camp_), active (a boolean)."
+    )
 
 
 def test_an_unknown_label_in_its_requested_place_is_read_by_position_with_one_warning(
@@ -167,3 +221,56 @@ def test_a_refused_replication_key_stops_the_stream_with_the_api_message(emulato
     assert "refuses the field(s) date, which the stream needs" in str(error)
     assert "Allowed fields: id, object" in str(error)
     assert records(messages, "redemptions") == []
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_metadata_as_bare_key_columns_is_folded_with_one_warning_naming_the_keys(
+    emulator, caplog, workers
+):
+    emulator.set_shape(metadata="bare")
+    with caplog.at_level(logging.WARNING):
+        messages, error = sync(tap_config(emulator, parallel_workers=workers))
+    assert error is None
+    truth = {row["id"]: row for row in emulator.ground_truth("voucher")}
+    got = records(messages)
+    assert len(got) == len(truth)
+    for record in got:
+        cell = truth[record["id"]]["metadata"]
+        document = json.loads(cell) if cell else {}
+        expected = {key: as_cell(value) for key, value in document.items()}
+        assert record["metadata"] == (expected or None), record["id"]
+    warnings = [r.getMessage() for r in caplog.records if "metadata keys" in r.getMessage()]
+    assert warnings == [
+        "vouchers: the export's header has no `metadata` column but every other requested "
+        "field; its column(s) city, cjk, count, emoji, nested, note, ok, region, tags, tier, "
+        "which match no field, are taken as metadata keys and folded into the `metadata` object."
+    ]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("spelling", ["null", "NULL"])
+def test_null_cells_in_typed_columns_read_as_empty_cells_do_and_are_counted(
+    emulator, caplog, spelling, workers
+):
+    streams = {"vouchers", "customers", "orders"}
+    config = tap_config(emulator, parallel_workers=workers)
+    plain, error = sync(config, streams=streams)
+    assert error is None
+    emulator.set_shape(null=spelling)
+    with caplog.at_level(logging.INFO):
+        spelled, error = sync(config, streams=streams)
+    assert error is None
+    for stream in streams:
+        assert records(spelled, stream) == records(plain, stream), stream
+    [vouchers] = [
+        line
+        for line in (r.getMessage() for r in caplog.records)
+        if line.startswith("vouchers: ") and " s waiting for exports, " in line
+    ]
+    nulls = sum(
+        1
+        for row in emulator.ground_truth("voucher")
+        for key, cell in row.items()
+        if cell == "" and TABLES["voucher"].field(key).type is not FieldType.STRING
+    )
+    assert vouchers.endswith(f"; {nulls} cells spelled null/NULL in typed columns read as null")

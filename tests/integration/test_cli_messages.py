@@ -4,6 +4,7 @@ exit status, for bad settings and for errors the tap raises on purpose."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from tap_voucherify_exports.fields import TABLES
 from tests.support.cli import error_lines, run_tap
 from tests.support.network import closed_port
+from tests.support.sync import catalog_for
 from voucherify_emulator import Emulator
 
 # The tap's CLI with retries 100 times shorter (backoff from 10 ms, not 1 s; no setting sets it),
@@ -60,6 +63,10 @@ def good_config(emu: Emulator, **overrides: Any) -> dict[str, Any]:
         ({"stream_maps": 3}, "Setting `stream_maps`: 3 is not of type 'object', 'null'."),
         ({"parallel_workers": 0}, "Setting `parallel_workers` must be at least 1; got 0."),
         ({"parallel_workers": 33}, "Setting `parallel_workers` must be at most 32; got 33."),
+        (
+            {"trust_column_order": "yes"},
+            "Setting `trust_column_order` must be true or false; got 'yes'.",
+        ),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_it_before_any_message_or_request(
@@ -220,3 +227,86 @@ def test_test_schema_still_writes_the_schemas_and_calls_nothing(
     streams = {json.loads(line)["stream"] for line in result.stdout.splitlines()}
     assert "vouchers" in streams
     assert emu.requests == []
+
+
+# --- shapes the real API might answer in (voucherify_emulator/shapes.py) ---------------------
+
+
+def lines_at(stderr: str, level: str) -> list[str]:
+    """The text of each log line at `level` (INFO, WARNING, ERROR)."""
+    return [line.split("| ", 3)[-1] for line in stderr.splitlines() if f"| {level}" in line]
+
+
+def run_vouchers(
+    emu: Emulator, tmp_path: Path, **overrides: Any
+) -> subprocess.CompletedProcess[str]:
+    """The tap syncing the vouchers stream alone."""
+    config = good_config(emu, **overrides)
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps(catalog_for(config, {"vouchers"})))
+    return run_tap(config, tmp_path, "--catalog", str(catalog))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_null_spellings_are_counted_in_the_stream_summary_line(
+    emu: Emulator, tmp_path: Path, workers: int
+) -> None:
+    emu.set_shape(null="NULL")
+    result = run_vouchers(emu, tmp_path, parallel_workers=workers)
+    assert result.returncode == 0, result.stderr
+    [summary] = [line for line in lines_at(result.stderr, "INFO") if " s waiting for " in line]
+    assert summary.startswith("vouchers: 30 rows from 1 export; ")
+    assert summary.endswith(" cells spelled null/NULL in typed columns read as null")
+    assert '"type":"RECORD"' in result.stdout.replace(" ", "")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_bare_key_metadata_columns_are_one_warning_naming_the_keys(
+    emu: Emulator, tmp_path: Path, workers: int
+) -> None:
+    emu.set_shape(metadata="bare")
+    result = run_vouchers(emu, tmp_path, parallel_workers=workers)
+    assert result.returncode == 0, result.stderr
+    [warning] = lines_at(result.stderr, "WARNING")
+    assert warning.startswith("vouchers: the export's header has no `metadata` column but ")
+    assert "its column(s) city, cjk, count," in warning
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_header_of_unknown_labels_is_one_error_line_and_no_record(
+    emu: Emulator, tmp_path: Path, workers: int
+) -> None:
+    emu.set_shape(relabel={key: f"Spalte {n}" for n, key in enumerate(TABLES["voucher"].keys)})
+    result = run_vouchers(emu, tmp_path, parallel_workers=workers)
+    assert result.returncode == 1
+    [line] = lines_at(result.stderr, "ERROR")
+    assert line.startswith(
+        "vouchers: cannot tell which column holds which field: no header cell matches a field "
+        "key or label, so nothing shows the columns come in the requested order. Header seen: "
+        "Spalte 0, Spalte 1, "
+    )
+    assert line.endswith("Set trust_column_order to read them by position anyway.")
+    assert '"type":"RECORD"' not in result.stdout.replace(" ", "")
+    assert "Traceback" not in result.stderr
+    trusted = run_vouchers(emu, tmp_path, parallel_workers=workers, trust_column_order=True)
+    assert trusted.returncode == 0, trusted.stderr
+    [warning] = lines_at(trusted.stderr, "WARNING")
+    assert warning.endswith("trust_column_order is on: their cells are not checked.")
+
+
+def test_a_column_by_position_that_does_not_fit_is_the_same_one_line_with_workers(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    emu.set_shape(swap=["code", "campaign_id"], relabel={"code": "Kod", "campaign_id": "Kampania"})
+    one, two = (run_vouchers(emu, tmp_path, parallel_workers=w) for w in (1, 2))
+    assert one.returncode == two.returncode == 1
+    [line] = lines_at(one.stderr, "ERROR")
+    assert lines_at(two.stderr, "ERROR") == [line]
+    assert line.startswith(
+        "vouchers: column 8 ('Kod') matches no field key or label and was taken by position "
+        "for `campaign_id`, but line 2 holds 'V"
+    )
+    assert "not an id starting with camp_: the columns cannot be told apart." in line
+    for result in (one, two):
+        assert '"type":"RECORD"' not in result.stdout.replace(" ", "")
+        assert "Traceback" not in result.stderr

@@ -4,6 +4,7 @@ each shape the real API might answer in (voucherify_emulator/shapes.py)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -115,3 +116,43 @@ def test_the_probe_shows_a_column_matched_by_position_with_its_warning(emulator,
     vouchers = section(result.stdout, "vouchers")
     assert "'Rabatt' → discount_type (position)" in vouchers
     assert "warning: vouchers: header cell(s) Rabatt match no field key or label" in vouchers
+    assert "Free text, which no check can tell apart: discount_type." in vouchers
+
+
+def test_the_probe_shows_each_amount_as_sent_beside_its_typed_value(emulator, tmp_path):
+    result = probe(emulator, tmp_path)
+    assert result.returncode == 0, result.stderr
+    vouchers = section(result.stdout, "vouchers")
+    head = "  amounts, as sent → typed (passed through unscaled; the unit is your account's):"
+    assert head in vouchers
+    amounts = vouchers.split(head + "\n", 1)[1].splitlines()[:-1]  # up to "  OK"
+    keys = ["value", "gift_balance", "discount_amount_limit"]
+    assert [line.split(":")[0].strip() for line in amounts] == keys
+    for line in amounts:
+        match = re.fullmatch(r"    \w+: '([^']*)' → (.*)", line)
+        assert match, line
+        sent, typed = match.groups()
+        assert typed == (sent or "null"), line  # unscaled: the digits as sent
+    assert "    order_amount: '" in section(result.stdout, "redemptions")
+    assert "amounts, as sent" not in section(result.stdout, "points_expirations")
+
+
+def test_the_probe_exits_1_naming_a_column_by_position_that_does_not_fit(emulator, tmp_path):
+    emulator.set_shape(
+        swap=["code", "campaign_id"], relabel={"code": "Kod", "campaign_id": "Kampania"}
+    )
+    result = probe(emulator, tmp_path)
+    assert result.returncode == 1
+    vouchers = section(result.stdout, "vouchers")
+    assert "FAILED: vouchers: column 8 ('Kod') matches no field key or label" in vouchers
+    assert "would fail: vouchers." in result.stdout
+    assert_all_exports_deleted(emulator)
+
+
+def test_the_probe_shows_bare_metadata_keys_folded_with_the_warning(emulator, tmp_path):
+    emulator.set_shape(metadata="bare")
+    result = probe(emulator, tmp_path)
+    assert result.returncode == 0, result.stderr
+    vouchers = section(result.stdout, "vouchers")
+    assert "'region' → metadata['region'] (metadata key)" in vouchers
+    assert "warning: vouchers: the export's header has no `metadata` column" in vouchers

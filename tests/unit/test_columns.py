@@ -125,6 +125,40 @@ def test_metadata_split_into_per_key_columns_is_folded_into_the_object():
     assert [c.how for c in column_map.columns] == [Resolution.LABEL, Resolution.METADATA_KEY]
 
 
+def test_metadata_as_bare_key_columns_is_folded_with_one_warning_naming_the_keys():
+    # The issue's `ID,color,size`: `metadata` missing, every other requested field present.
+    table = VOUCHER.with_metadata({"Tier": FieldType.INTEGER})
+    requested = ("id", "code", "metadata")
+    rows, warnings = read("ID,color,Code,size,tier\nv1,red,C1,,3\nv2,,C2,,\n", requested, table)
+    assert rows == [
+        {"id": "v1", "code": "C1", "metadata": {"color": "red", "Tier": "3"}},
+        {"id": "v2", "code": "C2", "metadata": None},
+    ]
+    [warning] = warnings
+    assert warning == (
+        "vouchers: the export's header has no `metadata` column but every other requested "
+        "field; its column(s) color, size, tier, which match no field, are taken as metadata "
+        "keys and folded into the `metadata` object."
+    )
+
+
+def test_bare_columns_are_metadata_keys_only_when_every_other_requested_field_is_there():
+    requested = ("id", "code", "metadata")
+    # `code` missing too: the leftovers could be anything, so position decides (and item 1's
+    # evidence check reads their cells before a record leaves).
+    columns, warning = mapped(["ID", "color", "size"], requested)
+    assert columns == [("id", "label"), ("code", "position"), ("metadata", "position")]
+    assert "mapped by position" in warning
+    # A column without a name is no key.
+    with pytest.raises(CsvFormatError, match="match no field key or label"):
+        map_header("vouchers", VOUCHER, requested, ["ID", "Code", "", "size"])
+
+
+def test_bare_columns_are_not_metadata_keys_when_metadata_was_not_requested():
+    with pytest.raises(CsvFormatError, match="color"):
+        map_header("vouchers", VOUCHER, ("id", "code"), ["ID", "Code", "color"])
+
+
 def test_a_metadata_json_column_is_not_folded():
     rows, _ = read('ID,Metadata\nv1,"{""a"": 1}"\n', requested=("id", "metadata"))
     assert rows == [{"id": "v1", "metadata": {"a": 1}}]

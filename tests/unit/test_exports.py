@@ -107,6 +107,26 @@ def test_download_streams_typed_records(api, requests_mock):
     assert requests_mock.last_request.qs["token"] == ["t1"]
 
 
+def test_an_exports_counts_and_line_include_its_null_spellings(api, requests_mock, caplog):
+    request = ExportRequest("vouchers", TABLES["voucher"], ("id", "value"))
+    requests_mock.get(f"{DOWNLOAD}/exp_1", text="ID,Value\r\nv1,null\r\nv2,3\r\nv3,NULL\r\n")
+    shared = CsvRecordReader("vouchers", TABLES["voucher"], ("id", "value"))
+    rows = read_export(api, Export.from_json(done()), request, lambda: RecordPart(shared))
+    records = []
+    with caplog.at_level("INFO"):
+        while True:
+            try:
+                records.append(next(rows))
+            except StopIteration as stop:
+                counts = stop.value
+                break
+    assert [r["value"] for r in records] == [None, 3, None]
+    assert counts == (3, 2)
+    assert caplog.messages[-1].endswith(
+        " s; 2 cells spelled null/NULL in typed columns read as null"
+    )
+
+
 def test_download_refreshes_token_after_401(api, requests_mock):
     requests_mock.get(
         f"{DOWNLOAD}/exp_1?token=t1",

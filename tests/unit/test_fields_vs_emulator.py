@@ -26,9 +26,9 @@ KIND_OF_TYPE = {
     FieldType.INTEGER_LIST: Kind.INTEGER_LIST,
 }
 
-# Amounts: the docs' examples are integer minor units ("multiplied by 100", `7700`), so the
-# emulator writes integers; the tap types them `number` because the only real CSV sample shows
-# an amount as `2000.00` (voucher `value`), and a number column reads integers too.
+# Amounts: the docs' examples are whole numbers (`7700`), so the emulator writes integers; the
+# tap types them `number` because the only real CSV sample shows an amount as `2000.00`
+# (voucher `value`), and a number column reads integers too.
 AMOUNTS_TYPED_NUMBER = {
     ("voucher", "gift_balance"),
     ("voucher", "discount_amount_limit"),

@@ -207,3 +207,45 @@ def test_a_body_cut_mid_row_is_truncated_so_the_download_restarts(parser, monkey
     before = part.rows
     rest = list(part.read(response_of(reads_of(BODY, [250]))))
     assert before + sum(c.rows for c in rest) == part.rows == 200
+
+
+def test_workers_read_null_spellings_as_the_one_process_reader_and_count_them(parser, monkeypatch):
+    monkeypatch.setattr(workers, "PIECE_BYTES", 500)
+    body = BODY.replace(b",true,", b",null,").replace(b",false,,", b",false,NULL,")
+    serial = serial_reader()
+    one = list(serial.records(io.TextIOWrapper(io.BytesIO(body), encoding="utf-8", newline="")))
+    part = ParallelPart(parser, serial_reader(), None)
+    from singer_sdk.contrib.msgspec import decoder
+
+    lines = b"".join(c.body for c in part.read(response_of(reads_of(body, [333]))))
+    assert [decoder.decode(line) for line in lines.splitlines()] == read_serial(body)
+    spelled = body.count(b",null,") + body.count(b",NULL,")
+    assert sum(r["active"] is None for r in one) == 100
+    assert spelled > 100
+    assert part.nulls == serial.nulls == spelled
+
+
+@pytest.mark.parametrize("bad_row", [None, 4, 82, 151])
+def test_columns_by_position_are_checked_before_any_piece_is_handed_on(
+    parser, monkeypatch, bad_row
+):
+    # 400-byte pieces: the first 100 rows span many, all read before a worker gets one.
+    monkeypatch.setattr(workers, "PIECE_BYTES", 400)
+    body = BODY.replace(b",value,", b",Wert,", 1)
+    if bad_row is not None:
+        body = _broken(body, bad_row, f"v_{bad_row},C,12x,true,,2022-03-09T09:16:31.521Z")
+    if bad_row is None:
+        assert read_parallel(parser, body) == read_serial(body)
+        return
+    with pytest.raises(CsvFormatError) as one:
+        read_serial(body)
+    part = ParallelPart(parser, serial_reader(), None)
+    handed_on: list[EncodedRows] = []
+    with pytest.raises(CsvFormatError) as two:
+        handed_on.extend(part.read(response_of(reads_of(body, [333]))))
+    assert str(two.value) == str(one.value)
+    if bad_row < 100:  # a check failed: nothing of the export left
+        assert "taken by position for `value`" in str(one.value)
+        assert handed_on == []
+    else:  # past the checked rows: the usual error, after the rows before it
+        assert "column `value`: cannot read '12x'" in str(one.value)

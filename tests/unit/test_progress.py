@@ -56,3 +56,12 @@ def test_the_stream_summary_says_rows_exports_and_where_the_time_went() -> None:
         "0.3 s downloading and emitting"
     )
     assert "from 3 exports" in StreamTotals(exports=3).line("orders")
+
+
+def test_the_stream_summary_counts_null_spellings_read_as_null_only_when_there_were_some() -> None:
+    assert (
+        StreamTotals(exports=1, rows=2, nulls=7)
+        .line("orders")
+        .endswith("; 7 cells spelled null/NULL in typed columns read as null")
+    )
+    assert "null" not in StreamTotals(exports=1, rows=2).line("orders")

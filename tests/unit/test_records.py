@@ -98,7 +98,7 @@ def test_header_of_field_keys_is_mapped_by_name_in_any_order():
 
 
 def test_empty_cells_are_null():
-    rows = read("a,b,c,d,e,f\nv1,,,,,\n")
+    rows = read("id,code,value,active,metadata,created_at\nv1,,,,,\n")
     assert rows == [
         {
             "id": "v1",
@@ -162,18 +162,18 @@ def test_empty_body_is_a_truncation():
 
 
 def test_skip_rows_resumes_after_rows_already_emitted():
-    text = "a,b,c,d,e,f\nv1,,,,,\nv2,,,,,\nv3,,,,,\n"
+    text = "id,code,value,active,metadata,created_at\nv1,,,,,\nv2,,,,,\nv3,,,,,\n"
     assert [row["id"] for row in read(text, skip_rows=2)] == ["v3"]
 
 
 def test_nul_byte_gives_a_clear_error():
     with pytest.raises(CsvFormatError, match="line"):
-        read("a,b,c,d,e,f\nv1,\x00,,,,\n")
+        read("id,code,value,active,metadata,created_at\nv1,\x00,,,,\n")
 
 
 def test_huge_cell_gives_a_clear_error_instead_of_exhausting_memory():
     with pytest.raises(CsvFormatError, match="field larger than field limit"):
-        read("a,b,c,d,e,f\nv1," + "x" * 200_000 + ",,,,\n")
+        read("id,code,value,active,metadata,created_at\nv1," + "x" * 200_000 + ",,,,\n")
 
 
 EDGE_CELLS: dict[FieldType, list[str]] = {
@@ -207,3 +207,61 @@ def test_the_compiled_row_types_every_cell_as_its_converter_does(field_type):
         got = _converted(lambda c: convert_row([c])["cell"], cell)
         assert got == expected, cell
         assert type(got) is type(expected), cell
+
+
+@pytest.mark.parametrize("field_type", EDGE_TYPES)
+def test_the_compiled_row_that_reads_null_spellings_types_every_other_cell_the_same(field_type):
+    nulls = []
+    convert_row = compile_row(["cell"], [field_type], null=lambda: nulls.append(1))
+    for cell in EDGE_CELLS[field_type]:
+        got = _converted(lambda c: convert_row([c])["cell"], cell)
+        assert got == _converted(CONVERTERS[field_type], cell), cell
+    assert nulls == []
+    assert [convert_row([cell])["cell"] for cell in ("null", "NULL", "")] == [None, None, None]
+    assert nulls == [1, 1], "an empty cell is null without being counted"
+
+
+@pytest.mark.parametrize("field_type", sorted(set(FieldType) - {FieldType.STRING}, key=str))
+def test_every_typed_converter_refuses_a_null_spelling_itself(field_type):
+    # The spellings are the row function's to read as null, counted: never typed as a value
+    # (a metadata `null` would otherwise be kept as the text {"_raw_text": "null"}).
+    for cell in ("null", "NULL"):
+        with pytest.raises(ValueError):  # noqa: PT011 - any ValueError is the contract
+            CONVERTERS[field_type](cell)
+
+
+def read_counting(text, fields=FIELDS):
+    reader = CsvRecordReader("vouchers", TABLES["voucher"], fields)
+    return list(reader.records(io.StringIO(text, newline=""))), reader.nulls
+
+
+def test_null_spellings_in_typed_columns_are_null_and_counted_but_text_in_string_columns():
+    header = "ID,Code,Value,Active,Metadata,Creation Date\n"
+    rows, nulls = read_counting(
+        header
+        + "v1,NULL,2000.00,true,{},2024-01-01T00:00:00.000Z\n"  # no null here: the common form
+        + "v2,null,null,NULL,null,NULL\n"  # the first null switches this export's form
+        + "v3,C,7,null,,2024-01-01T00:00:00.000Z\n"
+    )
+    assert rows == [
+        {"id": "v1", "code": "NULL", "value": Decimal("2000.00"), "active": True,
+         "metadata": {}, "created_at": "2024-01-01T00:00:00.000Z"},
+        {"id": "v2", "code": "null", "value": None, "active": None, "metadata": None,
+         "created_at": None},
+        {"id": "v3", "code": "C", "value": 7, "active": None, "metadata": None,
+         "created_at": "2024-01-01T00:00:00.000Z"},
+    ]  # fmt: skip
+    assert nulls == 5
+
+
+@pytest.mark.parametrize("cell", ["Null", "nil", "None", "n/a", " null"])
+def test_any_other_unreadable_cell_after_a_null_still_names_line_column_and_value(cell):
+    text = (
+        "ID,Code,Value,Active,Metadata,Creation Date\n"
+        "v1,C,null,true,,2024-01-01T00:00:00Z\n"
+        f"v2,C,{cell},true,,2024-01-01T00:00:00Z\n"
+    )
+    with pytest.raises(
+        CsvFormatError, match=rf"vouchers: line 3, column `value`: cannot read '{cell}' as number"
+    ):
+        read(text)
