@@ -49,7 +49,12 @@ import sys
 
 import duckdb
 
-query = "SELECT * FROM analytics.voucherify__campaigns ORDER BY vouchers_issued DESC LIMIT 5"
+query = (
+    "SELECT campaign_id, campaign_name, vouchers_issued AS issued, vouchers_published AS published,"
+    " vouchers_redeemed AS redeemed, redemptions_failed AS failed,"
+    " round(redemption_rate, 3) AS rate, redeemed_order_amount"
+    " FROM analytics.voucherify__campaigns ORDER BY vouchers_issued DESC LIMIT 5"
+)
 print(f"\nA mart: {query}")
 with duckdb.connect(sys.argv[1], read_only=True) as connection:
     connection.sql(query).show(max_width=120)
