@@ -13,7 +13,9 @@
     Function-scoped. A `MeltanoProject` for running ``meltano`` against the repository's own
     meltano.yml (environment ``dev``), isolated per test: its own ``.meltano`` directory (system
     database, hence meltano state; run configs; logs) under ``tmp_path``, its own PostgreSQL schema
-    (`MeltanoProject.target_postgres_schema`), DuckDB file and JSONL folder. The plugin venvs are
+    (`MeltanoProject.target_postgres_schema`; dbt-postgres builds into `MeltanoProject.
+    dbt_postgres_schema`), DuckDB file (dbt-duckdb builds into it too), JSONL folder, and dbt
+    target and log folders. The plugin venvs are
     installed once per session, with ``meltano install``, into the repository's ``.meltano/``
     (shared with ``make demo``) and linked into each test's directory. Point the tap at an emulator
     with `MeltanoProject.set_config`; run with `MeltanoProject.run`; read bookmarks with
@@ -40,7 +42,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_SYS_DIR = REPO_ROOT / ".meltano"
-PLUGIN_TYPE_DIRS = ("extractors", "loaders")
+PLUGIN_TYPE_DIRS = ("extractors", "loaders", "utilities")
 MELTANO_ENVIRONMENT = "dev"
 CONNECT_TIMEOUT_SECONDS = 5
 INSTALL_TIMEOUT_SECONDS = 900
@@ -53,6 +55,7 @@ ISOLATED_ENV_PREFIXES = (
     "TARGET_DUCKDB_",
     "TARGET_JSONL_",
     "TARGET_SNOWFLAKE_",
+    "DBT_",
 )
 
 
@@ -185,7 +188,13 @@ class MeltanoProject:
     target_postgres_schema: str
     duckdb_path: Path
     jsonl_dir: Path
+    dbt_target_dir: Path
     env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def dbt_postgres_schema(self) -> str:
+        """Where dbt-postgres builds the models: beside the loaded schema, dropped with it."""
+        return f"{self.target_postgres_schema}_analytics"
 
     def set_config(self, plugin: str, **settings: object) -> None:
         """Set plugin settings through meltano's env vars (`TAP_VOUCHERIFY_EXPORTS_API_URL`...).
@@ -272,6 +281,7 @@ def make_meltano_project(meltano_plugins: Path, tmp_path: Path) -> MeltanoProjec
         target_postgres_schema=schema,
         duckdb_path=tmp_path / "output" / "e2e.duckdb",
         jsonl_dir=tmp_path / "output" / "jsonl",
+        dbt_target_dir=tmp_path / "dbt" / "target",
     )
     project.jsonl_dir.mkdir(parents=True)
     project.env = base_env() | {
@@ -295,4 +305,20 @@ def make_meltano_project(meltano_plugins: Path, tmp_path: Path) -> MeltanoProjec
     )
     project.set_config("target-duckdb", path=project.duckdb_path)
     project.set_config("target-jsonl", destination_path=project.jsonl_dir)
+    # The dbt utilities (transform/); DBT_SOURCE_SCHEMA (default `voucherify`, target-duckdb's
+    # schema) names the schema they read.
+    project.set_config("dbt-duckdb", path=project.duckdb_path)
+    project.set_config(
+        "dbt-postgres",
+        host=settings.host,
+        port=settings.port,
+        user=settings.user,
+        password=settings.password,
+        dbname=settings.database,
+        schema=project.dbt_postgres_schema,
+    )
+    project.env |= {
+        "DBT_TARGET_PATH": str(project.dbt_target_dir),
+        "DBT_LOG_PATH": str(tmp_path / "dbt" / "logs"),
+    }
     return project
