@@ -316,6 +316,9 @@ def make_meltano_project(meltano_plugins: Path, tmp_path: Path) -> MeltanoProjec
         password=settings.password,
         dbname=settings.database,
         schema=project.dbt_postgres_schema,
+        # Its Hub definition sets DBT_TARGET_PATH itself (under .meltano/); the others read it
+        # from the environment below.
+        target_path=project.dbt_target_dir,
     )
     project.env |= {
         "DBT_TARGET_PATH": str(project.dbt_target_dir),
