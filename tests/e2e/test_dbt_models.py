@@ -58,6 +58,8 @@ MODELS = 13  # 7 staging, 3 history, 3 marts
 # target-postgres 0.8.1 upserts whenever a stream has key properties, whatever its
 # `load_method`, so the tap's stream maps send these streams without them (docs/models.md,
 # "History"), set as docs/models.md says: in the extractor's `config:` in meltano.yml.
+# A metadata key as its own column (the tap's `metadata_keys`): staging passes it through.
+METADATA_KEYS = {"vouchers": ["region"]}
 APPEND_ONLY = {stream: {"__key_properties__": []} for stream in ("vouchers", "customers", "orders")}
 
 Query = Callable[[str], list[dict[str, Any]]]
@@ -131,7 +133,7 @@ def duckdb_build(
     project = make_meltano_project(meltano_plugins, tmp_path_factory.mktemp("dbt-duckdb"))
     project.env["DBT_SOURCE_SCHEMA"] = DUCKDB_SCHEMA
     with Emulator(seed=61, rows=ROWS, job_latency_seconds=JOB_LATENCY_SECONDS) as emu:
-        configure_tap(project, emu, window_days=WINDOW_DAYS)
+        configure_tap(project, emu, window_days=WINDOW_DAYS, metadata_keys=METADATA_KEYS)
         change(emu)
         project.run("run", TAP, "target-duckdb", "dbt-duckdb:build")
         yield Build(project, Truth(emu), emu, duckdb_query(project.duckdb_path))
@@ -149,7 +151,7 @@ def postgres_build(
     project.env["DBT_SOURCE_SCHEMA"] = project.target_postgres_schema
     try:
         with Emulator(seed=62, rows=ROWS, job_latency_seconds=JOB_LATENCY_SECONDS) as emu:
-            configure_tap(project, emu, window_days=WINDOW_DAYS)
+            configure_tap(project, emu, window_days=WINDOW_DAYS, metadata_keys=METADATA_KEYS)
             project.run("run", TAP, "target-postgres")
             change(emu)
             assert emu.remove_rows("points_expiration", REMOVED_EXPIRATIONS) == REMOVED_EXPIRATIONS
@@ -284,6 +286,18 @@ def test_metadata_is_an_object_or_null(build: Build) -> None:
         else:
             parsed = json.loads(value) if isinstance(value, str) else value
             assert parsed == json.loads(truth[row["voucher_id"]])
+
+
+def test_metadata_key_columns_pass_through_staging(build: Build) -> None:
+    rows = build.query(
+        "SELECT voucher_id, metadata__region FROM analytics.stg_voucherify__vouchers"
+    )
+    truth = {
+        v["id"]: json.loads(v["metadata"]).get("region") if v["metadata"] else None
+        for v in build.truth.vouchers
+    }
+    assert {row["voucher_id"]: row["metadata__region"] for row in rows} == truth
+    assert any(truth.values())
 
 
 def test_sums_keep_the_exported_digits(build: Build) -> None:
