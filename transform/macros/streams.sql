@@ -193,7 +193,8 @@
         target-postgres and target-snowflake by default (`add_record_metadata`). -#}
     select
     {%- for name, raw, kind in voucherify.stream_columns(stream) %}
-        {{ voucherify.typed(kind, raw) }} as {{ name }},
+        {% set expression = voucherify.typed(kind, raw) -%}
+        {{ expression }}{% if expression != name %} as {{ name }}{% endif %},
     {%- endfor %}
     {%- for name in voucherify.metadata_key_columns(stream) %}
         {{ name }},
