@@ -2,7 +2,8 @@
 emulator, on DuckDB and on PostgreSQL, and its marts compared with the emulator's ground truth.
 
 - DuckDB, as `make demo` runs it: `meltano run tap-voucherify-exports target-duckdb
-  dbt-duckdb:build` once (target-duckdb upserts), after vouchers, customers and orders changed.
+  dbt-duckdb:build` once (target-duckdb upserts), after vouchers, customers and orders changed;
+  then `dbt source freshness`.
 - PostgreSQL, loading vouchers, customers and orders append-only (no key properties, so a
   changed row lands twice): a first `meltano run` of
   the tap into target-postgres, then changes (rows updated, added, and points expirations gone),
@@ -21,7 +22,7 @@ import itertools
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from .dbt_marts import (
     by_key,
     differences,
 )
-from .support import ROWS, TAP, Postgres, configure_tap, parse_ts
+from .support import ROWS, STREAMS, TAP, Postgres, configure_tap, parse_ts
 
 pytestmark = pytest.mark.e2e
 
@@ -54,13 +55,16 @@ UPDATED = {"voucher": 20, "customer": 10, "order": 10}
 ADDED = {"voucher": 5, "redemption": 7, "publication": 4, "order": 3}
 REMOVED_EXPIRATIONS = 3
 MODELS = 13  # 7 staging, 3 history, 3 marts
+STREAM_TABLES = tuple(STREAMS)
 # Every export of a changing row lands as a row of its own (the history models' input):
 # target-postgres 0.8.1 upserts whenever a stream has key properties, whatever its
 # `load_method`, so the tap's stream maps send these streams without them (docs/models.md,
 # "History"), set as docs/models.md says: in the extractor's `config:` in meltano.yml.
 # A metadata key as its own column (the tap's `metadata_keys`): staging passes it through.
 METADATA_KEYS = {"vouchers": ["region"]}
-APPEND_ONLY = {stream: {"__key_properties__": []} for stream in ("vouchers", "customers", "orders")}
+APPEND_ONLY: dict[str, dict[str, list[str]]] = {
+    stream: {"__key_properties__": []} for stream in ("vouchers", "customers", "orders")
+}
 
 Query = Callable[[str], list[dict[str, Any]]]
 
@@ -74,12 +78,16 @@ class Build:
     emu: Emulator
     query: Query  # SELECT in the models' schema -> rows as dicts
     raw: Postgres | None = None  # PostgreSQL: the loaded schema
+    # dbt's run_results.json of the build: one entry per model and test.
+    results: list[dict[str, Any]] = field(default_factory=list)
 
-    def run_results(self) -> list[dict[str, Any]]:
-        """dbt's run_results.json of the build: one entry per model and test."""
-        path = self.project.dbt_target_dir / "run_results.json"
-        results: list[dict[str, Any]] = json.loads(path.read_text())["results"]
-        return results
+
+def dbt_results(project: MeltanoProject, name: str = "run_results.json") -> list[dict[str, Any]]:
+    """The `results` of a dbt artifact the last dbt command wrote."""
+    results: list[dict[str, Any]] = json.loads((project.dbt_target_dir / name).read_text())[
+        "results"
+    ]
+    return results
 
 
 def with_extractor_config(project: MeltanoProject, root: Path, **config: object) -> None:
@@ -136,7 +144,9 @@ def duckdb_build(
         configure_tap(project, emu, window_days=WINDOW_DAYS, metadata_keys=METADATA_KEYS)
         change(emu)
         project.run("run", TAP, "target-duckdb", "dbt-duckdb:build")
-        yield Build(project, Truth(emu), emu, duckdb_query(project.duckdb_path))
+        results = dbt_results(project)
+        project.run("invoke", "dbt-duckdb:freshness")
+        yield Build(project, Truth(emu), emu, duckdb_query(project.duckdb_path), results=results)
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +171,7 @@ def postgres_build(
             def in_models(sql: str) -> list[dict[str, Any]]:
                 return query(sql.replace(f"{MODEL_SCHEMA}.", f"{models.schema}."))
 
-            yield Build(project, Truth(emu), emu, in_models, raw)
+            yield Build(project, Truth(emu), emu, in_models, raw, dbt_results(project))
     finally:
         models.drop_schema()
         raw.drop_schema()
@@ -175,13 +185,21 @@ def build(request: pytest.FixtureRequest) -> Build:
 
 
 def test_every_model_builds_and_every_dbt_test_passes(build: Build) -> None:
-    results = build.run_results()
+    results = build.results
     statuses = Counter(result["status"] for result in results)
     assert statuses == {"success": MODELS, "pass": len(results) - MODELS}, [
         (result["unique_id"], result["status"], result.get("message"))
         for result in results
         if result["status"] not in ("success", "pass")
     ]
+
+
+def test_every_source_is_fresh_after_a_sync(duckdb_build: Build) -> None:
+    """`dbt source freshness` on `_sdc_extracted_at`: the tables a sync just loaded pass."""
+    results = dbt_results(duckdb_build.project, "sources.json")
+    assert {result["unique_id"].rsplit(".", 1)[-1]: result["status"] for result in results} == (
+        dict.fromkeys(STREAM_TABLES, "pass")
+    )
 
 
 def test_campaigns_mart_equals_the_ground_truth(build: Build) -> None:
