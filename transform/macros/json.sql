@@ -7,7 +7,8 @@
 {%- endmacro %}
 
 {% macro default__json_object(column) -%}
-    case when jsonb_typeof({{ column }}) = 'object' then {{ column }} end
+    {#- The cast lets a loader's `json` column through too (target-postgres writes `jsonb`). -#}
+    case when jsonb_typeof(cast({{ column }} as jsonb)) = 'object' then {{ column }} end
 {%- endmacro %}
 
 {% macro duckdb__json_object(column) -%}
