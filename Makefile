@@ -18,6 +18,10 @@ CONSTRAINT_ARGS := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# The dbt utilities (meltano.yml), each in its own venv under .meltano/utilities/, pinned by their
+# pip_url and transform/constraints.txt. meltano skips a venv whose pip_url did not change, so a
+# changed constraints file needs --clean.
+DBT_INSTALLED := .meltano/utilities/.installed
 BENCH_INSTALLED := $(VENV)/.installed-bench
 
 .PHONY: install plugins demo test test-pythons bench constraints
@@ -34,14 +38,18 @@ $(INSTALLED): pyproject.toml voucherify_emulator/pyproject.toml Makefile $(CONST
 		'meltano==$(MELTANO_VERSION)' '$(DUCKDB_REQUIREMENT)'
 	touch $@
 
-## install: the project with its test and typing extras, meltano and duckdb, into $(VENV)
-install: $(INSTALLED)
+$(DBT_INSTALLED): meltano.yml transform/constraints.txt $(wildcard plugins/utilities/*.lock) | $(INSTALLED)
+	$(BIN)/meltano install --plugin-type utility --clean
+	touch $@
+
+## install: the project with its test and typing extras, meltano and duckdb, into $(VENV); dbt
+install: $(INSTALLED) $(DBT_INSTALLED)
 
 ## plugins: the meltano plugins the demo needs, each in its own venv under .meltano/
-plugins: $(INSTALLED)
+plugins: $(INSTALLED) $(DBT_INSTALLED)
 	$(BIN)/meltano install tap-voucherify-exports target-duckdb
 
-## demo: emulator on 8765/8766 → meltano run → output/demo.duckdb; run again for an increment
+## demo: emulator on 8765/8766 → meltano run (load, dbt build) → output/demo.duckdb; again: increment
 demo: plugins
 	VENV=$(VENV) scripts/demo.sh
 

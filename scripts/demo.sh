@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The body of `make demo`: emulator up → `meltano run tap-voucherify-exports target-duckdb` →
-# report from output/demo.duckdb, each table checked against the emulator's rows (OK/MISMATCH;
-# exit 1 on a MISMATCH) → emulator down (always, by trap).
+# The body of `make demo`: emulator up → `meltano run tap-voucherify-exports target-duckdb
+# dbt-duckdb:build` (the load, then the dbt models in transform/ built and tested in the same
+# file) → report from output/demo.duckdb, each table checked against the emulator's rows
+# (OK/MISMATCH; exit 1 on a MISMATCH) → the first rows of one mart → emulator down (always,
+# by trap).
 #
 # The emulator keeps its data in output/emulator-state.json and grows it while it runs
 # (--grow-every), so a second `make demo` finds new rows, and the tap's meltano state (in the
@@ -35,8 +37,25 @@ before="$(mktemp)"
 trap 'scripts/stop-emulator.sh; rm -f "$before"' EXIT
 "$PYTHON" scripts/duckdb_report.py snapshot "$DUCKDB_FILE" --emulator "$EMULATOR_URL" >"$before"
 
-"$VENV/bin/meltano" run tap-voucherify-exports target-duckdb
+"$VENV/bin/meltano" run tap-voucherify-exports target-duckdb dbt-duckdb:build
 
 echo
 "$PYTHON" scripts/duckdb_report.py report "$DUCKDB_FILE" --emulator "$EMULATOR_URL" \
     --before "$before"
+
+# One of the marts dbt built (docs/models.md), as a BI tool would read it.
+"$PYTHON" - "$DUCKDB_FILE" <<'PY'
+import sys
+
+import duckdb
+
+query = (
+    "SELECT campaign_id, campaign_name, vouchers_issued AS issued, vouchers_published AS published,"
+    " vouchers_redeemed AS redeemed, redemptions_failed AS failed,"
+    " round(redemption_rate, 3) AS rate, redeemed_order_amount"
+    " FROM analytics.voucherify__campaigns ORDER BY vouchers_issued DESC LIMIT 5"
+)
+print(f"\nA mart: {query}")
+with duckdb.connect(sys.argv[1], read_only=True) as connection:
+    connection.sql(query).show(max_width=120)
+PY

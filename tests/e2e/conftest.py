@@ -17,9 +17,11 @@
     Function-scoped. A `MeltanoProject` for running ``meltano`` against the repository's own
     meltano.yml (environment ``dev``), isolated per test: its own ``.meltano`` directory (system
     database, hence meltano state; run configs; logs) under ``tmp_path``, its own PostgreSQL schema
-    (`MeltanoProject.target_postgres_schema`), DuckDB file and JSONL folder, the plugin venvs
-    linked in. Point the tap at an emulator with `MeltanoProject.set_config`; run with
-    `MeltanoProject.run`; read bookmarks with `MeltanoProject.state`. Needs ``meltano`` beside the
+    (`MeltanoProject.target_postgres_schema`; dbt-postgres builds into
+    `MeltanoProject.dbt_postgres_schema`), DuckDB file (dbt-duckdb builds into it too), JSONL
+    folder, dbt target and log folders, the plugin venvs (utilities included) linked in. Point
+    the tap at an emulator with `MeltanoProject.set_config`; run with `MeltanoProject.run`; read
+    bookmarks with `MeltanoProject.state`. Needs ``meltano`` beside the
     running Python (``make install``); without it the test is skipped, or fails under CI.
 
 The code behind them is in tests/support (meltano.py, postgres.py).

@@ -24,7 +24,7 @@ from tests.support.postgres import PostgresSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_SYS_DIR = REPO_ROOT / ".meltano"
-PLUGIN_TYPE_DIRS = ("extractors", "loaders")
+PLUGIN_TYPE_DIRS = ("extractors", "loaders", "utilities")
 MELTANO_ENVIRONMENT = "dev"
 INSTALL_TIMEOUT_SECONDS = 900
 RUN_TIMEOUT_SECONDS = 600
@@ -36,6 +36,7 @@ ISOLATED_ENV_PREFIXES = (
     "TARGET_DUCKDB_",
     "TARGET_JSONL_",
     "TARGET_SNOWFLAKE_",
+    "DBT_",
 )
 
 
@@ -102,7 +103,13 @@ class MeltanoProject:
     target_postgres_schema: str
     duckdb_path: Path
     jsonl_dir: Path
+    dbt_target_dir: Path
     env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def dbt_postgres_schema(self) -> str:
+        """Where dbt-postgres builds the models: beside the loaded schema, dropped with it."""
+        return f"{self.target_postgres_schema}_analytics"
 
     def set_config(self, plugin: str, **settings: object) -> None:
         """Set plugin settings through meltano's env vars (`TAP_VOUCHERIFY_EXPORTS_API_URL`...).
@@ -183,6 +190,7 @@ def make_meltano_project(meltano_plugins: Path, tmp_path: Path) -> MeltanoProjec
         target_postgres_schema=schema,
         duckdb_path=tmp_path / "output" / "e2e.duckdb",
         jsonl_dir=tmp_path / "output" / "jsonl",
+        dbt_target_dir=tmp_path / "dbt" / "target",
     )
     project.jsonl_dir.mkdir(parents=True)
     project.env = base_env() | {
@@ -206,4 +214,23 @@ def make_meltano_project(meltano_plugins: Path, tmp_path: Path) -> MeltanoProjec
     )
     project.set_config("target-duckdb", path=project.duckdb_path)
     project.set_config("target-jsonl", destination_path=project.jsonl_dir)
+    # The dbt utilities (transform/); DBT_SOURCE_SCHEMA (default `voucherify`, target-duckdb's
+    # schema) names the schema they read.
+    project.set_config("dbt-duckdb", path=project.duckdb_path)
+    project.set_config(
+        "dbt-postgres",
+        host=settings.host,
+        port=settings.port,
+        user=settings.user,
+        password=settings.password,
+        dbname=settings.database,
+        schema=project.dbt_postgres_schema,
+        # Its Hub definition sets DBT_TARGET_PATH itself (under .meltano/); the others read it
+        # from the environment below.
+        target_path=project.dbt_target_dir,
+    )
+    project.env |= {
+        "DBT_TARGET_PATH": str(project.dbt_target_dir),
+        "DBT_LOG_PATH": str(tmp_path / "dbt" / "logs"),
+    }
     return project

@@ -1,0 +1,1 @@
+{{ voucherify.version_history('customers', 'customer_id') }}

@@ -1,0 +1,1 @@
+{{ voucherify.version_history('orders', 'order_id') }}

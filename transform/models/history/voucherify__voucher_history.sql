@@ -1,0 +1,1 @@
+{{ voucherify.version_history('vouchers', 'voucher_id') }}

@@ -1,0 +1,1 @@
+{{ voucherify.latest_version('points_expirations', ['points_expiration_id']) }}

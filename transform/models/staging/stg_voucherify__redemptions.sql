@@ -1,0 +1,1 @@
+{{ voucherify.latest_version('redemptions', ['redemption_id']) }}

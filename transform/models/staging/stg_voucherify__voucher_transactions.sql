@@ -1,0 +1,1 @@
+{{ voucherify.latest_version('voucher_transactions', ['voucher_transaction_id']) }}
