@@ -63,14 +63,17 @@ ONE_LINE_PER_ERROR = _OneLinePerError()
 
 
 @contextlib.contextmanager
-def _errors_end_the_run(logger: logging.Logger) -> Iterator[None]:
-    """Turn an error the tap raises on purpose into its lines on stderr and exit status 1."""
+def _errors_end_the_run(
+    logger: logging.Logger, outcome: str = "nothing was synced"
+) -> Iterator[None]:
+    """Turn an error the tap raises on purpose into its lines on stderr and exit status 1;
+    `outcome` ends the last line of a settings error."""
     try:
         yield
     except ConfigValidationError as exc:
         for line in exc.errors or [str(exc)]:
             logger.error("%s", line)
-        logger.error("Config validation failed: nothing was synced.")
+        logger.error("Config validation failed: %s.", outcome)
         sys.exit(EXIT_ERROR)
     except VoucherifyError as exc:
         # The message says what happened; a traceback helps only whoever debugs the tap.
@@ -88,6 +91,8 @@ class TapVoucherifyExports(Tap):
     message_writer_class = StateFlushingWriter
     _stopping_since: float | None = None  # when a stop signal arrived (time.monotonic)
     _stop_status = 0
+    # Settings problems that leave no catalog to discover (see `_validate_config`).
+    _catalog_refused: SettingsError | None = None
 
     config_jsonschema = th.PropertiesList(
         th.Property("app_id", th.StringType(), required=True, title="Application ID",
@@ -165,18 +170,12 @@ class TapVoucherifyExports(Tap):
 
     @override
     def discover_streams(self) -> list[VoucherifyExportStream]:
+        if self._catalog_refused is not None:
+            # The catalog depends on `metadata_keys`: no catalog rather than a wrong one.
+            raise self._catalog_refused
         streams = [stream_type(self, self.session) for stream_type in STREAM_TYPES]
         for stream in streams:
             stream.logger.addFilter(ONE_LINE_PER_ERROR)  # a logger keeps one copy of a filter
-        with_metadata = [stream.name for stream in streams if stream.table.has_metadata]
-        for name in parse_metadata_keys(self.config):
-            if name not in with_metadata:
-                raise SettingsError(
-                    [
-                        f"Setting `metadata_keys` names the stream `{name}`, which has no "
-                        f"metadata fields; streams with metadata: {', '.join(with_metadata)}."
-                    ]
-                )
         return streams
 
     # --- singer-sdk seams -----------------------------------------------------------------------
@@ -185,6 +184,10 @@ class TapVoucherifyExports(Tap):
     # before any message or request. The override runs the SDK's JSON-schema check and then
     # config/settings.py's, and raises one `SettingsError` listing every problem: the SDK's CLI
     # prints `errors` one line each (its own check's errors would otherwise come without ours).
+    # `--discover` (`cb_discover`, public) builds the tap with `validate_config=dynamic_catalog`,
+    # False here, and catches a config error of the constructor in its own words; so a setting
+    # the catalog depends on is raised later, from `discover_streams` inside `run_discovery`,
+    # where the override's one-line reporting catches it.
     #
     # `--probe` is one more click option on the SDK's command (`get_singer_command`, public) and
     # one more keyword of `invoke` (public; the SDK's click callback passes every option to it
@@ -216,12 +219,22 @@ class TapVoucherifyExports(Tap):
         except SettingsError as exc:
             if raise_errors:
                 raise
-            # `--discover` builds the tap without validation (meltano runs it before every sync):
-            # one line here, the sync that follows lists every problem and refuses to start.
-            self.logger.warning(
-                "Config validation failed (%d problems); a sync will list them and not start.",
-                len(exc.errors),
-            )
+            # `--discover` builds the tap without validation (meltano runs it before every sync,
+            # `meltano select --list` before the secrets may be set). A setting the catalog
+            # depends on (`metadata_keys`) stops it, every problem listed, from
+            # `discover_streams` (the SDK's `cb_discover` would print its own lines for an error
+            # raised here); any other is one warning line each, and a sync refuses to start.
+            try:
+                parse_metadata_keys(self.config)
+            except ConfigValidationError:
+                self._catalog_refused = exc
+                return list(exc.errors)
+            for line in exc.errors:
+                self.logger.warning(
+                    "%s (The catalog does not depend on it; a sync will not start until it is "
+                    "fixed.)",
+                    line,
+                )
             return list(exc.errors)
         return []
 
@@ -291,6 +304,13 @@ class TapVoucherifyExports(Tap):
         # Its own session, deleting every export it creates whatever `delete_exports` says.
         session = SyncSession({**self.config, "delete_exports": True})
         return run_probe(self._selected_streams(), session, click.echo)
+
+    @override
+    @classmethod
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+        # Like `cb_test`: the SDK runs discovery in a click callback, outside `invoke`.
+        with _errors_end_the_run(cls.logger, "no catalog was written"):
+            super().cb_discover(ctx, param, value)
 
     @override
     @classmethod

@@ -33,6 +33,9 @@ METADATA_KEY_MAX_CHARS = 100
 # order: research digest section 2.4), so they can export rows changed since the last sync.
 # export_stream.py gives exactly these a `change_key`; tests/unit/test_streams.py checks they agree.
 CHANGE_STREAMS = ("vouchers", "customers", "orders")
+# Streams whose exported object has `metadata` (fields.py's `has_metadata`): the only ones
+# `metadata_keys` may name. tests/unit/test_streams.py checks they agree.
+METADATA_STREAMS = ("vouchers", "redemptions", "publications", "customers", "orders")
 
 
 def origin_of(url: str) -> str:
@@ -167,8 +170,8 @@ def _compact(text: str) -> str:
 def parse_metadata_keys(config: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     """`metadata_keys` → {stream: {key: type}}; a list of keys types every key as a string.
 
-    Which streams exist (and have metadata) is the tap's to check; this checks the shape, each
-    key and type, and that no two keys of a stream would match the same CSV header cell.
+    Checks the shape, that each stream named has metadata (`METADATA_STREAMS`), each key and
+    type, and that no two keys of a stream would match the same CSV header cell.
     """
     value = config.get("metadata_keys")
     if value is None or value == {}:
@@ -177,6 +180,11 @@ def parse_metadata_keys(config: Mapping[str, Any]) -> dict[str, dict[str, str]]:
         raise _metadata_error(f"must be an object; got {value!r}")
     parsed: dict[str, dict[str, str]] = {}
     for stream, keys in value.items():
+        if stream not in METADATA_STREAMS:
+            raise ConfigValidationError(
+                f"Setting `metadata_keys` names the stream `{stream}`, which has no metadata "
+                f"fields; streams with metadata: {', '.join(METADATA_STREAMS)}."
+            )
         if isinstance(keys, list):
             if any(not isinstance(key, str) for key in keys) or len(set(keys)) != len(keys):
                 raise _metadata_error(f"lists keys of `{stream}` that repeat or are not text")

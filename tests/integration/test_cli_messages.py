@@ -126,6 +126,74 @@ def test_test_mode_reports_bad_settings_the_same_way(emu: Emulator, tmp_path: Pa
     assert emu.requests == []
 
 
+def warning_lines(stderr: str) -> list[str]:
+    """The text of each WARNING log line."""
+    return [line.split("| ", 3)[-1] for line in stderr.splitlines() if "| WARNING" in line]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [(), ("--discover",), ("--test",), ("--test=schema",), ("--probe",)],
+    ids=["sync", "discover", "test", "test-schema", "probe"],
+)
+@pytest.mark.parametrize(
+    ("metadata_keys", "line"),
+    [
+        (
+            {"vouchers": {"tier": "float"}},
+            "Setting `metadata_keys` gives `vouchers` key `tier` the type 'float'; allowed: "
+            "string, integer, number, boolean, date-time.",
+        ),
+        (
+            {"points_expirations": ["region"]},
+            "Setting `metadata_keys` names the stream `points_expirations`, which has no "
+            "metadata fields; streams with metadata: vouchers, redemptions, publications, "
+            "customers, orders.",
+        ),
+    ],
+    ids=["bad-type", "stream-without-metadata"],
+)
+def test_a_bad_metadata_keys_is_one_line_naming_it_in_every_command(
+    emu: Emulator, tmp_path: Path, command: tuple[str, ...], metadata_keys: Any, line: str
+) -> None:
+    # The catalog depends on `metadata_keys`: even discovery, which goes on past other bad
+    # settings, stops (meltano runs it before every sync).
+    result = run_tap(good_config(emu, metadata_keys=metadata_keys), tmp_path, *command)
+    assert result.returncode == 1, result.stderr
+    [error, last] = error_lines(result.stderr)
+    assert error.startswith(line), error
+    outcome = "no catalog was written" if command == ("--discover",) else "nothing was synced"
+    assert last == f"Config validation failed: {outcome}."
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert emu.requests == []
+
+
+def test_discovery_names_a_bad_setting_the_catalog_does_not_need_and_writes_the_catalog(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    # Discovery needs no credentials and no sync setting (`meltano select --list` may come
+    # before they are set): each problem is a warning naming it; the sync refuses to start.
+    result = run_tap(good_config(emu, window_days=0), tmp_path, "--discover")
+    assert result.returncode == 0, result.stderr
+    assert warning_lines(result.stderr) == [
+        "Setting `window_days` must be at least 1; got 0. (The catalog does not depend on it; "
+        "a sync will not start until it is fixed.)"
+    ]
+    assert error_lines(result.stderr) == []
+    streams = {stream["tap_stream_id"] for stream in json.loads(result.stdout)["streams"]}
+    assert "vouchers" in streams
+    assert emu.requests == []
+
+
+def test_about_describes_the_tap_without_reading_the_config(emu: Emulator, tmp_path: Path) -> None:
+    result = run_tap(good_config(emu, metadata_keys={"vouchers": 3}), tmp_path, "--about")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Name: tap-voucherify-exports\n")
+    assert "| ERROR" not in result.stderr
+    assert emu.requests == []
+
+
 def test_a_rejected_token_is_one_line_with_a_hint_and_no_traceback(
     emu: Emulator, tmp_path: Path
 ) -> None:

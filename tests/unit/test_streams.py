@@ -196,6 +196,15 @@ def test_metadata_keys_become_typed_selectable_properties_requested_as_metadata_
     assert "metadata.tier" not in fields
 
 
+def test_the_streams_metadata_keys_may_name_are_those_with_metadata():
+    from tap_voucherify_exports.config.values import METADATA_STREAMS
+    from tap_voucherify_exports.fields import TABLES
+    from tap_voucherify_exports.streams import STREAM_TYPES
+
+    with_metadata = [s.name for s in STREAM_TYPES if TABLES[s.exported_object].has_metadata]
+    assert with_metadata == list(METADATA_STREAMS)
+
+
 @pytest.mark.parametrize("stream", ["points_expirations", "coupons"])
 def test_metadata_keys_for_a_stream_without_metadata_fail_naming_the_setting(config, stream):
     from tap_voucherify_exports.tap import TapVoucherifyExports
