@@ -18,6 +18,7 @@ from tap_voucherify_exports.config.values import (
     boolean_setting,
     credential,
     download_origin_for,
+    flattening_setting,
     origin_setting,
     parse_creation_only_streams,
     parse_metadata_keys,
@@ -183,11 +184,14 @@ def parse_settings(config: Mapping[str, Any], schema_errors: Iterable[str] = ())
         )
     oauth_scope = " ".join(str(config.get("oauth_scope") or OAUTH_SCOPE_DEFAULT).split())
 
-    no_keys: dict[str, dict[str, str]] = {}
-    metadata_keys = problems.check("metadata_keys", lambda: parse_metadata_keys(config), no_keys)
+    metadata_keys: dict[str, dict[str, str]] = problems.check(
+        "metadata_keys", lambda: parse_metadata_keys(config), {}
+    )
     creation_only: frozenset[str] = problems.check(
         "creation_only_streams", lambda: parse_creation_only_streams(config), frozenset()
     )
+
+    problems.check("flattening_enabled", lambda: flattening_setting(config), None)
 
     for error in schema_errors:
         problems.add_schema_error(error)

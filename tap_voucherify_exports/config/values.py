@@ -215,6 +215,19 @@ def parse_metadata_keys(config: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     return parsed
 
 
+def flattening_setting(config: Mapping[str, Any]) -> None:
+    """singer-sdk's `flattening_enabled`, refused with `batch_config`: the SDK flattens SCHEMA
+    and RECORD messages, not the records of BATCH files, which would carry the objects and lists
+    their SCHEMA declares as JSON text."""
+    if config.get("flattening_enabled") is True and config.get("batch_config"):
+        raise ConfigValidationError(
+            "Setting `flattening_enabled` does not apply to BATCH files (singer-sdk flattens "
+            "SCHEMA and RECORD messages only), so with `batch_config` the SCHEMA and the files "
+            "would disagree; turn one of them off (`metadata_keys` gives metadata keys typed "
+            "columns either way)."
+        )
+
+
 def parse_creation_only_streams(config: Mapping[str, Any]) -> frozenset[str]:
     value = config.get("creation_only_streams")
     if value in (None, ""):

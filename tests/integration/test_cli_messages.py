@@ -95,6 +95,16 @@ def good_config(emu: Emulator, **overrides: Any) -> dict[str, Any]:
         ({"stream_maps": 3}, "Setting `stream_maps`: 3 is not of type 'object', 'null'."),
         ({"parallel_workers": 0}, "Setting `parallel_workers` must be at least 1; got 0."),
         ({"parallel_workers": 33}, "Setting `parallel_workers` must be at most 32; got 33."),
+        (
+            {
+                "flattening_enabled": True,
+                "flattening_max_depth": 1,
+                "batch_config": {"encoding": {"format": "jsonl"}, "storage": {"root": "file://"}},
+            },
+            "Setting `flattening_enabled` does not apply to BATCH files (singer-sdk flattens "
+            "SCHEMA and RECORD messages only), so with `batch_config` the SCHEMA and the files "
+            "would disagree",
+        ),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_it_before_any_message_or_request(
