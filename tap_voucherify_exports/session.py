@@ -174,10 +174,16 @@ class SyncSession:
             running.pipeline.done_downloading(export)
         return export.id, reader.column_map, first
 
+    def check_access(self) -> None:
+        """`GET /v1/exports?limit=1`: the app keys and the region work (one call, counted in
+        the run's quota like any other). Raises what the call raised: a 401 names the settings."""
+        self._running().api.list_exports(1)
+        LOGGER.info("%s accepted the app keys (GET /v1/exports).", self.settings.api_origin)
+
     def check_connection(self) -> None:
         """`--test`: is this tap able to sync? One cheap call, then one tiny export, deleted.
 
-        `GET /v1/exports?limit=1` checks the app keys and the region; then an export of voucher
+        `check_access` checks the app keys and the region; then an export of voucher
         ids created in the first second after `start_date` is created, waited for, downloaded
         (which checks the download host) and deleted whatever `delete_exports` says. Raises
         the error of the first step that fails.
@@ -185,11 +191,7 @@ class SyncSession:
         with self.open():
             running = self._running()
             settings = self.settings
-            running.api.list_exports(1)
-            LOGGER.info(
-                "Connection test: %s accepted the app keys (GET /v1/exports).",
-                settings.api_origin,
-            )
+            self.check_access()
             start = settings.start_date
             request = ExportRequest(
                 CONNECTION_TEST_NAME,

@@ -323,6 +323,10 @@ class TapVoucherifyExports(Tap):
     @override  # type: ignore[misc]  # final for typing only: see the seams note above
     def sync_all(self) -> None:
         with self.session.open() as session:
+            # One call before the first message (the SDK writes a stream's SCHEMA as its sync
+            # starts, and the planned exports are created in threads meanwhile): a run whose
+            # credentials or region are wrong writes nothing, so a target creates no table.
+            session.check_access()
             # Every selected stream's exports, in the order the SDK syncs the streams, so jobs
             # of later windows and streams are generated on Voucherify while earlier ones
             # download. Each stream plans from its own bookmark (already in the input state).

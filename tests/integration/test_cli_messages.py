@@ -219,6 +219,23 @@ def test_a_rejected_token_is_one_line_with_a_hint_and_no_traceback(
     assert "wrong" not in result.stderr
 
 
+def test_a_rejected_token_writes_nothing_to_stdout_so_a_target_creates_no_table(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    # Even with a state to resume from (the SDK writes it first) and exports planned ahead.
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"bookmarks": {"vouchers": {"replication_key": "created_at",
+        "replication_key_value": "2021-01-01T00:00:00+00:00"}}}))  # fmt: skip
+    result = run_tap(good_config(emu, app_token="wrong"), tmp_path, "--state", str(state))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    [error, hint] = error_lines(result.stderr)
+    assert error.startswith("Voucherify API error 401")
+    assert hint.startswith("Hint: Check app_id and app_token")
+    assert [(r.method, r.path) for r in emu.requests] == [("GET", "/v1/exports")]
+    assert emu.exports == []
+
+
 def test_the_traceback_is_there_at_loglevel_debug(emu: Emulator, tmp_path: Path) -> None:
     result = run_tap(good_config(emu, app_token="wrong"), tmp_path, env={"LOGLEVEL": "DEBUG"})
     assert result.returncode == 1
