@@ -44,6 +44,9 @@ T = TypeVar("T")
 CONNECTION_TEST_NAME = "connection test"
 CONNECTION_TEST_OBJECT = "voucher"
 CONNECTION_TEST_WINDOW = dt.timedelta(seconds=1)
+# `--test` is a check: a host it cannot connect to (refused, no DNS, no answer within the connect
+# timeout) fails it after this many tries, a second apart, not after a sync's 8 (two minutes).
+CONNECTION_TEST_CONNECT_TRIES = 2
 
 
 @dataclass(frozen=True)
@@ -79,15 +82,18 @@ class SyncSession:
         return self._running().sync_end
 
     @contextlib.contextmanager
-    def open(self) -> Iterator[SyncSession]:
-        """Run one sync inside this block; everything it started is stopped when it ends."""
+    def open(self, *, connect_tries: int | None = None) -> Iterator[SyncSession]:
+        """Run one sync inside this block; everything it started is stopped when it ends.
+
+        `connect_tries`: how often a host that cannot be connected to is tried (default: as
+        often as any retriable failure, api/retries.py's MAX_TRIES)."""
         if self._open is not None:
             raise RuntimeError("A sync is already open on this session.")
         settings = self.settings
         # Installed here, once per sync, before the first request can log a URL or a body.
         redact_secrets_in_logs(settings.secrets)
         keep_freed_memory()
-        client = VoucherifyClient(settings)
+        client = VoucherifyClient(settings, connect_tries=connect_tries)
         api = ExportsAPI(client, settings, self.refused_fields)
         pipeline = ExportPipeline(
             api,
@@ -186,9 +192,10 @@ class SyncSession:
         `check_access` checks the app keys and the region; then an export of voucher
         ids created in the first second after `start_date` is created, waited for, downloaded
         (which checks the download host) and deleted whatever `delete_exports` says. Raises
-        the error of the first step that fails.
+        the error of the first step that fails; a host it cannot connect to, after
+        `CONNECTION_TEST_CONNECT_TRIES` tries.
         """
-        with self.open():
+        with self.open(connect_tries=CONNECTION_TEST_CONNECT_TRIES):
             running = self._running()
             settings = self.settings
             self.check_access()

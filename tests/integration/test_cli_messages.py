@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -266,9 +267,9 @@ def unreachable_config() -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("mode", [(), ("--test",)], ids=["sync", "test-mode"])
+@pytest.mark.parametrize(("mode", "tries"), [((), 8), (("--test",), 2)], ids=["sync", "test-mode"])
 def test_an_unreachable_api_url_ends_the_run_with_one_line_naming_it_and_a_hint(
-    tmp_path: Path, mode: tuple[str, ...]
+    tmp_path: Path, mode: tuple[str, ...], tries: int
 ) -> None:
     config = unreachable_config()
     result = run_tap(config, tmp_path, *mode, tap=QUICK_RETRIES_TAP)
@@ -276,11 +277,61 @@ def test_an_unreachable_api_url_ends_the_run_with_one_line_naming_it_and_a_hint(
     # Only these two: neither backoff's "Giving up" nor the SDK's "An unhandled error occurred".
     [line, hint] = error_lines(result.stderr)
     assert line.startswith(
-        f"Cannot connect to api_url {config['api_url']}: connection refused after 8 tries"
+        f"Cannot connect to api_url {config['api_url']}: connection refused after {tries} tries"
     )
     assert hint.startswith("Hint: Check api_url (a region name, eu, us1 or as1, or an https ")
+    # Each retry said once (the sync's first call comes before any export is prefetched).
+    warnings = warning_lines(result.stderr)
+    assert [w.split(":")[0] for w in warnings] == [
+        f"Retrying in {0.01 * 2**n:.1f} s after try {n + 1}" for n in range(tries - 1)
+    ]
     assert "Traceback" not in result.stderr
-    assert '"type":"RECORD"' not in result.stdout.replace(" ", "")
+    assert result.stdout == ""  # the first call failed: not even a SCHEMA
+
+
+# A check's time limit: before, 8 tries took two minutes (1 + 2 + … + 60 s of backoff).
+CONNECTION_CHECK_SECONDS_MAX = 30
+
+
+@pytest.mark.parametrize(
+    ("api_url", "reason"),
+    [
+        (f"http://127.0.0.1:{closed_port()}", "connection refused"),
+        # RFC 6761: no name under .invalid resolves.
+        ("https://api.voucherify-exports-tap.invalid", "its host name does not resolve (DNS)"),
+    ],
+    ids=["refused", "dns"],
+)
+def test_test_mode_fails_on_an_unreachable_host_in_seconds_after_two_tries(
+    tmp_path: Path, api_url: str, reason: str
+) -> None:
+    config = {**unreachable_config(), "api_url": api_url}
+    started = time.monotonic()
+    result = run_tap(config, tmp_path, "--test")  # the tap's own backoff, as a user runs it
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    [line, _] = error_lines(result.stderr)
+    assert line.startswith(f"Cannot connect to api_url {api_url}: {reason} after 2 tries")
+    [warning] = warning_lines(result.stderr)
+    assert warning.startswith("Retrying in 1.0 s after try 1: Cannot connect to api_url")
+    assert elapsed < CONNECTION_CHECK_SECONDS_MAX, elapsed
+
+
+def test_a_sync_says_each_retry_once_for_all_the_exports_it_prefetched(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    # Three exports are created at once (max_concurrent_exports 3); each is refused twice.
+    emu.inject("server_error", phase="create", times=6, status=503)
+    config = good_config(emu, max_concurrent_exports=3)
+    result = run_tap(config, tmp_path)  # the tap's own backoff: 1 s, then 2 s
+    assert result.returncode == 0, result.stderr
+    creates = [r for r in emu.requests if r.method == "POST" and r.path == "/v1/exports"]
+    assert len(creates) == len(emu.exports) + 6
+    retries = [w for w in warning_lines(result.stderr) if w.startswith("Retrying")]
+    assert [w.split(":")[0] for w in retries] == [
+        "Retrying in 1.0 s after try 1",
+        "Retrying in 2.0 s after try 2",
+    ], retries
 
 
 def test_an_unreachable_api_url_shows_the_traceback_at_loglevel_debug(tmp_path: Path) -> None:
