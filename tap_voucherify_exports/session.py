@@ -45,8 +45,10 @@ CONNECTION_TEST_NAME = "connection test"
 CONNECTION_TEST_OBJECT = "voucher"
 CONNECTION_TEST_WINDOW = dt.timedelta(seconds=1)
 # `--test` is a check: a host it cannot connect to (refused, no DNS, no answer within the connect
-# timeout) fails it after this many tries, a second apart, not after a sync's 8 (two minutes).
+# timeout) fails it after this many tries, a second apart, not after a sync's 8 (two minutes);
+# and one that never answers is waited for this long each try, not a sync's 30 s.
 CONNECTION_TEST_CONNECT_TRIES = 2
+CONNECTION_TEST_CONNECT_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -82,18 +84,25 @@ class SyncSession:
         return self._running().sync_end
 
     @contextlib.contextmanager
-    def open(self, *, connect_tries: int | None = None) -> Iterator[SyncSession]:
+    def open(self, *, check: bool = False) -> Iterator[SyncSession]:
         """Run one sync inside this block; everything it started is stopped when it ends.
 
-        `connect_tries`: how often a host that cannot be connected to is tried (default: as
-        often as any retriable failure, api/retries.py's MAX_TRIES)."""
+        `check` (`--test`): a host that cannot be connected to fails it in seconds
+        (`CONNECTION_TEST_CONNECT_TRIES`, `CONNECTION_TEST_CONNECT_TIMEOUT_SECONDS`)."""
         if self._open is not None:
             raise RuntimeError("A sync is already open on this session.")
         settings = self.settings
         # Installed here, once per sync, before the first request can log a URL or a body.
         redact_secrets_in_logs(settings.secrets)
         keep_freed_memory()
-        client = VoucherifyClient(settings, connect_tries=connect_tries)
+        if check:
+            client = VoucherifyClient(
+                settings,
+                connect_tries=CONNECTION_TEST_CONNECT_TRIES,
+                connect_timeout_seconds=CONNECTION_TEST_CONNECT_TIMEOUT_SECONDS,
+            )
+        else:
+            client = VoucherifyClient(settings)
         api = ExportsAPI(client, settings, self.refused_fields)
         pipeline = ExportPipeline(
             api,
@@ -192,10 +201,9 @@ class SyncSession:
         `check_access` checks the app keys and the region; then an export of voucher
         ids created in the first second after `start_date` is created, waited for, downloaded
         (which checks the download host) and deleted whatever `delete_exports` says. Raises
-        the error of the first step that fails; a host it cannot connect to, after
-        `CONNECTION_TEST_CONNECT_TRIES` tries.
+        the error of the first step that fails, in seconds for a host it cannot connect to.
         """
-        with self.open(connect_tries=CONNECTION_TEST_CONNECT_TRIES):
+        with self.open(check=True):
             running = self._running()
             settings = self.settings
             self.check_access()

@@ -86,6 +86,7 @@ class VoucherifyClient:
         *,
         max_tries: int = MAX_TRIES,
         connect_tries: int | None = None,
+        connect_timeout_seconds: float = CONNECT_TIMEOUT_MAX_SECONDS,
         rate_window_seconds: float = MINUTE_SECONDS,
     ) -> None:
         self.settings = settings
@@ -108,11 +109,12 @@ class VoucherifyClient:
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.timeout = (
-            min(CONNECT_TIMEOUT_MAX_SECONDS, settings.request_timeout_seconds),
+            min(connect_timeout_seconds, settings.request_timeout_seconds),
             settings.request_timeout_seconds,
         )
-        # `connect_tries`: how often a host that cannot be connected to is tried (default
-        # max_tries); a check (`--test`) gives up sooner than a sync.
+        # `connect_tries`, `connect_timeout_seconds`: how often, and how long each time, a host
+        # that cannot be connected to is tried (default max_tries, 30 s); a check (`--test`)
+        # gives up sooner than a sync.
         self.retries = RetryPolicy(max_tries, connect_tries=connect_tries)
         self._send_with_retries = self.retries.wrap(self._send)
 
