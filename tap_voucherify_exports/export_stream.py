@@ -12,7 +12,6 @@ from collections.abc import Generator, Iterable, Iterator
 from typing import Any, ClassVar, TypeVar
 
 from singer_sdk import Stream, Tap, metrics
-from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.helpers.types import Context, Record
@@ -21,7 +20,7 @@ from singer_sdk.singerlib.messages import RecordMessage
 
 from tap_voucherify_exports.config.values import parse_metadata_keys, parse_timestamp
 from tap_voucherify_exports.errors import ExportFailedError
-from tap_voucherify_exports.fields import TABLES, ExportedObjectTable, stream_table
+from tap_voucherify_exports.fields import ExportedObjectTable, stream_table
 from tap_voucherify_exports.jobs.request import ExportRequest
 from tap_voucherify_exports.jobs.windows import Window, plan_windows
 from tap_voucherify_exports.output.batch import BatchFileWriter
@@ -84,13 +83,9 @@ class VoucherifyExportStream(Stream):
 
     def __init__(self, tap: Tap, session: SyncSession) -> None:
         # The object's field table plus this stream's `metadata_keys`, so schema, request and
-        # CSV mapping share one table (keys for a stream without metadata: the tap refuses them).
-        try:
-            metadata_keys = parse_metadata_keys(tap.config).get(self.name, {})
-        except ConfigValidationError:
-            metadata_keys = {}  # reported by the tap's config validation, with every other problem
-        if not TABLES[self.exported_object].has_metadata:
-            metadata_keys = {}
+        # CSV mapping share one table. The tap validated them before building any stream, even
+        # for `--discover` (tap.py's `_validate_config`).
+        metadata_keys = parse_metadata_keys(tap.config).get(self.name, {})
         self.table: ExportedObjectTable = stream_table(self.exported_object, metadata_keys)
         super().__init__(tap, schema=schema_for(self.table))
         self.session = session

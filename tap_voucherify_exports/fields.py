@@ -48,8 +48,9 @@ OBJ, INTS = FieldType.OBJECT, FieldType.INTEGER_LIST
 METADATA_TYPES = (STR, INT, NUM, BOOL, DATETIME)
 METADATA_KEY = "metadata"
 METADATA_PREFIX = "metadata."
-# Record property of `metadata.<key>`: singer-sdk's flattening separator, so a flattened
-# `metadata` object and requested keys land in the same column names.
+# Record property of `metadata.<key>`: named with singer-sdk's flattening separator, the name a
+# flattened `metadata.<key>` would have. (Flattening itself keeps `metadata` as one JSON-text
+# column, see schemas.py: it cannot know the keys in advance; `metadata_keys` declares them.)
 METADATA_PROPERTY_PREFIX = "metadata__"
 
 

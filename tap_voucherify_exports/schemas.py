@@ -15,8 +15,12 @@ JSON_TYPES: dict[FieldType, th.JSONTypeHelper[Any]] = {
     FieldType.BOOLEAN: th.BooleanType(),
     FieldType.DATE: th.DateType(),
     FieldType.DATE_TIME: th.DateTimeType(),
-    # Metadata keys are user-defined, so the object is open.
-    FieldType.OBJECT: th.ObjectType(additional_properties=True),
+    # Metadata keys are user-defined, so the object is open, and declares no `properties` at
+    # all: singer-sdk's flattening (and a target's own) reads `"properties": {}` as an object
+    # with no keys and leaves no column for it, while one without `properties` becomes one
+    # JSON-text column, which its records carry (tests/integration/test_flattening.py). JSON
+    # Schema validates both alike.
+    FieldType.OBJECT: th.CustomType({"type": ["object"], "additionalProperties": True}),
     FieldType.INTEGER_LIST: th.ArrayType(th.IntegerType()),
 }
 

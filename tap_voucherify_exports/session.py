@@ -47,6 +47,11 @@ T = TypeVar("T")
 CONNECTION_TEST_NAME = "connection test"
 CONNECTION_TEST_OBJECT = "voucher"
 CONNECTION_TEST_WINDOW = dt.timedelta(seconds=1)
+# `--test` is a check: a host it cannot connect to (refused, no DNS, no answer within the connect
+# timeout) fails it after this many tries, a second apart, not after a sync's 8 (two minutes);
+# and one that never answers is waited for this long each try, not a sync's 30 s.
+CONNECTION_TEST_CONNECT_TRIES = 2
+CONNECTION_TEST_CONNECT_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -157,11 +162,15 @@ class SyncSession:
         running.pipeline.delete_left_exports(list(running.exports_left))
 
     @contextlib.contextmanager
-    def open(self, exports_left: Iterable[str] = ()) -> Iterator[SyncSession]:
+    def open(
+        self, exports_left: Iterable[str] = (), *, check: bool = False
+    ) -> Iterator[SyncSession]:
         """Run one sync inside this block; everything it started is stopped when it ends.
 
         `exports_left`: export ids an earlier run's STATE lists as created and not deleted; the
-        ledger starts with them, and `delete_left_exports` deletes them.
+        ledger starts with them, and `delete_left_exports` deletes them. `check` (`--test`): a
+        host that cannot be connected to fails it in seconds (`CONNECTION_TEST_CONNECT_TRIES`,
+        `CONNECTION_TEST_CONNECT_TIMEOUT_SECONDS`).
         """
         if self._open is not None:
             raise RuntimeError("A sync is already open on this session.")
@@ -169,7 +178,14 @@ class SyncSession:
         # Installed here, once per sync, before the first request can log a URL or a body.
         redact_secrets_in_logs(settings.secrets)
         keep_freed_memory()
-        client = VoucherifyClient(settings)
+        if check:
+            client = VoucherifyClient(
+                settings,
+                connect_tries=CONNECTION_TEST_CONNECT_TRIES,
+                connect_timeout_seconds=CONNECTION_TEST_CONNECT_TIMEOUT_SECONDS,
+            )
+        else:
+            client = VoucherifyClient(settings)
         api = ExportsAPI(client, settings, self.refused_fields)
         left = tuple(exports_left)
         pipeline = ExportPipeline(
@@ -261,22 +277,24 @@ class SyncSession:
         cells = kept.first_row(reader.width) if first is not None else None
         return Sample(export.id, reader.column_map, first, cells)
 
+    def check_access(self) -> None:
+        """`GET /v1/exports?limit=1`: the app keys and the region work (one call, counted in
+        the run's quota like any other). Raises what the call raised: a 401 names the settings."""
+        self._running().api.list_exports(1)
+        LOGGER.info("%s accepted the app keys (GET /v1/exports).", self.settings.api_origin)
+
     def check_connection(self) -> None:
         """`--test`: is this tap able to sync? One cheap call, then one tiny export, deleted.
 
-        `GET /v1/exports?limit=1` checks the app keys and the region; then an export of voucher
+        `check_access` checks the app keys and the region; then an export of voucher
         ids created in the first second after `start_date` is created, waited for, downloaded
         (which checks the download host) and deleted whatever `delete_exports` says. Raises
-        the error of the first step that fails.
+        the error of the first step that fails, in seconds for a host it cannot connect to.
         """
-        with self.open():
+        with self.open(check=True):
             running = self._running()
             settings = self.settings
-            running.api.list_exports(1)
-            LOGGER.info(
-                "Connection test: %s accepted the app keys (GET /v1/exports).",
-                settings.api_origin,
-            )
+            self.check_access()
             start = settings.start_date
             request = ExportRequest(
                 CONNECTION_TEST_NAME,

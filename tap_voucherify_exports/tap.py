@@ -64,14 +64,17 @@ ONE_LINE_PER_ERROR = _OneLinePerError()
 
 
 @contextlib.contextmanager
-def _errors_end_the_run(logger: logging.Logger) -> Iterator[None]:
-    """Turn an error the tap raises on purpose into its lines on stderr and exit status 1."""
+def _errors_end_the_run(
+    logger: logging.Logger, outcome: str = "nothing was synced"
+) -> Iterator[None]:
+    """Turn an error the tap raises on purpose into its lines on stderr and exit status 1;
+    `outcome` ends the last line of a settings error."""
     try:
         yield
     except ConfigValidationError as exc:
         for line in exc.errors or [str(exc)]:
             logger.error("%s", line)
-        logger.error("Config validation failed: nothing was synced.")
+        logger.error("Config validation failed: %s.", outcome)
         sys.exit(EXIT_ERROR)
     except VoucherifyError as exc:
         # The message says what happened; a traceback helps only whoever debugs the tap.
@@ -91,6 +94,8 @@ class TapVoucherifyExports(Tap):
     _stop_status = 0
     # Exports an earlier run created and did not delete, as its STATE lists them (`load_state`).
     _exports_left: tuple[str, ...] = ()
+    # Settings problems that leave no catalog to discover (see `_validate_config`).
+    _catalog_refused: SettingsError | None = None
 
     config_jsonschema = th.PropertiesList(
         th.Property("app_id", th.StringType(), required=True, title="Application ID",
@@ -180,18 +185,12 @@ class TapVoucherifyExports(Tap):
 
     @override
     def discover_streams(self) -> list[VoucherifyExportStream]:
+        if self._catalog_refused is not None:
+            # The catalog depends on `metadata_keys`: no catalog rather than a wrong one.
+            raise self._catalog_refused
         streams = [stream_type(self, self.session) for stream_type in STREAM_TYPES]
         for stream in streams:
             stream.logger.addFilter(ONE_LINE_PER_ERROR)  # a logger keeps one copy of a filter
-        with_metadata = [stream.name for stream in streams if stream.table.has_metadata]
-        for name in parse_metadata_keys(self.config):
-            if name not in with_metadata:
-                raise SettingsError(
-                    [
-                        f"Setting `metadata_keys` names the stream `{name}`, which has no "
-                        f"metadata fields; streams with metadata: {', '.join(with_metadata)}."
-                    ]
-                )
         return streams
 
     # --- singer-sdk seams -----------------------------------------------------------------------
@@ -200,6 +199,10 @@ class TapVoucherifyExports(Tap):
     # before any message or request. The override runs the SDK's JSON-schema check and then
     # config/settings.py's, and raises one `SettingsError` listing every problem: the SDK's CLI
     # prints `errors` one line each (its own check's errors would otherwise come without ours).
+    # `--discover` (`cb_discover`, public) builds the tap with `validate_config=dynamic_catalog`,
+    # False here, and catches a config error of the constructor in its own words; so a setting
+    # the catalog depends on is raised later, from `discover_streams` inside `run_discovery`,
+    # where the override's one-line reporting catches it.
     #
     # `--probe` is one more click option on the SDK's command (`get_singer_command`, public) and
     # one more keyword of `invoke` (public; the SDK's click callback passes every option to it
@@ -236,12 +239,22 @@ class TapVoucherifyExports(Tap):
         except SettingsError as exc:
             if raise_errors:
                 raise
-            # `--discover` builds the tap without validation (meltano runs it before every sync):
-            # one line here, the sync that follows lists every problem and refuses to start.
-            self.logger.warning(
-                "Config validation failed (%d problems); a sync will list them and not start.",
-                len(exc.errors),
-            )
+            # `--discover` builds the tap without validation (meltano runs it before every sync,
+            # `meltano select --list` before the secrets may be set). A setting the catalog
+            # depends on (`metadata_keys`) stops it, every problem listed, from
+            # `discover_streams` (the SDK's `cb_discover` would print its own lines for an error
+            # raised here); any other is one warning line each, and a sync refuses to start.
+            try:
+                parse_metadata_keys(self.config)
+            except ConfigValidationError:
+                self._catalog_refused = exc
+                return list(exc.errors)
+            for line in exc.errors:
+                self.logger.warning(
+                    "%s (The catalog does not depend on it; a sync will not start until it is "
+                    "fixed.)",
+                    line,
+                )
             return list(exc.errors)
         return []
 
@@ -328,6 +341,13 @@ class TapVoucherifyExports(Tap):
 
     @override
     @classmethod
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+        # Like `cb_test`: the SDK runs discovery in a click callback, outside `invoke`.
+        with _errors_end_the_run(cls.logger, "no catalog was written"):
+            super().cb_discover(ctx, param, value)
+
+    @override
+    @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
         # The SDK builds the tap for `--test` in a click callback, outside the command's own
         # handling of config errors: the same one-line reporting applies here.
@@ -341,6 +361,10 @@ class TapVoucherifyExports(Tap):
         ours = writer if isinstance(writer, StateFlushingWriter) else None
         try:
             with self.session.open(self._exports_left) as session:
+                # One call before the first message (the SDK writes a stream's SCHEMA as its
+                # sync starts, the ledger a STATE as each export is created): a run whose
+                # credentials or region are wrong writes nothing, so a target creates no table.
+                session.check_access()
                 if ours is not None:
                     # Every STATE lists the exports created and not deleted, and one is written
                     # as each export is created (jobs/ledger.py). Until the SDK writes its first

@@ -24,8 +24,8 @@ from tap_voucherify_exports.api.retries import (
     MAX_TRIES,
     RETRIABLE_STATUSES,
     RETRY_AFTER_MAX_SECONDS,
+    RetryPolicy,
     retry_after_seconds,
-    with_retries,
 )
 from tap_voucherify_exports.config.settings import Settings
 from tap_voucherify_exports.config.values import origin_of
@@ -85,6 +85,8 @@ class VoucherifyClient:
         settings: Settings,
         *,
         max_tries: int = MAX_TRIES,
+        connect_tries: int | None = None,
+        connect_timeout_seconds: float = CONNECT_TIMEOUT_MAX_SECONDS,
         rate_window_seconds: float = MINUTE_SECONDS,
         hour_window_seconds: float = HOUR_SECONDS,
     ) -> None:
@@ -110,10 +112,14 @@ class VoucherifyClient:
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.timeout = (
-            min(CONNECT_TIMEOUT_MAX_SECONDS, settings.request_timeout_seconds),
+            min(connect_timeout_seconds, settings.request_timeout_seconds),
             settings.request_timeout_seconds,
         )
-        self._send_with_retries = with_retries(self._send, max_tries)
+        # `connect_tries`, `connect_timeout_seconds`: how often, and how long each time, a host
+        # that cannot be connected to is tried (default max_tries, 30 s); a check (`--test`)
+        # gives up sooner than a sync.
+        self.retries = RetryPolicy(max_tries, connect_tries=connect_tries)
+        self._send_with_retries = self.retries.wrap(self._send)
 
     def is_trusted(self, url: str) -> bool:
         """Whether the credentials may be sent to this URL."""
@@ -218,7 +224,7 @@ class VoucherifyClient:
     def _fetch_token(self) -> OAuthToken:
         """`POST /v1/oauth/token` (client credentials), the one call that carries the app keys."""
         form = {"grant_type": "client_credentials", "scope": self.settings.oauth_scope}
-        response = with_retries(self._send)(
+        response = self.retries.wrap(self._send)(
             "POST", self._token_url, "token", None, False, auth=self._app_keys, form=form
         )
         try:

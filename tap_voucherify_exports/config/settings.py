@@ -18,6 +18,7 @@ from tap_voucherify_exports.config.values import (
     boolean_setting,
     credential,
     download_origin_for,
+    flattening_setting,
     optional_whole_number,
     origin_setting,
     parse_creation_only_streams,
@@ -199,11 +200,14 @@ def parse_settings(  # noqa: PLR0915 - one check per setting, every setting in o
             f"Setting `auth_method` must be one of {', '.join(AUTH_METHODS)}; got {auth_method!r}.",
         )
 
-    no_keys: dict[str, dict[str, str]] = {}
-    metadata_keys = problems.check("metadata_keys", lambda: parse_metadata_keys(config), no_keys)
+    metadata_keys: dict[str, dict[str, str]] = problems.check(
+        "metadata_keys", lambda: parse_metadata_keys(config), {}
+    )
     creation_only: frozenset[str] = problems.check(
         "creation_only_streams", lambda: parse_creation_only_streams(config), frozenset()
     )
+
+    problems.check("flattening_enabled", lambda: flattening_setting(config), None)
 
     for error in schema_errors:
         problems.add_schema_error(error)

@@ -33,6 +33,9 @@ METADATA_KEY_MAX_CHARS = 100
 # order: research digest section 2.4), so they can export rows changed since the last sync.
 # export_stream.py gives exactly these a `change_key`; tests/unit/test_streams.py checks they agree.
 CHANGE_STREAMS = ("vouchers", "customers", "orders")
+# Streams whose exported object has `metadata` (fields.py's `has_metadata`): the only ones
+# `metadata_keys` may name. tests/unit/test_streams.py checks they agree.
+METADATA_STREAMS = ("vouchers", "redemptions", "publications", "customers", "orders")
 
 
 def origin_of(url: str) -> str:
@@ -174,8 +177,8 @@ def _compact(text: str) -> str:
 def parse_metadata_keys(config: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     """`metadata_keys` → {stream: {key: type}}; a list of keys types every key as a string.
 
-    Which streams exist (and have metadata) is the tap's to check; this checks the shape, each
-    key and type, and that no two keys of a stream would match the same CSV header cell.
+    Checks the shape, that each stream named has metadata (`METADATA_STREAMS`), each key and
+    type, and that no two keys of a stream would match the same CSV header cell.
     """
     value = config.get("metadata_keys")
     if value is None or value == {}:
@@ -184,6 +187,11 @@ def parse_metadata_keys(config: Mapping[str, Any]) -> dict[str, dict[str, str]]:
         raise _metadata_error(f"must be an object; got {value!r}")
     parsed: dict[str, dict[str, str]] = {}
     for stream, keys in value.items():
+        if stream not in METADATA_STREAMS:
+            raise ConfigValidationError(
+                f"Setting `metadata_keys` names the stream `{stream}`, which has no metadata "
+                f"fields; streams with metadata: {', '.join(METADATA_STREAMS)}."
+            )
         if isinstance(keys, list):
             if any(not isinstance(key, str) for key in keys) or len(set(keys)) != len(keys):
                 raise _metadata_error(f"lists keys of `{stream}` that repeat or are not text")
@@ -212,6 +220,19 @@ def parse_metadata_keys(config: Mapping[str, Any]) -> dict[str, dict[str, str]]:
                 )
         parsed[str(stream)] = typed
     return parsed
+
+
+def flattening_setting(config: Mapping[str, Any]) -> None:
+    """singer-sdk's `flattening_enabled`, refused with `batch_config`: the SDK flattens SCHEMA
+    and RECORD messages, not the records of BATCH files, which would carry the objects and lists
+    their SCHEMA declares as JSON text."""
+    if config.get("flattening_enabled") is True and config.get("batch_config"):
+        raise ConfigValidationError(
+            "Setting `flattening_enabled` does not apply to BATCH files (singer-sdk flattens "
+            "SCHEMA and RECORD messages only), so with `batch_config` the SCHEMA and the files "
+            "would disagree; turn one of them off (`metadata_keys` gives metadata keys typed "
+            "columns either way)."
+        )
 
 
 def parse_creation_only_streams(config: Mapping[str, Any]) -> frozenset[str]:

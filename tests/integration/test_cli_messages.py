@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,16 @@ def good_config(emu: Emulator, **overrides: Any) -> dict[str, Any]:
             {"trust_column_order": "yes"},
             "Setting `trust_column_order` must be true or false; got 'yes'.",
         ),
+        (
+            {
+                "flattening_enabled": True,
+                "flattening_max_depth": 1,
+                "batch_config": {"encoding": {"format": "jsonl"}, "storage": {"root": "file://"}},
+            },
+            "Setting `flattening_enabled` does not apply to BATCH files (singer-sdk flattens "
+            "SCHEMA and RECORD messages only), so with `batch_config` the SCHEMA and the files "
+            "would disagree",
+        ),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_it_before_any_message_or_request(
@@ -98,6 +109,74 @@ def test_test_mode_reports_bad_settings_the_same_way(emu: Emulator, tmp_path: Pa
     assert emu.requests == []
 
 
+def warning_lines(stderr: str) -> list[str]:
+    """The text of each WARNING log line."""
+    return [line.split("| ", 3)[-1] for line in stderr.splitlines() if "| WARNING" in line]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [(), ("--discover",), ("--test",), ("--test=schema",), ("--probe",)],
+    ids=["sync", "discover", "test", "test-schema", "probe"],
+)
+@pytest.mark.parametrize(
+    ("metadata_keys", "line"),
+    [
+        (
+            {"vouchers": {"tier": "float"}},
+            "Setting `metadata_keys` gives `vouchers` key `tier` the type 'float'; allowed: "
+            "string, integer, number, boolean, date-time.",
+        ),
+        (
+            {"points_expirations": ["region"]},
+            "Setting `metadata_keys` names the stream `points_expirations`, which has no "
+            "metadata fields; streams with metadata: vouchers, redemptions, publications, "
+            "customers, orders.",
+        ),
+    ],
+    ids=["bad-type", "stream-without-metadata"],
+)
+def test_a_bad_metadata_keys_is_one_line_naming_it_in_every_command(
+    emu: Emulator, tmp_path: Path, command: tuple[str, ...], metadata_keys: Any, line: str
+) -> None:
+    # The catalog depends on `metadata_keys`: even discovery, which goes on past other bad
+    # settings, stops (meltano runs it before every sync).
+    result = run_tap(good_config(emu, metadata_keys=metadata_keys), tmp_path, *command)
+    assert result.returncode == 1, result.stderr
+    [error, last] = error_lines(result.stderr)
+    assert error.startswith(line), error
+    outcome = "no catalog was written" if command == ("--discover",) else "nothing was synced"
+    assert last == f"Config validation failed: {outcome}."
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert emu.requests == []
+
+
+def test_discovery_names_a_bad_setting_the_catalog_does_not_need_and_writes_the_catalog(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    # Discovery needs no credentials and no sync setting (`meltano select --list` may come
+    # before they are set): each problem is a warning naming it; the sync refuses to start.
+    result = run_tap(good_config(emu, window_days=0), tmp_path, "--discover")
+    assert result.returncode == 0, result.stderr
+    assert warning_lines(result.stderr) == [
+        "Setting `window_days` must be at least 1; got 0. (The catalog does not depend on it; "
+        "a sync will not start until it is fixed.)"
+    ]
+    assert error_lines(result.stderr) == []
+    streams = {stream["tap_stream_id"] for stream in json.loads(result.stdout)["streams"]}
+    assert "vouchers" in streams
+    assert emu.requests == []
+
+
+def test_about_describes_the_tap_without_reading_the_config(emu: Emulator, tmp_path: Path) -> None:
+    result = run_tap(good_config(emu, metadata_keys={"vouchers": 3}), tmp_path, "--about")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Name: tap-voucherify-exports\n")
+    assert "| ERROR" not in result.stderr
+    assert emu.requests == []
+
+
 def test_a_rejected_token_is_one_line_with_a_hint_and_no_traceback(
     emu: Emulator, tmp_path: Path
 ) -> None:
@@ -111,6 +190,23 @@ def test_a_rejected_token_is_one_line_with_a_hint_and_no_traceback(
     )
     assert "Traceback" not in result.stderr
     assert "wrong" not in result.stderr
+
+
+def test_a_rejected_token_writes_nothing_to_stdout_so_a_target_creates_no_table(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    # Even with a state to resume from (the SDK writes it first) and exports planned ahead.
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"bookmarks": {"vouchers": {"replication_key": "created_at",
+        "replication_key_value": "2021-01-01T00:00:00+00:00"}}}))  # fmt: skip
+    result = run_tap(good_config(emu, app_token="wrong"), tmp_path, "--state", str(state))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    [error, hint] = error_lines(result.stderr)
+    assert error.startswith("Voucherify API error 401")
+    assert hint.startswith("Hint: Check app_id and app_token")
+    assert [(r.method, r.path) for r in emu.requests] == [("GET", "/v1/exports")]
+    assert emu.exports == []
 
 
 def test_the_traceback_is_there_at_loglevel_debug(emu: Emulator, tmp_path: Path) -> None:
@@ -143,9 +239,9 @@ def unreachable_config() -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("mode", [(), ("--test",)], ids=["sync", "test-mode"])
+@pytest.mark.parametrize(("mode", "tries"), [((), 8), (("--test",), 2)], ids=["sync", "test-mode"])
 def test_an_unreachable_api_url_ends_the_run_with_one_line_naming_it_and_a_hint(
-    tmp_path: Path, mode: tuple[str, ...]
+    tmp_path: Path, mode: tuple[str, ...], tries: int
 ) -> None:
     config = unreachable_config()
     result = run_tap(config, tmp_path, *mode, tap=QUICK_RETRIES_TAP)
@@ -153,11 +249,61 @@ def test_an_unreachable_api_url_ends_the_run_with_one_line_naming_it_and_a_hint(
     # Only these two: neither backoff's "Giving up" nor the SDK's "An unhandled error occurred".
     [line, hint] = error_lines(result.stderr)
     assert line.startswith(
-        f"Cannot connect to api_url {config['api_url']}: connection refused after 8 tries"
+        f"Cannot connect to api_url {config['api_url']}: connection refused after {tries} tries"
     )
     assert hint.startswith("Hint: Check api_url (a region name, eu, us1 or as1, or an https ")
+    # Each retry said once (the sync's first call comes before any export is prefetched).
+    warnings = warning_lines(result.stderr)
+    assert [w.split(":")[0] for w in warnings] == [
+        f"Retrying in {0.01 * 2**n:.1f} s after try {n + 1}" for n in range(tries - 1)
+    ]
     assert "Traceback" not in result.stderr
-    assert '"type":"RECORD"' not in result.stdout.replace(" ", "")
+    assert result.stdout == ""  # the first call failed: not even a SCHEMA
+
+
+# A check's time limit: before, 8 tries took two minutes (1 + 2 + … + 60 s of backoff).
+CONNECTION_CHECK_SECONDS_MAX = 30
+
+
+@pytest.mark.parametrize(
+    ("api_url", "reason"),
+    [
+        (f"http://127.0.0.1:{closed_port()}", "connection refused"),
+        # RFC 6761: no name under .invalid resolves.
+        ("https://api.voucherify-exports-tap.invalid", "its host name does not resolve (DNS)"),
+    ],
+    ids=["refused", "dns"],
+)
+def test_test_mode_fails_on_an_unreachable_host_in_seconds_after_two_tries(
+    tmp_path: Path, api_url: str, reason: str
+) -> None:
+    config = {**unreachable_config(), "api_url": api_url}
+    started = time.monotonic()
+    result = run_tap(config, tmp_path, "--test")  # the tap's own backoff, as a user runs it
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    [line, _] = error_lines(result.stderr)
+    assert line.startswith(f"Cannot connect to api_url {api_url}: {reason} after 2 tries")
+    [warning] = warning_lines(result.stderr)
+    assert warning.startswith("Retrying in 1.0 s after try 1: Cannot connect to api_url")
+    assert elapsed < CONNECTION_CHECK_SECONDS_MAX, elapsed
+
+
+def test_a_sync_says_each_retry_once_for_all_the_exports_it_prefetched(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    # Three exports are created at once (max_concurrent_exports 3); each is refused twice.
+    emu.inject("server_error", phase="create", times=6, status=503)
+    config = good_config(emu, max_concurrent_exports=3)
+    result = run_tap(config, tmp_path)  # the tap's own backoff: 1 s, then 2 s
+    assert result.returncode == 0, result.stderr
+    creates = [r for r in emu.requests if r.method == "POST" and r.path == "/v1/exports"]
+    assert len(creates) == len(emu.exports) + 6
+    retries = [w for w in warning_lines(result.stderr) if w.startswith("Retrying")]
+    assert [w.split(":")[0] for w in retries] == [
+        "Retrying in 1.0 s after try 1",
+        "Retrying in 2.0 s after try 2",
+    ], retries
 
 
 def test_an_unreachable_api_url_shows_the_traceback_at_loglevel_debug(tmp_path: Path) -> None:

@@ -54,6 +54,15 @@ class FakeVoucherify:
         self.mocker.delete(requests_mock.ANY, status_code=204)
         return self
 
+    def answer_status_with(self, answer: Any) -> None:
+        """Answer `GET /v1/exports/{id}` with `answer(request, context)` from now on (a wrapper
+        of `_get` that fails some job, say); the list call keeps its own answer."""
+        self.mocker.get(
+            requests_mock.ANY,
+            additional_matcher=lambda r: r.url.startswith(f"{API}/v1/exports/"),
+            json=answer,
+        )
+
     @property
     def created(self) -> list[dict[str, Any]]:
         return [export["body"] for export in self.exports.values()]

@@ -2,13 +2,22 @@
 names the setting the host comes from and its value, with a hint; later failures keep their
 own message. The CLI's output for it is in tests/integration/test_cli_messages.py."""
 
+import logging
 import socket
+import threading
+from types import SimpleNamespace
 
 import pytest
 import requests
 
+from tap_voucherify_exports.api import retries
 from tap_voucherify_exports.api.client import VoucherifyClient
-from tap_voucherify_exports.api.retries import MAX_TRIES
+from tap_voucherify_exports.api.retries import (
+    BACKOFF_MAX_SECONDS,
+    MAX_TRIES,
+    SAME_WARNING_SECONDS,
+    RetryPolicy,
+)
 from tap_voucherify_exports.config.settings import parse_settings
 from tap_voucherify_exports.errors import ConnectFailedError, RetriableHTTPError
 from tests.support.network import closed_port
@@ -17,9 +26,10 @@ API = "https://api.voucherify.io"
 DOWNLOAD = "https://download.voucherify.io"
 
 
-def make_client(**config: object) -> VoucherifyClient:
+def make_client(connect_tries: int | None = None, **config: object) -> VoucherifyClient:
     return VoucherifyClient(
-        parse_settings({"app_id": "id", "app_token": "t", "start_date": "2024-01-01", **config})
+        parse_settings({"app_id": "id", "app_token": "t", "start_date": "2024-01-01", **config}),
+        connect_tries=connect_tries,
     )
 
 
@@ -80,3 +90,72 @@ def test_a_read_timeout_is_not_a_connection_problem(requests_mock, sleeps):
         f"GET {API}/v1/exports failed: ReadTimeout (gave up after {MAX_TRIES} tries)"
     )
     assert error.value.hint is None
+
+
+def test_a_check_gives_up_on_a_host_it_cannot_connect_to_after_its_connect_tries(sleeps):
+    origin = f"http://127.0.0.1:{closed_port()}"
+    client = make_client(connect_tries=2, api_url=origin)
+    with client, pytest.raises(ConnectFailedError) as error:
+        client.request("GET", f"{origin}/v1/exports")
+    assert "connection refused after 2 tries" in str(error.value)
+    assert sleeps == [1.0]
+
+
+def test_connect_tries_leave_other_failures_their_retries(requests_mock, sleeps):
+    requests_mock.get(f"{API}/v1/exports", status_code=503, json={"message": "busy"})
+    with make_client(connect_tries=2) as client, pytest.raises(RetriableHTTPError) as error:
+        client.request("GET", f"{API}/v1/exports")
+    assert not isinstance(error.value, ConnectFailedError)
+    assert len(sleeps) == MAX_TRIES - 1
+
+
+def retry_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("Retrying")]
+
+
+def test_requests_failing_together_say_each_retry_once(sleeps, caplog):
+    # Three prefetched exports created at once against a host that refuses connections.
+    origin = f"http://127.0.0.1:{closed_port()}"
+    failures: list[BaseException] = []
+
+    def create(client: VoucherifyClient) -> None:
+        try:
+            client.request("POST", f"{origin}/v1/exports", json_body={})
+        except ConnectFailedError as exc:
+            failures.append(exc)
+
+    with caplog.at_level(logging.WARNING), make_client(api_url=origin) as client:
+        threads = [threading.Thread(target=create, args=(client,)) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(failures) == 3
+    warned = retry_warnings(caplog)
+    assert [line.split(":")[0] for line in warned] == [
+        f"Retrying in {min(2.0**n, BACKOFF_MAX_SECONDS):.1f} s after try {n + 1}"
+        for n in range(MAX_TRIES - 1)
+    ]
+
+
+def test_the_same_retry_is_said_again_once_the_earlier_warning_is_old(monkeypatch, caplog):
+    now = [1000.0]
+    monkeypatch.setattr(retries, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    answers: list[bool] = []
+
+    def send() -> str:
+        answers.append(True)
+        if len(answers) % 2:  # every other call fails once
+            raise RetriableHTTPError("GET /v1/exports answered 503: busy")
+        return "ok"
+
+    policy = RetryPolicy()
+    retried = policy.wrap(send)  # type: ignore[type-var]  # returns no Response: a stand-in
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    with caplog.at_level(logging.WARNING):
+        retried()
+        retried()  # the same failure at once: the same event
+        assert len(retry_warnings(caplog)) == 1
+        now[0] += SAME_WARNING_SECONDS
+        retried()  # a minute later: said again
+    assert len(retry_warnings(caplog)) == 2

@@ -158,6 +158,17 @@ def test_signals_still_reach_the_overridden_termination_handler() -> None:
     assert "_handle_termination" in vars(TapVoucherifyExports)
 
 
+def test_discovery_still_builds_the_tap_unvalidated_and_discovers_outside_its_except() -> None:
+    # tap.py raises a bad `metadata_keys` from `discover_streams`, so that `run_discovery` lets it
+    # reach the override's one-line reporting instead of the SDK's own `except`.
+    source = inspect.getsource(Tap.cb_discover)
+    assert "validate_config=cls.dynamic_catalog" in source
+    assert not TapVoucherifyExports.dynamic_catalog
+    body = source[source.index("except ConfigValidationError") :]
+    assert body.index("ctx.exit(1)") < body.index("tap.run_discovery()")
+    assert "cb_discover" in vars(TapVoucherifyExports)
+
+
 def test_test_mode_still_builds_the_tap_in_cb_test() -> None:
     # cb_test and invoke are public, but the tap wraps them for its error reporting.
     assert "tap.run_connection_test()" in inspect.getsource(Tap.cb_test)

@@ -4,8 +4,9 @@ import datetime as dt
 import logging
 
 import pytest
+import requests
 
-from tap_voucherify_exports.errors import ExportFailedError
+from tap_voucherify_exports.errors import ConnectFailedError, ExportFailedError
 from tap_voucherify_exports.fields import TABLES
 from tap_voucherify_exports.jobs.request import ExportRequest
 from tap_voucherify_exports.jobs.windows import Window
@@ -68,3 +69,13 @@ def test_opening_installs_the_secret_redaction_filter(config, fake, caplog):
     with SyncSession(config).open():
         logging.getLogger("tap_voucherify_exports").warning("leaked %s", SECRET)
     assert SECRET not in caplog.text
+
+
+def test_the_connection_check_waits_seconds_not_minutes_for_a_host_that_never_answers(
+    config, requests_mock, sleeps
+):
+    requests_mock.get("https://api.voucherify.io/v1/exports", exc=requests.ConnectTimeout("x"))
+    with pytest.raises(ConnectFailedError) as error:
+        SyncSession(config).check_connection()
+    assert "no connection within 10 s after 2 tries" in str(error.value)
+    assert sleeps == [1.0]

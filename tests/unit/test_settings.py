@@ -178,3 +178,14 @@ def test_metadata_key_types_are_the_field_tables_metadata_types():
     from tap_voucherify_exports.fields import METADATA_TYPES
 
     assert tuple(field_type.value for field_type in METADATA_TYPES) == METADATA_KEY_TYPES
+
+
+def test_flattening_with_batch_files_is_refused_naming_both_settings():
+    batch = {"encoding": {"format": "jsonl"}, "storage": {"root": "file:///tmp"}}
+    with pytest.raises(SettingsError) as error:
+        settings(flattening_enabled=True, flattening_max_depth=1, batch_config=batch)
+    [line] = error.value.errors
+    assert line.startswith("Setting `flattening_enabled` does not apply to BATCH files")
+    assert "`batch_config`" in line
+    settings(flattening_enabled=False, batch_config=batch)
+    settings(flattening_enabled=True, flattening_max_depth=1)

@@ -5,7 +5,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_voucherify_exports.export_stream import BACKFILL_STATE_KEY
 from tests.support.fake_api import SECRET, voucher
-from tests.support.sync import records, run_sync, states, without_ledger
+from tests.support.sync import declared, records, run_sync, states, without_ledger
 
 # Rows on both window edges (2024-01-31T00:00:00.000Z is where window 1 ends and 2 begins) and
 # one on start_date itself.
@@ -125,9 +125,7 @@ def test_an_export_ending_in_error_is_split_and_retried(config, fake):
             return {"id": body["id"], "status": "ERROR", "result": None}
         return body
 
-    fake.mocker.get(
-        requests_mock_any(), additional_matcher=lambda r: "api." in r.netloc, json=flaky
-    )
+    fake.answer_status_with(flaky)
     ids = {r["id"] for r in records(run_sync(config))}
     assert ids == {f"v_{n}" for n in range(1, 7)}
     assert len(fake.created) == 3
@@ -153,12 +151,6 @@ def test_secrets_never_appear_in_logs_even_at_debug(config, fake, caplog):
     assert caplog.records
     assert SECRET not in caplog.text
     assert "token=tok" not in caplog.text
-
-
-def requests_mock_any():
-    import requests_mock
-
-    return requests_mock.ANY
 
 
 def test_every_stream_is_planned_from_its_own_bookmark_before_any_sync_begins(config, fake):
@@ -194,6 +186,17 @@ def test_metadata_keys_become_typed_selectable_properties_requested_as_metadata_
     fields = fake.created[0]["parameters"]["fields"]
     assert "metadata.region" in fields
     assert "metadata.tier" not in fields
+
+
+def test_the_streams_metadata_keys_may_name_are_those_with_metadata():
+    from tap_voucherify_exports.config.values import METADATA_STREAMS
+    from tap_voucherify_exports.fields import TABLES
+    from tap_voucherify_exports.streams import STREAM_TYPES
+
+    with_metadata = [
+        declared(s, "name") for s in STREAM_TYPES if TABLES[s.exported_object].has_metadata
+    ]
+    assert with_metadata == list(METADATA_STREAMS)
 
 
 @pytest.mark.parametrize("stream", ["points_expirations", "coupons"])

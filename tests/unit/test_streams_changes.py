@@ -159,11 +159,7 @@ def test_a_failed_backfill_resumes_its_change_cursor_where_the_first_run_started
             return {"id": body["id"], "status": "ERROR", "result": None}
         return body
 
-    fake.mocker.get(
-        requests_mock_any(),
-        additional_matcher=lambda r: "api." in r.netloc,
-        json=second_export_fails,
-    )
+    fake.answer_status_with(second_export_fails)
     messages, error = sync(config)
     assert error is not None
     kept = states(messages)[-1]
@@ -171,9 +167,7 @@ def test_a_failed_backfill_resumes_its_change_cursor_where_the_first_run_started
     assert kept["bookmarks"]["vouchers"][CHANGES_STATE_KEY]["replication_key_value"] == END
 
     fake.exports.clear()
-    fake.mocker.get(
-        requests_mock_any(), additional_matcher=lambda r: "api." in r.netloc, json=original
-    )
+    fake.answer_status_with(original)
     config["end_date"] = "2024-04-01T00:00:00Z"
     run_sync(config, state=kept)
     windows = [window_of(body) for body in fake.created]
@@ -241,9 +235,3 @@ def test_voucher_transactions_are_windowed_on_created_at_and_never_on_updated_at
     assert record["amount"] == -100
     assert record["balance"] == 900
     assert CHANGES_STATE_KEY not in states(messages)[-1]["bookmarks"]["voucher_transactions"]
-
-
-def requests_mock_any():
-    import requests_mock
-
-    return requests_mock.ANY
