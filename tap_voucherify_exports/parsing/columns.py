@@ -260,7 +260,8 @@ def _by_position(
     only if some cell resolved at all (unless `trust_order`); parsing/evidence.py then checks
     the cells of the columns mapped by position."""
     unresolved = [cells[index] for index, column in enumerate(columns) if column is None]
-    if len(unresolved) == len(cells) and not trust_order:
+    # A header of another width fails below, naming the widths: trusting the order cannot help.
+    if len(unresolved) == len(cells) == len(requested) and not trust_order:
         raise CsvFormatError(
             f"{stream_name}: cannot tell which column holds which field: no header cell matches "
             f"a field key or label, so nothing shows the columns come in the requested order. "

@@ -27,6 +27,7 @@ import requests
 
 from tap_voucherify_exports.export_stream import BACKFILL_STATE_KEY
 from tap_voucherify_exports.jobs.ledger import STATE_KEY
+from tests.support.emulator import export_creates, on_nth_create
 from voucherify_emulator import Emulator
 
 BIN = Path(sys.executable).parent
@@ -235,21 +236,12 @@ def test_meltano_resumes_a_killed_backfill_in_backfill_sized_windows(tmp_path: P
             tmp_path, emu, ["redemptions"],
             window_days=30, backfill_window_days=365, max_concurrent_exports=1,
         )  # fmt: skip
-        recorder, add = emu.recorder, emu.recorder.add
-        creates = 0
-
-        def second_create_never_finishes(request: Any) -> None:
-            nonlocal creates
-            add(request)
-            if request.origin == "api" and request.method == "POST":
-                creates += 1
-                if creates == 2:  # armed before this POST is served
-                    emu.inject("never_finish", times=1, exported_object="redemption")
-
-        recorder.add = second_create_never_finishes  # type: ignore[method-assign]
+        # The second window's export never finishes: the tap is killed waiting for it.
+        on_nth_create(
+            emu, 2, lambda: emu.inject("never_finish", times=1, exported_object="redemption")
+        )
         first = project.start_run("first.log")
-        kill_tap_when(first, lambda: creates >= 2)
-        recorder.add = add  # type: ignore[method-assign]
+        kill_tap_when(first, lambda: export_creates(emu) >= 2)
         emu.clear_faults()
         kept = project.state()
         before = len(emu.exports)

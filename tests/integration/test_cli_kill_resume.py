@@ -17,6 +17,7 @@ import requests
 from tap_voucherify_exports.export_stream import BACKFILL_STATE_KEY
 from tap_voucherify_exports.jobs.ledger import STATE_KEY
 from tests.support.cli import TAP
+from tests.support.emulator import export_creates, on_nth_create
 from tests.support.sync import catalog_for
 from voucherify_emulator import Emulator
 
@@ -196,28 +197,19 @@ def test_a_killed_backfill_resumes_in_backfill_sized_windows(tmp_path: Path) -> 
         config = emu.tap_config(
             end_date=END_DATE, window_days=30, backfill_window_days=365, max_concurrent_exports=1
         )
-        recorder, add = emu.recorder, emu.recorder.add
-        creates = 0
-
-        def second_create_never_finishes(request: Any) -> None:
-            nonlocal creates
-            add(request)
-            if request.origin == "api" and request.method == "POST":
-                creates += 1
-                if creates == 2:  # armed before this POST is served
-                    emu.inject("never_finish", times=1, exported_object="redemption")
-
-        recorder.add = second_create_never_finishes  # type: ignore[method-assign]
+        # The second window's export never finishes: the run is killed waiting for it.
+        on_nth_create(
+            emu, 2, lambda: emu.inject("never_finish", times=1, exported_object="redemption")
+        )
         first = TapRun(tmp_path, "first", config, {"redemptions"})
 
         def first_window_done() -> bool:
-            return creates >= 2 and any(
+            return export_creates(emu) >= 2 and any(
                 s["bookmarks"].get("redemptions", {}).get("replication_key_value")
                 for s in first.states()
             )
 
         first.kill_when(first_window_done)
-        recorder.add = add  # type: ignore[method-assign]
         emu.clear_faults()
         killed_state = first.states()[-1]
         before = len(emu.exports)

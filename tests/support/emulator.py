@@ -81,6 +81,11 @@ def on_nth_create(emu: Emulator, n: int, action: Callable[[], None]) -> None:
     emu.on_request(count)
 
 
+def export_creates(emu: Emulator) -> int:
+    """How many `POST /v1/exports` the emulator has received so far."""
+    return sum(1 for r in emu.requests if r.origin == "api" and r.method == "POST")
+
+
 def arrival_times(emu: Emulator) -> list[float]:
     """When each request in `emu.requests` arrived (epoch seconds, same index)."""
     return [request.at for request in emu.requests]

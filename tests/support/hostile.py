@@ -57,6 +57,10 @@ class HostileServer:
                     except OSError:
                         pass  # the client gave up: that is the point
                     return
+                if self.path.split("?")[0].rstrip("/") == "/v1/exports":
+                    # The list call every sync starts with (the access check), and list polling.
+                    self._json({"object": "list", "exports": [server.export()], "total": 1})
+                    return
                 self._json(server.export())
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
