@@ -1,21 +1,18 @@
 """The tap: its settings (declared only here), its streams, and how a run ends.
 
 A run ends one of three ways, each with its own exit status: 0 for a complete sync; 1 with one
-line per problem (and a hint where one helps) for an error the tap raises on purpose (bad
-settings, `VoucherifyError`), the traceback only at LOGLEVEL=DEBUG; 128 + the signal's number
-(130 for SIGINT, 143 for SIGTERM) when stopped, after the last complete STATE. Anything else is
-a bug and keeps the SDK's traceback.
+line per problem (and a hint where one helps) for an error the tap raises on purpose (cli.py);
+128 + the signal's number (130 for SIGINT, 143 for SIGTERM) when stopped, after the last
+complete STATE (`_handle_termination`). Anything else is a bug and keeps the SDK's traceback.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import signal
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from functools import cached_property
 from types import FrameType
 from typing import Any, TextIO
@@ -25,10 +22,11 @@ from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
+from tap_voucherify_exports.cli import EXIT_ERROR, ONE_LINE_PER_ERROR, errors_end_the_run
 from tap_voucherify_exports.config import settings
 from tap_voucherify_exports.config.settings import parse_settings
 from tap_voucherify_exports.config.values import parse_metadata_keys
-from tap_voucherify_exports.errors import SettingsError, VoucherifyError
+from tap_voucherify_exports.errors import SettingsError
 from tap_voucherify_exports.export_stream import VoucherifyExportStream
 from tap_voucherify_exports.jobs.ledger import STATE_KEY, exports_in_state
 from tap_voucherify_exports.output.writer import StateFlushingWriter
@@ -41,48 +39,8 @@ if sys.version_info >= (3, 12):
 else:
     from typing_extensions import override
 
-EXIT_ERROR = 1
 # After a stop signal, further signals are ignored this long so the cleanup can finish.
 STOP_GRACE_SECONDS = 10.0
-# What singer-sdk's `Stream.sync` logs (ERROR) for any exception before re-raising it.
-SDK_STREAM_ERROR_LINE = "An unhandled error occurred while syncing '%s'"
-
-
-class _OneLinePerError(logging.Filter):
-    """Drops the SDK's stream-error line when the error is a `VoucherifyError`: the run's last
-    line says what happened (`_errors_end_the_run`), so the SDK's only repeats that it failed.
-    For any other exception (a bug) the line stays, before the traceback."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        # The SDK logs it inside its `except` block: the exception is the one being handled.
-        return record.msg != SDK_STREAM_ERROR_LINE or not isinstance(
-            sys.exc_info()[1], VoucherifyError
-        )
-
-
-ONE_LINE_PER_ERROR = _OneLinePerError()
-
-
-@contextlib.contextmanager
-def _errors_end_the_run(
-    logger: logging.Logger, outcome: str = "nothing was synced"
-) -> Iterator[None]:
-    """Turn an error the tap raises on purpose into its lines on stderr and exit status 1;
-    `outcome` ends the last line of a settings error."""
-    try:
-        yield
-    except ConfigValidationError as exc:
-        for line in exc.errors or [str(exc)]:
-            logger.error("%s", line)
-        logger.error("Config validation failed: %s.", outcome)
-        sys.exit(EXIT_ERROR)
-    except VoucherifyError as exc:
-        # The message says what happened; a traceback helps only whoever debugs the tap.
-        debugging = logger.isEnabledFor(logging.DEBUG)
-        logger.error("%s", exc, exc_info=exc if debugging else None)
-        if exc.hint:
-            logger.error("Hint: %s", exc.hint)
-        sys.exit(EXIT_ERROR)
 
 
 class TapVoucherifyExports(Tap):
@@ -299,7 +257,7 @@ class TapVoucherifyExports(Tap):
     @override
     @classmethod
     def invoke(cls, *, probe: bool = False, **kwargs: Any) -> None:
-        with _errors_end_the_run(cls.logger):
+        with errors_end_the_run(cls.logger):
             if probe and not kwargs.get("about"):
                 sys.exit(0 if cls._build_for_probe(**kwargs).probe() else EXIT_ERROR)
             super().invoke(**kwargs)
@@ -343,7 +301,7 @@ class TapVoucherifyExports(Tap):
     @classmethod
     def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
         # Like `cb_test`: the SDK runs discovery in a click callback, outside `invoke`.
-        with _errors_end_the_run(cls.logger, "no catalog was written"):
+        with errors_end_the_run(cls.logger, "no catalog was written"):
             super().cb_discover(ctx, param, value)
 
     @override
@@ -351,7 +309,7 @@ class TapVoucherifyExports(Tap):
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
         # The SDK builds the tap for `--test` in a click callback, outside the command's own
         # handling of config errors: the same one-line reporting applies here.
-        with _errors_end_the_run(cls.logger):
+        with errors_end_the_run(cls.logger):
             super().cb_test(ctx, param, value)
 
     @override  # type: ignore[misc]  # final for typing only: see the seams note above

@@ -14,6 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "tap_voucherify_exports"
 
 LAYERS = [
     {"tap"},
+    {"cli"},
     {"probe"},
     {"streams"},
     {"export_stream"},

@@ -15,13 +15,10 @@ import pytest
 from singer_sdk import Stream, Tap, plugin_base
 from singer_sdk.plugin_base import PluginBase, SingerCommand
 
+from tap_voucherify_exports.cli import ONE_LINE_PER_ERROR, SDK_STREAM_ERROR_LINE
 from tap_voucherify_exports.errors import VoucherifyError
 from tap_voucherify_exports.export_stream import VoucherifyExportStream
-from tap_voucherify_exports.tap import (
-    ONE_LINE_PER_ERROR,
-    SDK_STREAM_ERROR_LINE,
-    TapVoucherifyExports,
-)
+from tap_voucherify_exports.tap import TapVoucherifyExports
 
 # name → the parameter list (names and kinds) the tap's override or call relies on.
 STREAM_HOOKS = {
@@ -200,7 +197,7 @@ def test_the_sdk_still_opens_full_table_syncs_with_activate_version_when_asked()
 
 
 def test_the_sdk_still_logs_its_stream_error_line_from_sync() -> None:
-    # tap.py's ONE_LINE_PER_ERROR recognises the line by this text, on the stream's logger.
+    # cli.py's ONE_LINE_PER_ERROR recognises the line by this text, on the stream's logger.
     source = inspect.getsource(Stream.sync)
     assert f'"{SDK_STREAM_ERROR_LINE}"' in source
     assert "self.log(" in source
