@@ -98,3 +98,13 @@ def test_the_test_fails_on_an_arrow_that_runs_back_up(tmp_path: Path) -> None:
     module.write_text("from tap_voucherify_exports.tap import TapVoucherifyExports\n")
     assert _own_imports(module) == {"tap"}
     assert RANK["tap"] <= RANK["probe"]
+
+
+def test_every_folder_is_a_regular_package_so_the_wheel_holds_it() -> None:
+    # setuptools' package discovery (pyproject.toml) skips a folder without __init__.py: an
+    # editable install would still work, a built wheel would lack the folder.
+    folders = {path.parent for path in PACKAGE.rglob("*.py")} - {PACKAGE}
+    missing = sorted(
+        str(f.relative_to(PACKAGE)) for f in folders if not (f / "__init__.py").exists()
+    )
+    assert not missing, f"add __init__.py to {missing}"

@@ -1,0 +1,1 @@
+"""Settings: frozen, validated, every problem reported at once naming the setting."""

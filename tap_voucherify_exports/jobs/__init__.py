@@ -1,0 +1,1 @@
+"""The export job: request, statuses, verbs, polling, the pipeline, download and restart."""

@@ -1,0 +1,1 @@
+"""CSV to records: header to columns, cells to values, rows to records."""
