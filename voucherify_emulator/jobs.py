@@ -114,7 +114,9 @@ class JobStore:
         changed = self.dataset.changes.snapshot(obj)
         inclusive = self.config.edges == "inclusive"
         window: Sequence[int]
-        if spec.filter_key == "updated_at":
+        if obj in shape.ignore_filters:
+            window = timeline.window(None, None, inclusive)  # the filter ignored: every row
+        elif spec.filter_key == "updated_at":
             window = self.dataset.updated_at_window(
                 obj, spec.after_ms, spec.before_ms, inclusive, changed
             )

@@ -45,6 +45,7 @@ class ExportCounts(NamedTuple):
 
     rows: int
     nulls: int  # typed cells spelled `null`/`NULL`, read as null (parsing/converters.py)
+    outside: int = 0  # rows dropped, outside the window asked for (parsing/window_rows.py)
 
 
 class RowReader(Protocol):
@@ -57,6 +58,11 @@ class RowReader(Protocol):
     @property
     def nulls(self) -> int:
         """Typed cells spelled `null`/`NULL` read as null so far, in every file read."""
+        ...
+
+    @property
+    def outside(self) -> int:
+        """Rows read and dropped so far, outside the export's window, in every file read."""
         ...
 
 
@@ -74,6 +80,11 @@ class PartReader(Protocol[T_co]):
         """Typed cells spelled `null`/`NULL` among the rows yielded, read as null."""
         ...
 
+    @property
+    def outside(self) -> int:
+        """Rows read and dropped, outside the export's window."""
+        ...
+
     def read(self, response: requests.Response) -> Iterator[T_co]:
         """Yield the body's rows (one record, or an encoded batch of them, per item)."""
         ...
@@ -86,15 +97,22 @@ class RecordPart:
         self.reader = reader
         self.rows = 0
         self._nulls_before = reader.nulls  # one reader reads every file of an export
+        self._outside_before = reader.outside
 
     @property
     def nulls(self) -> int:
         """Typed cells spelled `null`/`NULL` read as null in this file."""
         return self.reader.nulls - self._nulls_before
 
+    @property
+    def outside(self) -> int:
+        """Rows of this file read and dropped, outside the export's window."""
+        return self.reader.outside - self._outside_before
+
     def read(self, response: requests.Response) -> Iterator[dict[str, Any]]:
-        """The file's records, after the `rows` already yielded (by an earlier, broken read)."""
-        for record in self.reader.records(_text(response), skip_rows=self.rows):
+        """The file's records, after the rows an earlier, broken read went through (those it
+        yielded and those it dropped)."""
+        for record in self.reader.records(_text(response), skip_rows=self.rows + self.outside):
             self.rows += 1
             yield record
 
@@ -160,7 +178,7 @@ def read_export(
         )  # fmt: skip
         export = api.get_export(export.id)
     progress = DownloadProgress(request.stream_name, export.id, started)
-    total = nulls = 0
+    total = nulls = outside = 0
     part = 0
     files = len(download_urls(api, export))
     if files > 1:
@@ -201,10 +219,12 @@ def read_export(
                 )  # fmt: skip
         total += reader.rows
         nulls += reader.nulls
+        outside += reader.outside
         part += 1
+    dropped = f"; {outside} rows outside the window dropped" if outside else ""
     LOGGER.info(
-        "%s: %s: %d rows from %s in %.1f s%s",
+        "%s: %s: %d rows from %s in %.1f s%s%s",
         request.stream_name, request, total, export.id, time.monotonic() - started,
-        null_note(nulls),
+        null_note(nulls), dropped,
     )  # fmt: skip
-    return ExportCounts(total, nulls)
+    return ExportCounts(total, nulls, outside)

@@ -121,7 +121,7 @@ def test_an_exports_counts_and_line_include_its_null_spellings(api, requests_moc
                 counts = stop.value
                 break
     assert [r["value"] for r in records] == [None, 3, None]
-    assert counts == (3, 2)
+    assert counts == (3, 2, 0)
     assert caplog.messages[-1].endswith(
         " s; 2 cells spelled null/NULL in typed columns read as null"
     )
