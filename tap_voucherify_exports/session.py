@@ -24,6 +24,7 @@ from tap_voucherify_exports.api.client import VoucherifyClient
 from tap_voucherify_exports.config.settings import Settings, parse_settings
 from tap_voucherify_exports.fields import TABLES
 from tap_voucherify_exports.jobs.download import PartReader, RecordPart, read_export
+from tap_voucherify_exports.jobs.export import Export
 from tap_voucherify_exports.jobs.exports_api import ExportsAPI
 from tap_voucherify_exports.jobs.ledger import ExportLedger
 from tap_voucherify_exports.jobs.pipeline import ExportPipeline
@@ -241,16 +242,25 @@ class SyncSession:
         sent = running.api.as_sent(request)
         reader = self.reader(sent)
 
+        current = export  # the one created again when its download URL stays refused
+
+        def create_again(dead: Export) -> Export:
+            nonlocal current
+            current = running.pipeline.create_again(dead, sent)
+            return current
+
         def stream() -> Iterator[T]:
             started = time.monotonic()
-            counts = yield from read_export(running.api, export, sent, lambda: new_part(reader))
+            counts = yield from read_export(
+                running.api, export, sent, lambda: new_part(reader), create_again
+            )
             totals.downloading_seconds += time.monotonic() - started
             totals.exports += 1
             totals.rows += counts.rows
             totals.nulls += counts.nulls
             if counts.outside:  # before the pipeline starts the next window's export
-                self._filter_was_ignored(request, export.id, counts.outside)
-            running.pipeline.done_downloading(export)
+                self._filter_was_ignored(request, current.id, counts.outside)
+            running.pipeline.done_downloading(current)
 
         return stream()
 

@@ -58,6 +58,8 @@ class ExportJob:
     foreign: bool = False  # result.url on the foreign origin
     malformed: str | None = None  # malformed_row kind
     token_ttl: int | None = None  # set by expire_token for the next mint
+    dead_url: bool = False  # dead_url: result.url expired, and answered again on every Get
+    dead_urls: list[str] = field(default_factory=list)  # minted once, when dead_url
     layout: Layout | None = None  # a shaped file (shapes.py), decided when created
     shape: Shape = field(default_factory=Shape)  # the shape when created (parts, result)
     # The files of a split export (shape `parts` > 1), each a CSV with the header.
@@ -177,6 +179,8 @@ class JobStore:
             job.never_finish = True
         if self.faults.take(("foreign_download_host",), "create", obj):
             job.foreign = True
+        if self.faults.take(("dead_url",), "create", obj):
+            job.dead_url = True
         malformed = self.faults.take(("malformed_row",), "create", obj)
         if malformed is not None:
             job.malformed = str(malformed.param("kind"))
@@ -301,7 +305,13 @@ class JobStore:
         """The export object as Voucherify returns it."""
         status = job.status
         result = None
-        if status == "DONE" and mint:
+        if status == "DONE" and mint and job.dead_url:
+            if not job.dead_urls:  # minted expired, once: every Get answers the same URLs
+                dead = Fault("expire_token", "poll", params={"ttl_seconds": 0})
+                parts = range(len(job.part_paths)) if job.part_paths else [None]
+                job.dead_urls = [self.mint_url(job, dead, part) for part in parts]
+            result = job.shape.result_body(job.dead_urls)
+        elif status == "DONE" and mint:
             fault = self.faults.take(("expire_token",), "poll", job.exported_object)
             if job.part_paths:
                 urls = [self.mint_url(job, fault, part) for part in range(len(job.part_paths))]

@@ -188,6 +188,13 @@ class ExportPipeline:
             export = self._run(request)
         return export
 
+    def create_again(self, dead: Export, request: ExportRequest) -> Export:
+        """The export for `request` once more, DONE (`dead`'s download URL stays refused,
+        jobs/download.py): `dead` is released (deleted, or kept with `delete_exports` off), the
+        new one created, listed and deleted after its rows like any other."""
+        self._release(dead.id)
+        return self._run(request)
+
     def withdraw(self, unneeded: Callable[[ExportRequest], bool]) -> None:
         """Planned requests the sync will not ask for after all (a stream whose filter
         Voucherify ignored asks for one export of the rest instead): they are not created, and
