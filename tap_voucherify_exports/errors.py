@@ -197,6 +197,11 @@ class DownloadRefusedError(VoucherifyError):
     same URL, also for the export created again."""
 
 
+class ExportedObjectRefusedError(VoucherifyError):
+    """Voucherify will not export the stream's object on this account (a 400 naming
+    `exported_object`): the stream must be deselected."""
+
+
 class ExportFieldsRefusedError(VoucherifyError):
     """Voucherify refuses a field the stream cannot do without (its primary or replication key)."""
 

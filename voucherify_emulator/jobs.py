@@ -107,7 +107,7 @@ class JobStore:
     def create(self, body: Any) -> ExportJob:
         """Validate, create and start generating an export (raises ApiError)."""
         shape = self.config.shape
-        spec = validate_create(body, shape.reject)
+        spec = validate_create(body, shape.reject, shape.refuse_objects)
         now = datetime.now(timezone.utc)
         self.dataset.touch(now)  # rows added from now on are dated after this export
         obj = spec.exported_object

@@ -25,7 +25,10 @@ emulator answer the other ways a real account might, for a tap to be tested agai
   rest under a key a client has never seen: the shape a client must refuse, not half-read);
 - `ignore_filters`: exported_objects whose exports ignore `parameters.filters` and hold every
   row, as Voucherify does with filter conditions it does not understand (PHP SDK 5.1.0
-  changelog) and as a Dashboard bug did with voucher date filters (fixed 2026-06-22).
+  changelog) and as a Dashboard bug did with voucher date filters (fixed 2026-06-22);
+- `refuse_objects`: exported_objects this account cannot export: creating one is answered with
+  the spec's captured 400 `invalid_payload`, whose list of allowed values lacks them (the
+  spec's own example lacks `voucher_transactions`).
 
 `metadata.<key>` fields ("expressed as metadata.X", digest §3) are served in every shape: the
 key's value in the row's metadata JSON, text as is, anything else as compact JSON.
@@ -75,6 +78,7 @@ class Shape:
     result: str = "url"
     null: str = ""
     ignore_filters: list[str] = field(default_factory=list)
+    refuse_objects: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for name, value, allowed in (
@@ -98,9 +102,14 @@ class Shape:
             if obj not in OBJECTS:
                 raise ValueError(f"shape reject: unknown exported_object {obj!r}")
         self.ignore_filters = list(self.ignore_filters)
-        for obj in self.ignore_filters:
-            if obj not in OBJECTS:
-                raise ValueError(f"shape ignore_filters: unknown exported_object {obj!r}")
+        self.refuse_objects = list(self.refuse_objects)
+        for name, objects in (
+            ("ignore_filters", self.ignore_filters),
+            ("refuse_objects", self.refuse_objects),
+        ):
+            for obj in objects:
+                if obj not in OBJECTS:
+                    raise ValueError(f"shape {name}: unknown exported_object {obj!r}")
 
     @property
     def is_default(self) -> bool:
@@ -110,6 +119,7 @@ class Shape:
             parts=self.parts,
             result=self.result,
             ignore_filters=self.ignore_filters,
+            refuse_objects=self.refuse_objects,
         )
 
     def result_body(self, urls: list[str]) -> dict[str, Any]:
@@ -135,6 +145,7 @@ class Shape:
             "result": self.result,
             "null": self.null,
             "ignore_filters": self.ignore_filters,
+            "refuse_objects": self.refuse_objects,
         }
 
 
