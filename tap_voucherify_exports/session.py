@@ -279,7 +279,7 @@ class SyncSession:
         LOGGER.warning(
             "%s: Voucherify ignored the export filter on %s: %s (%s) held %d rows outside that "
             "window, dropped by the tap. For the rest of this run the %s range is exported "
-            "once, its rows outside each window dropped (docs/reliability.md).",
+            "once, its rows outside each window dropped (docs/incremental.md).",
             request.stream_name, request.filter_key, export_id, request, outside,
             request.filter_key,
         )  # fmt: skip
