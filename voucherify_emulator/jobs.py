@@ -60,6 +60,7 @@ class ExportJob:
     token_ttl: int | None = None  # set by expire_token for the next mint
     dead_url: bool = False  # dead_url: result.url expired, and answered again on every Get
     dead_urls: list[str] = field(default_factory=list)  # minted once, when dead_url
+    faulted_mints: int = 0  # URLs minted expired by a fault (each a second earlier)
     layout: Layout | None = None  # a shaped file (shapes.py), decided when created
     shape: Shape = field(default_factory=Shape)  # the shape when created (parts, result)
     # The files of a split export (shape `parts` > 1), each a CSV with the header.
@@ -293,10 +294,15 @@ class JobStore:
     def mint_url(self, job: ExportJob, fault: Fault | None, part: int | None = None) -> str:
         """A fresh `result.url` (a new token each call, so an expired url can be refreshed);
         `part`: one file of a split export."""
-        ttl = self.config.token_ttl_seconds
+        ttl, now = self.config.token_ttl_seconds, None
         if fault is not None:
             ttl = int(fault.param("ttl_seconds"))
-        token = tokens.mint(self.secret, self.config.tenant, job.id, ttl)
+            if ttl <= 0:
+                # Each refresh answers a URL other than the one refused, as Voucherify's would
+                # (its `exp` moves on): tokens minted expired in one second would be one text.
+                job.faulted_mints += 1
+                now = time.time() - job.faulted_mints
+        token = tokens.mint(self.secret, self.config.tenant, job.id, ttl, now)
         origin = self.foreign_url if job.foreign else self.download_url
         url = f"{origin}/v1/exports/{job.id}?token={token}"
         return url if part is None else f"{url}&part={part}"
