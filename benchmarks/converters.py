@@ -6,7 +6,8 @@ Downloads one vouchers export (all 33 fields) from the bundled emulator into mem
 times, best of `--reps` (interleaved, the machine is shared): every converter of
 parsing/records.py on the non-empty cells of every column of its type (ns per cell), the row
 converter (µs per row), and the pipeline stages on the whole file (µs per row): line splitting,
-csv parsing, parsing + typing (`CsvRecordReader.records`), and the fast path's encoding
+csv parsing, parsing + typing (`CsvRecordReader.records`, without and with the check that rows lie
+inside their export's window), and the fast path's encoding
 (`fastpath.record_lines`).
 Prints a markdown table; `make bench` does not run it (it measures code, not the tap).
 """
@@ -27,10 +28,12 @@ from typing import Any
 import requests
 
 from tap_voucherify_exports.fields import TABLES, FieldType
+from tap_voucherify_exports.jobs.windows import Window
 from tap_voucherify_exports.output.fastpath import BLOCK_RECORDS, record_lines
 from tap_voucherify_exports.output.singer_lines import Envelope
 from tap_voucherify_exports.parsing.converters import CONVERTERS, compile_row
 from tap_voucherify_exports.parsing.records import CsvRecordReader
+from tap_voucherify_exports.parsing.window_rows import WindowBounds
 from voucherify_emulator import Emulator
 
 
@@ -81,6 +84,13 @@ def main() -> int:
 
     convert_row = compile_row(columns, types)
     reader = CsvRecordReader("vouchers", table, columns)
+    # A window holding every row: what a windowed export's reader checks (no row dropped).
+    everything = Window(
+        dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc), dt.datetime.now(dt.timezone.utc)
+    )
+    checked = CsvRecordReader(
+        "vouchers", table, columns, bounds=WindowBounds.of(everything, "created_at")
+    )
     records = list(reader.records(io.StringIO(text, newline="")))
     now = dt.datetime.now(dt.timezone.utc)
 
@@ -97,6 +107,9 @@ def main() -> int:
         "row conversion alone (compile_row)": lambda: [convert_row(row) for row in rows],
         "parse + type (CsvRecordReader.records)": lambda: sum(
             1 for _ in reader.records(io.StringIO(text, newline=""))
+        ),
+        "parse + type + window check (bounds=)": lambda: sum(
+            1 for _ in checked.records(io.StringIO(text, newline=""))
         ),
         "RECORD encoding (fastpath.record_lines)": encode,
     }

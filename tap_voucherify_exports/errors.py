@@ -192,6 +192,16 @@ class ExportResultError(VoucherifyError):
     """A `DONE` export whose `result` cannot be downloaded (no URL, or an untrusted host)."""
 
 
+class DownloadRefusedError(VoucherifyError):
+    """Voucherify refuses an export's download URL (401/403) and Get Export keeps answering that
+    same URL, also for the export created again."""
+
+
+class ExportedObjectRefusedError(VoucherifyError):
+    """Voucherify will not export the stream's object on this account (a 400 naming
+    `exported_object`): the stream must be deselected."""
+
+
 class ExportFieldsRefusedError(VoucherifyError):
     """Voucherify refuses a field the stream cannot do without (its primary or replication key)."""
 

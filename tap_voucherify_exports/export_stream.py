@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections import deque
 from collections.abc import Generator, Iterable, Iterator
+from dataclasses import replace
 from typing import Any, ClassVar, TypeVar
 
 from singer_sdk import Stream, Tap, metrics
@@ -139,13 +141,18 @@ class VoucherifyExportStream(Stream):
         fails rather than sync rows without it.
         """
         replication = (self.replication_key,) if self.replication_key else ()
+        key = (filter_key or self.filter_key) if window is not None else None
+        # The property holding the filtered date: `updated_at` in a change export, else the
+        # replication key (`date` for a redemption's `created_at`).
+        changes = key is not None and key == self.change_key
         return ExportRequest(
             self.name,
             self.table,
             self.requested_fields,
             window,
-            (filter_key or self.filter_key) if window is not None else None,
+            key,
             required=(*self.primary_keys, *replication),
+            cursor=self.change_key if changes else self.replication_key,
         )
 
     @property
@@ -189,9 +196,7 @@ class VoucherifyExportStream(Stream):
     def get_records(self, context: Context | None) -> Iterable[Record]:
         self._begin_backfill()
         self._begin_change_cursor()
-        route = self._record_route(context)
-        for request in self.export_requests():
-            yield from self._sync_window(request, route)
+        yield from self._sync_windows(self._record_route(context))
         self._end_full_table()
 
     def _begin_backfill(self) -> None:
@@ -242,14 +247,45 @@ class VoucherifyExportStream(Stream):
         self._begin_change_cursor()
         with self.get_record_counter() as counter:
             writer = BatchFileWriter(batch_config, self.tap_name, self.name, counter.increment)
-            route = self._batch_route(writer)
-            for request in self.export_requests():
-                for manifest in self._sync_window(request, route):
-                    yield batch_config.encoding, manifest
+            for manifest in self._sync_windows(self._batch_route(writer)):
+                yield batch_config.encoding, manifest
         self._end_full_table()  # after the last BATCH message: the SDK wrote it at the yield
 
-    def _sync_window(self, request: ExportRequest, route: Route[T]) -> Iterator[T]:
-        """Emit one window's records, then move its cursor to the window's end; split on ERROR.
+    def _sync_windows(self, route: Route[T]) -> Iterator[T]:
+        """Every export this sync needs, window after window (`_sync_window`); a window that
+        ended in ERROR is replaced by its halves.
+
+        Once Voucherify is seen to ignore a cursor's filter (an export held rows outside its
+        window, parsing/window_rows.py), windowing that cursor only exports the whole table
+        again and again: its remaining windows become one export up to the sync's end, whose
+        rows outside it are dropped (`_one_export_for_the_rest`).
+        """
+        pending = deque(self.export_requests())
+        while pending:
+            request = pending.popleft()
+            halves = yield from self._sync_window(request, route)
+            pending.extendleft(reversed(halves))
+            if self.session.filter_ignored(request):
+                self._one_export_for_the_rest(request, pending)
+
+    def _one_export_for_the_rest(self, done: ExportRequest, pending: deque[ExportRequest]) -> None:
+        """Replace the pending windows of `done`'s cursor by one export over all of them (the
+        session already withdrew them from the pipeline: none is created ahead any more)."""
+        rest = [r for r in pending if r.filter_key == done.filter_key and r.window is not None]
+        if len(rest) < 2:  # noqa: PLR2004 - one export left already, or none
+            return
+        windows = [r.window for r in rest if r.window is not None]
+        merged = replace(rest[0], window=Window(windows[0].start, windows[-1].end))
+        at = pending.index(rest[0])
+        others = [r for r in pending if r not in rest]
+        pending.clear()
+        pending.extend([*others[:at], merged, *others[at:]])
+
+    def _sync_window(
+        self, request: ExportRequest, route: Route[T]
+    ) -> Generator[T, None, tuple[ExportRequest, ...]]:
+        """Emit one window's records, then move its cursor to the window's end; on ERROR, return
+        its halves instead (`_sync_windows` syncs them next).
 
         `route.emit(records)` yields what this yields (records, or nothing when it writes them
         itself, or batch manifests) and may return one last item, yielded after the bookmark
@@ -262,14 +298,13 @@ class VoucherifyExportStream(Stream):
             if window is None or window.span / 2 < self.session.settings.min_window:
                 raise
             self.logger.warning("%s Splitting %s in half and retrying.", exc, window)
-            for half in request.split():
-                yield from self._sync_window(half, route)
-            return
+            return request.split()
         last = yield from route.emit(records)
         if request.window is not None:
             self._advance_bookmark(request, write_state=last is None)
         if last is not None:
             yield last
+        return ()
 
     def _advance_bookmark(self, request: ExportRequest, *, write_state: bool) -> None:
         """Every row of the request's window has been written: move its cursor to the window's

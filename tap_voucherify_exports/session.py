@@ -24,6 +24,7 @@ from tap_voucherify_exports.api.client import VoucherifyClient
 from tap_voucherify_exports.config.settings import Settings, parse_settings
 from tap_voucherify_exports.fields import TABLES
 from tap_voucherify_exports.jobs.download import PartReader, RecordPart, read_export
+from tap_voucherify_exports.jobs.export import Export
 from tap_voucherify_exports.jobs.exports_api import ExportsAPI
 from tap_voucherify_exports.jobs.ledger import ExportLedger
 from tap_voucherify_exports.jobs.pipeline import ExportPipeline
@@ -37,6 +38,7 @@ from tap_voucherify_exports.output.singer_lines import EncodedRows, Envelope
 from tap_voucherify_exports.output.workers import ParallelParser, ParallelPart
 from tap_voucherify_exports.parsing.columns import ColumnMap
 from tap_voucherify_exports.parsing.records import CsvRecordReader
+from tap_voucherify_exports.parsing.window_rows import WindowBounds
 from tap_voucherify_exports.redaction import redact_secrets_in_logs
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
@@ -98,6 +100,11 @@ class _TextKept:
         """The reader's count of null spellings read as null."""
         return self.reader.nulls
 
+    @property
+    def outside(self) -> int:
+        """The reader's count of rows dropped outside the export's window."""
+        return self.reader.outside
+
     def records(self, text: TextIO, *, skip_rows: int = 0) -> Iterator[Record]:
         """The reader's records of `text`, whose beginning is kept."""
         self._beginning = _Beginning(text)
@@ -136,6 +143,8 @@ class SyncSession:
         self._config = config
         self._open: _OpenSync | None = None
         self._warned: set[str] = set()
+        # (stream, filter key) whose export filter Voucherify ignored in this run.
+        self._filters_ignored: set[tuple[str, str]] = set()
         self._totals: dict[str, StreamTotals] = {}
         # Fields Voucherify refused in this session's run: later exports leave them out.
         self.refused_fields = RefusedFields()
@@ -249,16 +258,53 @@ class SyncSession:
         sent = running.api.as_sent(request)
         reader = self.reader(sent)
 
+        current = export  # the one created again when its download URL stays refused
+
+        def create_again(dead: Export) -> Export:
+            nonlocal current
+            current = running.pipeline.create_again(dead, sent)
+            return current
+
         def stream() -> Iterator[T]:
             started = time.monotonic()
-            counts = yield from read_export(running.api, export, sent, lambda: new_part(reader))
+            counts = yield from read_export(
+                running.api, export, sent, lambda: new_part(reader), create_again
+            )
             totals.downloading_seconds += time.monotonic() - started
             totals.exports += 1
             totals.rows += counts.rows
             totals.nulls += counts.nulls
-            running.pipeline.done_downloading(export)
+            if counts.outside:  # before the pipeline starts the next window's export
+                self._filter_was_ignored(request, current.id, counts.outside)
+            running.pipeline.done_downloading(current)
 
         return stream()
+
+    def _filter_was_ignored(self, request: ExportRequest, export_id: str, outside: int) -> None:
+        """An export held rows outside its window: say so, once per stream and filter, and
+        create no more exports of that stream's windows of that filter ahead: the stream asks
+        for one export of the rest instead (export_stream.py)."""
+        stream, key = request.stream_name, request.filter_key
+        assert key is not None
+        if (stream, key) in self._filters_ignored:
+            return
+        self._filters_ignored.add((stream, key))
+        self._running().pipeline.withdraw(
+            lambda planned: planned.stream_name == stream and planned.filter_key == key
+        )
+        LOGGER.warning(
+            "%s: Voucherify ignored the export filter on %s: %s (%s) held %d rows outside that "
+            "window, dropped by the tap. For the rest of this run the %s range is exported "
+            "once, its rows outside each window dropped (docs/incremental.md).",
+            request.stream_name, request.filter_key, export_id, request, outside,
+            request.filter_key,
+        )  # fmt: skip
+
+    def filter_ignored(self, request: ExportRequest) -> bool:
+        """Whether Voucherify ignored the filter of `request`'s stream and cursor in this run
+        (an export of it held rows outside its window)."""
+        key = request.filter_key
+        return key is not None and (request.stream_name, key) in self._filters_ignored
 
     def sample(self, request: ExportRequest) -> Sample:
         """One export's id, column mapping and first record, the export then released (the
@@ -302,6 +348,7 @@ class SyncSession:
                 TABLES[CONNECTION_TEST_OBJECT].keys,
                 Window(start, start + CONNECTION_TEST_WINDOW),
                 "created_at",
+                cursor="created_at",
             )
             export = running.api.create_export(request)
             try:
@@ -321,12 +368,14 @@ class SyncSession:
 
     def reader(self, request: ExportRequest) -> CsvRecordReader:
         """The CSV reader for one export of `request`, against the table the request carries."""
+        window, cursor = request.window, request.cursor
         return CsvRecordReader(
             request.stream_name,
             request.table,
             request.fields,
             self._warn_once,
             trust_order=self.settings.trust_column_order,
+            bounds=WindowBounds.of(window, cursor) if window and cursor else None,
         )
 
     def _warn_once(self, message: str) -> None:

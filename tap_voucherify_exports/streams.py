@@ -68,12 +68,17 @@ class PointsExpirationsStream(VoucherifyExportStream):
 
 
 class VoucherTransactionsStream(VoucherifyExportStream):
-    """Gift card and loyalty card balance changes: created once, never changed (append-only)."""
+    """Gift card and loyalty card balance changes: created once, never changed (append-only).
+
+    Not selected by default: select it explicitly where the account exports it."""
 
     name = "voucher_transactions"
     exported_object = "voucher_transactions"
     primary_keys = ("id",)
     replication_key = "created_at"
+    # The spec's captured 400 lists the exportable objects without `voucher_transactions`, and
+    # Loyalty v2 has no export: an account that refuses it must not fail a default sync.
+    selected_by_default = False
 
 
 STREAM_TYPES: tuple[type[VoucherifyExportStream], ...] = (

@@ -124,7 +124,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         metavar="JSON",
         help='answer exports in this shape (shapes.py), e.g. \'{"order": "reversed", '
-        '"metadata": "bare", "null": "NULL"}\'',
+        '"metadata": "bare", "null": "NULL", "ignore_filters": ["voucher"]}\'',
     )
     return parser.parse_args(argv)
 

@@ -192,7 +192,7 @@ class Emulator:
         """Answer exports created from now on in this shape (shapes.py); no argument resets it.
 
         E.g. `set_shape(order="reversed", header="keys")`, `set_shape(metadata="bare")`,
-        `set_shape(null="NULL")`,
+        `set_shape(null="NULL")`, `set_shape(ignore_filters=["voucher"])`,
         `set_shape(reject={"redemption": ["order_id"]})`.
         """
         if "swap" in fields and fields["swap"] is not None:

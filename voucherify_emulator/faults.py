@@ -21,6 +21,7 @@ FAULTS: dict[str, str] = {
     "reset_download": "download",
     "truncate_download": "download",
     "expire_token": "poll",
+    "dead_url": "create",
     "job_error": "create",
     "never_finish": "create",
     "max_rows_per_export": "create",
@@ -36,6 +37,9 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "reset_download": {"after_bytes": 1024},
     "truncate_download": {"mode": "content_length", "after_bytes": None},
     "expire_token": {"ttl_seconds": 0},
+    # The export's result.url is expired from the start, and every Get Export answers that
+    # same URL: a token that never gets fresher.
+    "dead_url": {},
     "job_error": {},
     "never_finish": {},
     "max_rows_per_export": {"max_rows": 0},

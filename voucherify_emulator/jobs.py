@@ -58,6 +58,9 @@ class ExportJob:
     foreign: bool = False  # result.url on the foreign origin
     malformed: str | None = None  # malformed_row kind
     token_ttl: int | None = None  # set by expire_token for the next mint
+    dead_url: bool = False  # dead_url: result.url expired, and answered again on every Get
+    dead_urls: list[str] = field(default_factory=list)  # minted once, when dead_url
+    faulted_mints: int = 0  # URLs minted expired by a fault (each a second earlier)
     layout: Layout | None = None  # a shaped file (shapes.py), decided when created
     shape: Shape = field(default_factory=Shape)  # the shape when created (parts, result)
     # The files of a split export (shape `parts` > 1), each a CSV with the header.
@@ -105,7 +108,7 @@ class JobStore:
     def create(self, body: Any) -> ExportJob:
         """Validate, create and start generating an export (raises ApiError)."""
         shape = self.config.shape
-        spec = validate_create(body, shape.reject)
+        spec = validate_create(body, shape.reject, shape.refuse_objects)
         now = datetime.now(timezone.utc)
         self.dataset.touch(now)  # rows added from now on are dated after this export
         obj = spec.exported_object
@@ -114,7 +117,9 @@ class JobStore:
         changed = self.dataset.changes.snapshot(obj)
         inclusive = self.config.edges == "inclusive"
         window: Sequence[int]
-        if spec.filter_key == "updated_at":
+        if obj in shape.ignore_filters:
+            window = timeline.window(None, None, inclusive)  # the filter ignored: every row
+        elif spec.filter_key == "updated_at":
             window = self.dataset.updated_at_window(
                 obj, spec.after_ms, spec.before_ms, inclusive, changed
             )
@@ -175,6 +180,8 @@ class JobStore:
             job.never_finish = True
         if self.faults.take(("foreign_download_host",), "create", obj):
             job.foreign = True
+        if self.faults.take(("dead_url",), "create", obj):
+            job.dead_url = True
         malformed = self.faults.take(("malformed_row",), "create", obj)
         if malformed is not None:
             job.malformed = str(malformed.param("kind"))
@@ -287,10 +294,15 @@ class JobStore:
     def mint_url(self, job: ExportJob, fault: Fault | None, part: int | None = None) -> str:
         """A fresh `result.url` (a new token each call, so an expired url can be refreshed);
         `part`: one file of a split export."""
-        ttl = self.config.token_ttl_seconds
+        ttl, now = self.config.token_ttl_seconds, None
         if fault is not None:
             ttl = int(fault.param("ttl_seconds"))
-        token = tokens.mint(self.secret, self.config.tenant, job.id, ttl)
+            if ttl <= 0:
+                # Each refresh answers a URL other than the one refused, as Voucherify's would
+                # (its `exp` moves on): tokens minted expired in one second would be one text.
+                job.faulted_mints += 1
+                now = time.time() - job.faulted_mints
+        token = tokens.mint(self.secret, self.config.tenant, job.id, ttl, now)
         origin = self.foreign_url if job.foreign else self.download_url
         url = f"{origin}/v1/exports/{job.id}?token={token}"
         return url if part is None else f"{url}&part={part}"
@@ -299,7 +311,13 @@ class JobStore:
         """The export object as Voucherify returns it."""
         status = job.status
         result = None
-        if status == "DONE" and mint:
+        if status == "DONE" and mint and job.dead_url:
+            if not job.dead_urls:  # minted expired, once: every Get answers the same URLs
+                dead = Fault("expire_token", "poll", params={"ttl_seconds": 0})
+                parts = range(len(job.part_paths)) if job.part_paths else [None]
+                job.dead_urls = [self.mint_url(job, dead, part) for part in parts]
+            result = job.shape.result_body(job.dead_urls)
+        elif status == "DONE" and mint:
             fault = self.faults.take(("expire_token",), "poll", job.exported_object)
             if job.part_paths:
                 urls = [self.mint_url(job, fault, part) for part in range(len(job.part_paths))]

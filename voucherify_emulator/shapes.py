@@ -22,7 +22,13 @@ emulator answer the other ways a real account might, for a tap to be tested agai
   run of the rows (Voucherify says a large export "can split into multiple chunks", and shows
   no shape); `result`: where `result` lists them: `url` (one URL, or a list under `url`),
   `urls` (a list), `parts` (objects with a `url`), or `unknown` (the first under `url`, the
-  rest under a key a client has never seen: the shape a client must refuse, not half-read).
+  rest under a key a client has never seen: the shape a client must refuse, not half-read);
+- `ignore_filters`: exported_objects whose exports ignore `parameters.filters` and hold every
+  row, as Voucherify does with filter conditions it does not understand (PHP SDK 5.1.0
+  changelog) and as a Dashboard bug did with voucher date filters (fixed 2026-06-22);
+- `refuse_objects`: exported_objects this account cannot export: creating one is answered with
+  the spec's captured 400 `invalid_payload`, whose list of allowed values lacks them (the
+  spec's own example lacks `voucher_transactions`).
 
 `metadata.<key>` fields ("expressed as metadata.X", digest §3) are served in every shape: the
 key's value in the row's metadata JSON, text as is, anything else as compact JSON.
@@ -71,6 +77,8 @@ class Shape:
     parts: int = 1
     result: str = "url"
     null: str = ""
+    ignore_filters: list[str] = field(default_factory=list)
+    refuse_objects: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for name, value, allowed in (
@@ -93,11 +101,26 @@ class Shape:
         for obj in self.reject:
             if obj not in OBJECTS:
                 raise ValueError(f"shape reject: unknown exported_object {obj!r}")
+        self.ignore_filters = list(self.ignore_filters)
+        self.refuse_objects = list(self.refuse_objects)
+        for name, objects in (
+            ("ignore_filters", self.ignore_filters),
+            ("refuse_objects", self.refuse_objects),
+        ):
+            for obj in objects:
+                if obj not in OBJECTS:
+                    raise ValueError(f"shape {name}: unknown exported_object {obj!r}")
 
     @property
     def is_default(self) -> bool:
         """Whether files look exactly as without a shape (the generator's fast path)."""
-        return self == Shape(reject=self.reject, parts=self.parts, result=self.result)
+        return self == Shape(
+            reject=self.reject,
+            parts=self.parts,
+            result=self.result,
+            ignore_filters=self.ignore_filters,
+            refuse_objects=self.refuse_objects,
+        )
 
     def result_body(self, urls: list[str]) -> dict[str, Any]:
         """The export's `result` listing these file URLs, in this shape's `result` form."""
@@ -121,6 +144,8 @@ class Shape:
             "parts": self.parts,
             "result": self.result,
             "null": self.null,
+            "ignore_filters": self.ignore_filters,
+            "refuse_objects": self.refuse_objects,
         }
 
 

@@ -9,6 +9,7 @@ loudly rather than ignored, so a tap never believes a filter was applied when it
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,17 +186,23 @@ def _exportable(keys: tuple[str, ...], field: str) -> bool:
     return field in keys
 
 
-def validate_create(body: Any, rejected: dict[str, list[str]] | None = None) -> ExportSpec:
+def validate_create(
+    body: Any,
+    rejected: dict[str, list[str]] | None = None,
+    refused_objects: Collection[str] = (),
+) -> ExportSpec:
     """Validate a POST /v1/exports body; raise ApiError like Voucherify would.
 
-    `rejected`: exported_object → field keys this emulator refuses (see shapes.py)."""
+    `rejected`: exported_object → field keys this emulator refuses; `refused_objects`: the
+    exported_objects this account cannot export at all (see shapes.py)."""
     if not isinstance(body, dict):
         raise invalid_payload("Payload should be object")
     exported_object = body.get("exported_object")
-    if exported_object not in OBJECTS:
+    if exported_object not in OBJECTS or exported_object in refused_objects:
+        allowed = [obj for obj in ALLOWED_OBJECTS if obj not in refused_objects]
         raise invalid_payload(
             "Property .exported_object should be equal to one of the allowed values "
-            f"[ {', '.join(ALLOWED_OBJECTS)} ]"
+            f"[ {', '.join(allowed)} ]"
         )
     parameters = body.get("parameters", {})
     if parameters is None:

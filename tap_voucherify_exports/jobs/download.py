@@ -16,6 +16,7 @@ import requests
 from tap_voucherify_exports.config.values import origin_of
 from tap_voucherify_exports.errors import (
     BROKEN_DOWNLOAD_ERRORS,
+    DownloadRefusedError,
     ExportResultError,
     TruncatedCsvError,
     VoucherifyAPIError,
@@ -45,6 +46,7 @@ class ExportCounts(NamedTuple):
 
     rows: int
     nulls: int  # typed cells spelled `null`/`NULL`, read as null (parsing/converters.py)
+    outside: int = 0  # rows dropped, outside the window asked for (parsing/window_rows.py)
 
 
 class RowReader(Protocol):
@@ -57,6 +59,11 @@ class RowReader(Protocol):
     @property
     def nulls(self) -> int:
         """Typed cells spelled `null`/`NULL` read as null so far, in every file read."""
+        ...
+
+    @property
+    def outside(self) -> int:
+        """Rows read and dropped so far, outside the export's window, in every file read."""
         ...
 
 
@@ -74,6 +81,11 @@ class PartReader(Protocol[T_co]):
         """Typed cells spelled `null`/`NULL` among the rows yielded, read as null."""
         ...
 
+    @property
+    def outside(self) -> int:
+        """Rows read and dropped, outside the export's window."""
+        ...
+
     def read(self, response: requests.Response) -> Iterator[T_co]:
         """Yield the body's rows (one record, or an encoded batch of them, per item)."""
         ...
@@ -86,15 +98,22 @@ class RecordPart:
         self.reader = reader
         self.rows = 0
         self._nulls_before = reader.nulls  # one reader reads every file of an export
+        self._outside_before = reader.outside
 
     @property
     def nulls(self) -> int:
         """Typed cells spelled `null`/`NULL` read as null in this file."""
         return self.reader.nulls - self._nulls_before
 
+    @property
+    def outside(self) -> int:
+        """Rows of this file read and dropped, outside the export's window."""
+        return self.reader.outside - self._outside_before
+
     def read(self, response: requests.Response) -> Iterator[dict[str, Any]]:
-        """The file's records, after the `rows` already yielded (by an earlier, broken read)."""
-        for record in self.reader.records(_text(response), skip_rows=self.rows):
+        """The file's records, after the rows an earlier, broken read went through (those it
+        yielded and those it dropped)."""
+        for record in self.reader.records(_text(response), skip_rows=self.rows + self.outside):
             self.rows += 1
             yield record
 
@@ -143,14 +162,20 @@ def read_export(
     export: Export,
     request: ExportRequest,
     new_part: Callable[[], PartReader[T_co]],
+    create_again: Callable[[Export], Export] | None = None,
 ) -> Generator[T_co, None, ExportCounts]:
     """Stream every file of a DONE export through a reader `new_part()` makes for each,
     restarting a broken download.
 
     A restart resumes after the rows already yielded (the reader knows where), so no row is
-    emitted twice; an expired token gets a fresh `result.url` from Get Export. Returns the
-    number of rows and of null spellings read as null (the generator's value, for the
-    session's summary); jobs/progress.py logs the running total meanwhile.
+    emitted twice; an expired token gets a fresh `result.url` from Get Export. When Get Export
+    answers the very URL that was just refused, the token will not get any fresher:
+    `create_again(export)` creates the export for the same window once more (the pipeline
+    tracks it and deletes the dead one), and its file is read from its first row; the rows
+    already read may repeat, none can be missed (targets upsert on the primary key). A second
+    dead URL raises `DownloadRefusedError`. Returns the number of rows, of null spellings read
+    as null and of rows outside the window (the generator's value, for the session's summary);
+    jobs/progress.py logs the running total meanwhile.
     """
     started = time.monotonic()
     if started - export.read_at > RESULT_URL_MAX_AGE_SECONDS:
@@ -160,14 +185,16 @@ def read_export(
         )  # fmt: skip
         export = api.get_export(export.id)
     progress = DownloadProgress(request.stream_name, export.id, started)
-    total = nulls = 0
+    total = nulls = outside = 0
     part = 0
     files = len(download_urls(api, export))
     if files > 1:
         LOGGER.info("%s: %s has %d files; reading them in order", request.stream_name, export.id,
                     files)  # fmt: skip
+    created_again = False
     while part < len(urls := download_urls(api, export)):
         reader = new_part()
+        start_over = False
         for attempt in range(1, DOWNLOAD_MAX_TRIES + 1):
             url = urls[part]
             try:
@@ -188,6 +215,26 @@ def read_export(
                 )
                 export = api.get_export(export.id)
                 urls = download_urls(api, export)
+                if url not in urls:
+                    continue
+                # The URL just refused, answered again: no fresher token will come (inferred:
+                # the docs' "call Get Export again for a fresh result.url" has no example).
+                if created_again or create_again is None:
+                    raise DownloadRefusedError(
+                        f"{request.stream_name}: Voucherify refuses the download URL of "
+                        f"{export.id} ({exc.status}) and Get Export answers that same URL"
+                        f"{', for the export created again too' if created_again else ''}: "
+                        "the file cannot be downloaded. Nothing after the last complete STATE "
+                        "was lost; run the sync again later."
+                    ) from None
+                LOGGER.warning(
+                    "%s: Get Export answers the download URL of %s that was just refused (%s); "
+                    "creating the export for %s again and reading it from its first row",
+                    request.stream_name, export.id, exc.status, request,
+                )  # fmt: skip
+                export = create_again(export)
+                created_again = start_over = True
+                break
             except (TruncatedCsvError, *BROKEN_DOWNLOAD_ERRORS) as exc:
                 if attempt == DOWNLOAD_MAX_TRIES:
                     raise VoucherifyError(
@@ -201,10 +248,12 @@ def read_export(
                 )  # fmt: skip
         total += reader.rows
         nulls += reader.nulls
-        part += 1
+        outside += reader.outside
+        part = 0 if start_over else part + 1
+    dropped = f"; {outside} rows outside the window dropped" if outside else ""
     LOGGER.info(
-        "%s: %s: %d rows from %s in %.1f s%s",
+        "%s: %s: %d rows from %s in %.1f s%s%s",
         request.stream_name, request, total, export.id, time.monotonic() - started,
-        null_note(nulls),
+        null_note(nulls), dropped,
     )  # fmt: skip
-    return ExportCounts(total, nulls)
+    return ExportCounts(total, nulls, outside)

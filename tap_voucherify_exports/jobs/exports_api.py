@@ -14,6 +14,7 @@ from tap_voucherify_exports.api.client import VoucherifyClient
 from tap_voucherify_exports.config.settings import Settings
 from tap_voucherify_exports.errors import (
     ConnectFailedError,
+    ExportedObjectRefusedError,
     ExportFailedError,
     ExportFieldsRefusedError,
     VoucherifyAPIError,
@@ -87,6 +88,15 @@ class ExportsAPI:
             [] if allowed is None else [f for f in request.fields if not is_allowed(f, allowed)]
         )
         if not refused:
+            if error.status == HTTPStatus.BAD_REQUEST and "exported_object" in str(error.details):
+                # The spec's captured 400 lists the exportable objects without
+                # `voucher_transactions`: an account may refuse a whole object.
+                raise ExportedObjectRefusedError(
+                    f"{request.stream_name}: Voucherify refuses to export "
+                    f"`{request.exported_object}` on this account: {error}. Deselect the stream "
+                    f"{request.stream_name} (catalog `selected: false`; in meltano, "
+                    f"`select: ['!{request.stream_name}.*']`) to sync the others."
+                ) from None
             raise error  # not a field refusal, or none of ours: nothing to drop
         needed = [field for field in refused if field in request.required]
         if needed:

@@ -18,10 +18,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Protocol
 
+from tap_voucherify_exports.errors import ExportCancelledError
 from tap_voucherify_exports.jobs.export import Export
 from tap_voucherify_exports.jobs.exports_api import DeleteOutcome
 from tap_voucherify_exports.jobs.ledger import ExportLedger
@@ -54,9 +56,24 @@ class JobWaiter(Protocol):
         """Block until the job is DONE and return it."""
         ...
 
+    def abandon(self, export_id: str) -> None:
+        """Stop waiting for one job: its wait (now or later) ends with `ExportCancelledError`."""
+        ...
+
     def close(self) -> None:
         """Stop waiting: every wait still going ends with `ExportCancelledError`."""
         ...
+
+
+@dataclass(eq=False)
+class _Ahead:
+    """A planned export started ahead: its request, the thread creating and waiting for it, the
+    export's id once created, and whether the stream no longer needs it (`withdraw`)."""
+
+    request: ExportRequest
+    future: Future[Export] | None = None
+    export_id: str | None = None
+    withdrawn: bool = False
 
 
 class ExportPipeline:
@@ -77,7 +94,7 @@ class ExportPipeline:
         self.delete_exports = delete_exports
         self._executor = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="export")
         self._planned: deque[ExportRequest] = deque()
-        self._started: deque[tuple[ExportRequest, Future[Export]]] = deque()
+        self._started: deque[_Ahead] = deque()
         self._downloading = False
         self._lock = threading.Lock()
         self._created: set[str] = set()  # export ids whose rows are not all emitted yet
@@ -133,23 +150,37 @@ class ExportPipeline:
     def _top_up(self) -> None:
         limit = self.max_in_flight - (1 if self._downloading else 0)
         while self._planned and len(self._started) < limit:
-            request = self._planned.popleft()
-            self._started.append((request, self._executor.submit(self._run, request)))
+            ahead = _Ahead(self._planned.popleft())
+            ahead.future = self._executor.submit(self._run, ahead.request, ahead)
+            self._started.append(ahead)
 
-    def _run(self, request: ExportRequest) -> Export:
+    def _run(self, request: ExportRequest, ahead: _Ahead | None = None) -> Export:
         export = self.api.create_export(request)
         with self._lock:
             self._created.add(export.id)
+            if ahead is not None:
+                ahead.export_id = export.id
         # Listed, and a STATE written, before it is waited for. Should the STATE fail (a closed
         # pipe), `close` still deletes the export: it is in `_created` already.
         self.ledger.add(export.id)
-        return self.waiter.wait(export, request)
+        try:
+            if ahead is not None and ahead.withdrawn:
+                raise ExportCancelledError(f"{export.id} is no longer needed.")
+            export = self.waiter.wait(export, request)
+            if ahead is not None and ahead.withdrawn:
+                raise ExportCancelledError(f"{export.id} is no longer needed.")
+        except Exception:
+            if ahead is not None and ahead.withdrawn:
+                self._release(export.id)
+            raise
+        return export
 
     def export_for(self, request: ExportRequest) -> Export:
         """The DONE export for `request`: prefetched if it was planned next, else run now."""
         self._downloading = True
-        if self._started and self._started[0][0] == request:
-            _, future = self._started.popleft()
+        if self._started and self._started[0].request == request:
+            future = self._started.popleft().future
+            assert future is not None
             self._top_up()
             export = future.result()
         else:
@@ -157,19 +188,55 @@ class ExportPipeline:
             export = self._run(request)
         return export
 
+    def create_again(self, dead: Export, request: ExportRequest) -> Export:
+        """The export for `request` once more, DONE (`dead`'s download URL stays refused,
+        jobs/download.py): `dead` is released (deleted, or kept with `delete_exports` off), the
+        new one created, listed and deleted after its rows like any other."""
+        self._release(dead.id)
+        return self._run(request)
+
+    def withdraw(self, unneeded: Callable[[ExportRequest], bool]) -> None:
+        """Planned requests the sync will not ask for after all (a stream whose filter
+        Voucherify ignored asks for one export of the rest instead): they are not created, and
+        those created already are deleted as soon as their creation returns (`delete_exports`
+        off: kept, and reported at `close`)."""
+        self._planned = deque(r for r in self._planned if not unneeded(r))
+        abandoned: list[str] = []
+        stream = ""
+        with self._lock:
+            for ahead in [a for a in self._started if unneeded(a.request)]:
+                self._started.remove(ahead)
+                ahead.withdrawn = True
+                if ahead.future is not None and ahead.future.cancel():
+                    continue  # never started: nothing was created
+                if ahead.export_id is not None:
+                    abandoned.append(ahead.export_id)
+                    stream = ahead.request.stream_name
+        for export_id in abandoned:
+            self.waiter.abandon(export_id)  # `_run` then deletes it
+        if abandoned:
+            LOGGER.info(
+                "%s: %d exports created ahead are no longer needed: %s",
+                stream, len(abandoned), ", ".join(abandoned),
+            )  # fmt: skip
+        self._top_up()
+
     def done_downloading(self, export: Export) -> None:
         """Called once an export's rows are all emitted: free its slot, delete it if asked."""
         self._downloading = False
         self._top_up()
-        if self.delete_exports:
-            # Forgotten only once deleted: a stop (Ctrl-C) that interrupts this DELETE leaves the
-            # export to `close`, which deletes what is still listed.
-            if self.api.delete_export(export.id).gone:
-                self.ledger.discard(export.id)
-        else:
-            self._kept.append(export.id)
+        self._release(export.id)
+
+    def _release(self, export_id: str) -> None:
+        """An export nobody reads any more: deleted when asked (else kept, and reported)."""
+        # Forgotten only once deleted: a stop (Ctrl-C) that interrupts this DELETE leaves the
+        # export to `close`, which deletes what is still listed.
+        if self.delete_exports and self.api.delete_export(export_id).gone:
+            self.ledger.discard(export_id)
         with self._lock:
-            self._created.discard(export.id)
+            if not self.delete_exports:
+                self._kept.append(export_id)
+            self._created.discard(export_id)
 
     def close(self) -> None:
         """Stop waiting for jobs nobody will download; delete them when `delete_exports` is on."""
@@ -178,8 +245,9 @@ class ExportPipeline:
         # poller nor a worker keeps the shutdown waiting for the pause to end.
         self.api.interrupt_waits()
         self.waiter.close()
-        for _, future in self._started:
-            future.cancel()
+        for ahead in self._started:
+            if ahead.future is not None:
+                ahead.future.cancel()
         self._executor.shutdown(wait=True)
         self._started.clear()
         if self.delete_exports:

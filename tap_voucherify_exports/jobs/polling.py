@@ -64,6 +64,7 @@ class ExportPoller:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._unknown_statuses: set[str] = set()
+        self._abandoned: set[str] = set()  # export ids nobody waits for any more (`abandon`)
 
     def wait(self, export: Export, request: ExportRequest) -> Export:
         """Block until `export` is DONE and return it; raise `ExportFailedError` on ERROR,
@@ -85,6 +86,8 @@ class ExportPoller:
         with self._cond:
             if self._closed:
                 raise ExportCancelledError(f"{export.id} abandoned: the sync is stopping.")
+            if export.id in self._abandoned:
+                raise ExportCancelledError(f"{export.id} abandoned: no longer needed.")
             self._waiters.append(waiter)
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -96,6 +99,17 @@ class ExportPoller:
         if waiter.error is not None:
             raise waiter.error
         return self.api.finished(waiter.export, request, now)
+
+    def abandon(self, export_id: str) -> None:
+        """Stop waiting for one job (no longer needed): its wait, now or later, raises
+        `ExportCancelledError`."""
+        with self._cond:
+            self._abandoned.add(export_id)
+            for waiter in [w for w in self._waiters if w.export.id == export_id]:
+                self._remove(
+                    waiter, ExportCancelledError(f"{export_id} abandoned: no longer needed.")
+                )
+            self._cond.notify_all()
 
     def close(self) -> None:
         """Stop polling; every job still waited for raises `ExportCancelledError`."""

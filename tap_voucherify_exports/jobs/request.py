@@ -24,6 +24,9 @@ class ExportRequest:
     filter_key: str | None = None
     # Fields never dropped when Voucherify refuses some: the stream's primary and replication keys.
     required: tuple[str, ...] = ()
+    # The record property whose values the filter selects (`date` for a redemption's
+    # `created_at`): rows outside the window are dropped by it (parsing/window_rows.py).
+    cursor: str | None = None
 
     @property
     def exported_object(self) -> str:

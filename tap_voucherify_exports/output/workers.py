@@ -43,6 +43,7 @@ from tap_voucherify_exports.fields import ExportedObjectTable
 from tap_voucherify_exports.output.memory import keep_freed_memory
 from tap_voucherify_exports.parsing.evidence import EVIDENCE_ROWS
 from tap_voucherify_exports.parsing.records import CsvRecordReader, count_lines, max_line_chars
+from tap_voucherify_exports.parsing.window_rows import WindowBounds
 from tap_voucherify_exports.output.singer_lines import EncodedRows, Envelope, wrap_lines
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
@@ -72,6 +73,7 @@ class PieceSpec:
     width: int
     # (stream, version): the workers write RECORD messages; None: bare JSON lines (BATCH files).
     envelope: Envelope | None
+    bounds: WindowBounds | None = None  # rows outside the export's window are dropped
 
 
 def record_end(data: bytes, start: int = 0, *, last: bool = True) -> int:
@@ -165,10 +167,10 @@ def _encode_piece(spec: PieceSpec, data: bytes) -> EncodedRows:
     if reader is None:
         if len(_readers) >= _READERS_KEPT:
             _readers.clear()  # readers of files long finished
-        reader = CsvRecordReader(spec.stream_name, spec.table, spec.fields)
+        reader = CsvRecordReader(spec.stream_name, spec.table, spec.fields, bounds=spec.bounds)
         reader.use_columns(spec.column_map, spec.width)
         _readers[spec.key] = reader
-    nulls = reader.nulls
+    nulls, outside = reader.nulls, reader.outside
     try:
         records = reader.piece_records(data)
     except CsvFormatError as exc:
@@ -185,7 +187,9 @@ def _encode_piece(spec: PieceSpec, data: bytes) -> EncodedRows:
     body = encoder.encode_lines(records)
     if spec.envelope is not None and records:
         body = wrap_lines(spec.envelope, body, dt.datetime.now(dt.timezone.utc))
-    return EncodedRows(body, len(records), count_lines(data), reader.nulls - nulls)
+    return EncodedRows(
+        body, len(records), count_lines(data), reader.nulls - nulls, reader.outside - outside
+    )
 
 
 # --- in the tap's process ----------------------------------------------------------------------
@@ -235,6 +239,7 @@ class ParallelPart:
         self.envelope = envelope
         self.rows = 0  # records handed on
         self.nulls = 0  # typed cells spelled null among them, read as null
+        self.outside = 0  # rows read and dropped: outside the export's window
         self._announced = False  # the mapping's warning said, its evidence checked
         self._spec: PieceSpec | None = None
         self._offset = 0  # bytes of the body handed on (header included): a record boundary
@@ -299,6 +304,7 @@ class ParallelPart:
             column_map,
             self.reader.width,
             self.envelope,
+            self.reader.bounds,
         )
         self._offset = len(header)
         self._lines = count_lines(header)
@@ -342,4 +348,5 @@ class ParallelPart:
         self._lines += encoded.lines
         self.rows += encoded.rows
         self.nulls += encoded.nulls
+        self.outside += encoded.outside
         return encoded

@@ -31,6 +31,7 @@ from tap_voucherify_exports.parsing.converters import (
     compile_row,
 )
 from tap_voucherify_exports.parsing.evidence import EVIDENCE_ROWS, check_positions, evidence_note
+from tap_voucherify_exports.parsing.window_rows import CANONICAL_CHARS, WindowBounds
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
 
@@ -170,6 +171,7 @@ class CsvRecordReader:
         warn: Callable[[str], None] = _log_warning,
         *,
         trust_order: bool = False,
+        bounds: WindowBounds | None = None,
     ) -> None:
         self.stream_name = stream_name
         self.table = table
@@ -181,6 +183,11 @@ class CsvRecordReader:
         self._width = 0  # the header's cells
         # Typed cells spelled `null`/`NULL` read as null so far, in every file this reader read.
         self.nulls = 0
+        # The window the export was asked for: rows outside it are dropped and counted
+        # (parsing/window_rows.py), in every file this reader read.
+        self.bounds = bounds
+        self.outside = 0
+        self._cursor_at: int | None = None  # the cursor's column, when the header has it
 
     def records(self, text: TextIO, *, skip_rows: int = 0) -> Iterator[dict[str, Any]]:
         """Yield typed records from CSV text (opened with newline=''); skip rows already emitted.
@@ -280,6 +287,15 @@ class CsvRecordReader:
         self.column_map = column_map
         self._width = width
         self._convert_row = row_converter(column_map)
+        bounds = self.bounds
+        self._cursor_at = next(
+            (
+                column.index
+                for column in column_map.direct
+                if bounds is not None and column.field.property_name == bounds.cursor
+            ),
+            None,
+        )
 
     def _null(self) -> None:
         self.nulls += 1
@@ -313,12 +329,16 @@ class CsvRecordReader:
     def _typed(
         self, reader: Any, ending: _Ending | _LineReader, skip_rows: int
     ) -> Iterator[dict[str, Any]]:
-        """The rows `reader` parses, typed; bad rows raise naming their line."""
+        """The rows `reader` parses, typed; bad rows raise naming their line. A row whose
+        cursor lies outside `bounds` is dropped and counted in `outside` (`skip_rows` counts
+        it: it was read)."""
         assert self.column_map is not None
         assert self._convert_row is not None
         convert_row, direct = self._convert_row, self.column_map.direct
         width = self._width
         rows_read = 0
+        at, bounds = self._cursor_at, self.bounds
+        low, high = (bounds.low, bounds.high) if bounds is not None else ("", "")
         for row in reader:
             if len(row) != width:
                 if not row:
@@ -327,6 +347,15 @@ class CsvRecordReader:
             rows_read += 1
             if rows_read <= skip_rows:
                 continue
+            if at is not None:
+                # Voucherify's own form compares as text (two comparisons a row); any other
+                # cell is parsed.
+                cell = row[at]
+                if not (low <= cell <= high and len(cell) == CANONICAL_CHARS and cell[-1] == "Z"):
+                    assert bounds is not None
+                    if not bounds.inside(cell):
+                        self.outside += 1
+                        continue
             try:
                 record = convert_row(row)
             except (ValueError, TypeError):

@@ -10,6 +10,7 @@ import requests_mock as rm
 from tap_voucherify_exports.api.client import VoucherifyClient
 from tap_voucherify_exports.config.settings import parse_settings
 from tap_voucherify_exports.errors import (
+    DownloadRefusedError,
     ExportFailedError,
     ExportFieldsRefusedError,
     ExportResultError,
@@ -121,7 +122,7 @@ def test_an_exports_counts_and_line_include_its_null_spellings(api, requests_moc
                 counts = stop.value
                 break
     assert [r["value"] for r in records] == [None, 3, None]
-    assert counts == (3, 2)
+    assert counts == (3, 2, 0)
     assert caplog.messages[-1].endswith(
         " s; 2 cells spelled null/NULL in typed columns read as null"
     )
@@ -141,8 +142,39 @@ def test_download_refreshes_token_after_401(api, requests_mock):
 
 def test_token_refresh_is_bounded(api, requests_mock):
     requests_mock.get(rm.ANY, additional_matcher=lambda r: "download" in r.netloc, status_code=401)
-    requests_mock.get(f"{API}/exp_1", json=done())
+    fresh = iter(range(100))
+    requests_mock.get(f"{API}/exp_1", json=lambda request, context: done(token=f"t{next(fresh)}"))
     with pytest.raises(VoucherifyAPIError, match="401"):
+        list(read_export(api, Export.from_json(done()), REQUEST, parts()))
+    downloads = [r for r in requests_mock.request_history if "download" in r.netloc]
+    assert len(downloads) == 5
+
+
+def test_the_refused_url_answered_again_is_not_retried_and_the_export_is_created_again(
+    api, requests_mock
+):
+    requests_mock.get(f"{DOWNLOAD}/exp_1", status_code=401)
+    requests_mock.get(f"{DOWNLOAD}/exp_2", text=CSV)
+    requests_mock.get(f"{API}/exp_1", json=done())  # the same URL, the same token
+    created: list[str] = []
+
+    def create_again(dead: Export) -> Export:
+        created.append(dead.id)
+        return Export.from_json(done("exp_2"))
+
+    export = Export.from_json(done())
+    records = list(read_export(api, export, REQUEST, parts(), create_again))
+    assert created == ["exp_1"]
+    assert [r["id"] for r in records] == ["v1", "v2", "v3"]
+    assert len([r for r in requests_mock.request_history if "exp_1?" in r.url]) == 1
+
+
+def test_a_refused_url_answered_again_without_a_way_to_create_again_fails_naming_it(
+    api, requests_mock
+):
+    requests_mock.get(f"{DOWNLOAD}/exp_1", status_code=403)
+    requests_mock.get(f"{API}/exp_1", json=done())
+    with pytest.raises(DownloadRefusedError, match="Get Export answers that same URL"):
         list(read_export(api, Export.from_json(done()), REQUEST, parts()))
 
 

@@ -37,6 +37,9 @@ class FakeAPI:
     def close(self) -> None:
         """The poller's close: nothing is polled here."""
 
+    def abandon(self, export_id: str) -> None:
+        """The poller's abandon: waits here end on their own."""
+
     def wait(self, export: Export, request: ExportRequest) -> Export:
         time.sleep(0.02)
         if request.stream_name in self.fail:
@@ -242,3 +245,20 @@ def test_an_export_whose_state_could_not_be_written_is_still_deleted_at_close():
         pipeline.export_for(requests_("a")[0])
     pipeline.close()
     assert api.deleted == ["exp_a"]
+
+
+def test_withdrawn_requests_are_not_created_and_those_created_ahead_are_deleted():
+    api = FakeAPI()
+    ledger = ExportLedger()
+    pipeline = ExportPipeline(api, api, 3, delete_exports=True, ledger=ledger)
+    planned = requests_("a", "b", "c", "d", "e")
+    pipeline.plan(planned)
+    export = pipeline.export_for(planned[0])  # b and c are created ahead meanwhile
+    pipeline.withdraw(lambda request: request.stream_name in {"b", "c", "d"})
+    api.downloaded()
+    pipeline.done_downloading(export)
+    assert pipeline.export_for(planned[4]).id == "exp_e", "the next one still planned ahead"
+    pipeline.close()
+    assert "d" not in api.created, "a withdrawn request not started yet is never created"
+    assert set(api.deleted) == {f"exp_{name}" for name in api.created}
+    assert ledger.ids() == []
