@@ -196,6 +196,19 @@ class ExportFieldsRefusedError(VoucherifyError):
     """Voucherify refuses a field the stream cannot do without (its primary or replication key)."""
 
 
+class CountMismatchError(VoucherifyError):
+    """`verify_counts: fail`: a closed window's export holds fewer rows than the list endpoint's
+    `total` for the same bounds (jobs/counts.py)."""
+
+    @property
+    def hint(self) -> str | None:
+        """The window is exported again by the next run; the docs say what to check."""
+        return (
+            "The bookmark stays before this window, so the next run exports it again; "
+            "docs/reliability.md#completeness says what a difference can mean."
+        )
+
+
 class ExportCancelledError(VoucherifyError):
     """The sync stopped while this export was still being waited for."""
 

@@ -16,7 +16,7 @@ LAYERS = [
     {"tap"},
     {"probe"},
     {"streams"},
-    {"export_stream"},
+    {"export_stream", "list_stream"},
     {"routing"},
     {"session"},
     {"output"},
