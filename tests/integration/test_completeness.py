@@ -147,3 +147,28 @@ def test_count_calls_pass_the_rate_gate_within_max_requests_per_minute(
         counted = len(list_calls(emu, "/v1/vouchers")) + len(list_calls(emu, "/v1/customers"))
         assert counted == 10  # five closed windows each
         assert busiest_span(emu, WINDOW) <= LIMIT
+
+
+JSONL_GZIP = {"format": "jsonl", "compression": "gzip"}
+ROUTES = {
+    "fast path": {},
+    "SDK loop": {"stream_maps": {"vouchers": {"code_upper": "code.upper()"}}},
+    "workers": {"parallel_workers": 2},
+    "BATCH": {"batch_config": {"encoding": JSONL_GZIP, "batch_size": 70}},
+}
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_a_short_window_is_counted_whichever_way_the_records_leave(
+    emulator: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture, route: str
+) -> None:
+    overrides = dict(ROUTES[route])
+    if "batch_config" in overrides:
+        overrides["batch_config"] = {**overrides["batch_config"],
+                                     "storage": {"root": tmp_path.as_uri()}}  # fmt: skip
+    emulator.inject("short_export", exported_object="voucher", rows=1)
+    config = base_config(emulator, max_concurrent_exports=1, **overrides)
+    run_sync(config, streams={"vouchers"})
+    first = voucher_windows(emulator)[0]
+    assert f"vouchers: created_at window {first}: the export delivered" in caplog.text
+    assert "(1 missing from the export)" in caplog.text
