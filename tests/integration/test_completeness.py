@@ -7,6 +7,7 @@ import datetime as dt
 import functools
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -150,7 +151,7 @@ def test_count_calls_pass_the_rate_gate_within_max_requests_per_minute(
 
 
 JSONL_GZIP = {"format": "jsonl", "compression": "gzip"}
-ROUTES = {
+ROUTES: dict[str, dict[str, Any]] = {
     "fast path": {},
     "SDK loop": {"stream_maps": {"vouchers": {"code_upper": "code.upper()"}}},
     "workers": {"parallel_workers": 2},
@@ -164,8 +165,8 @@ def test_a_short_window_is_counted_whichever_way_the_records_leave(
 ) -> None:
     overrides = dict(ROUTES[route])
     if "batch_config" in overrides:
-        overrides["batch_config"] = {**overrides["batch_config"],
-                                     "storage": {"root": tmp_path.as_uri()}}  # fmt: skip
+        storage = {"storage": {"root": tmp_path.as_uri()}}
+        overrides["batch_config"] = {**overrides["batch_config"], **storage}
     emulator.inject("short_export", exported_object="voucher", rows=1)
     config = base_config(emulator, max_concurrent_exports=1, **overrides)
     run_sync(config, streams={"vouchers"})
