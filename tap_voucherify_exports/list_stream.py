@@ -33,6 +33,7 @@ class VoucherifyListStream(Stream):
     (`is_sorted` False), so the SDK moves the bookmark to the greatest value emitted only once
     the stream's last record was written, and a run stopped before that resumes from the
     previous bookmark: no entry is skipped, some may be emitted again (targets upsert on `id`).
+    A singer-sdk seam (docs/architecture.md), with its canary test.
     """
 
     path: ClassVar[str]
