@@ -29,6 +29,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 
 from tap_voucherify_exports.api.lists import ListsAPI
 from tap_voucherify_exports.errors import CountMismatchError, VoucherifyAPIError
@@ -49,6 +50,7 @@ NOT_COUNTED: dict[str, str] = {
     "voucher_transactions": "no list endpoint spans every voucher's transactions "
     "(vouchers.json: GET /v1/vouchers/{code}/transactions only)",
 }
+REFUSED_STATUSES = frozenset({HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN})
 # A window is compared only once it ended this long ago: rows of the last minutes may still be
 # on their way to the list endpoints (inferred: Voucherify documents no delay either way), and a
 # window that ends at the sync's start is compared by no run.
@@ -85,7 +87,7 @@ class CountTally:
         if self.no_total:
             line += f"; {self.no_total} answered without a total"
         if self.failed_calls:
-            line += f"; {len(self.failed_calls)} count calls failed"
+            line += f"; {len(self.failed_calls)} not compared: the count call failed"
         return line
 
 
@@ -102,6 +104,10 @@ class CountVerifier:
         self.mode = mode
         self._now = now
         self.tallies: dict[str, CountTally] = {}
+        # List endpoints that refused a count call (401/403: a scope or a permission): not asked
+        # again in this run, so a refusal costs one call (and, with OAuth, one renewal), not one
+        # per window.
+        self._refused: set[str] = set()
 
     def check(self, request: ExportRequest, rows: int) -> None:
         """Compare the `rows` an export of a window delivered with the list's `total`.
@@ -149,12 +155,17 @@ class CountVerifier:
         if window.end > self._now() - dt.timedelta(seconds=COUNT_SETTLE_SECONDS):
             tally.still_open += 1
             return None
+        if path in self._refused:
+            tally.failed_calls.append(f"GET {path} refused earlier in the run")
+            return None
         after, before = window.bounds()
         try:
             total = self.lists.total(path, {f"{key}[after]": after, f"{key}[before]": before})
         except VoucherifyAPIError as exc:
             if self.mode == "fail":
                 raise
+            if exc.status in REFUSED_STATUSES:
+                self._refused.add(path)
             tally.failed_calls.append(str(exc))
             if len(tally.failed_calls) == 1:
                 LOGGER.warning("%s: row counts cannot be verified: %s", request.stream_name, exc)

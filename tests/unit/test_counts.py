@@ -115,13 +115,17 @@ def test_redemptions_have_no_updated_at_filter_to_count_with(lists):
                               "updated_at filter"]  # fmt: skip
 
 
-def test_a_refused_count_call_warns_in_warn_mode_and_fails_in_fail_mode(lists, fake):
+def test_a_refused_count_call_warns_once_is_not_repeated_and_fails_in_fail_mode(lists, fake):
     fake.mocker.get(f"{API}/v1/vouchers", status_code=403, json={"code": 403, "key": "forbidden"})
     counts = verifier(lists)
     counts.check(request(), 5)
-    assert "1 count calls failed" in counts.lines()[0]
-    with pytest.raises(VoucherifyAPIError):
+    counts.check(request(), 5)  # the next window: not asked again
+    assert len(count_calls(fake)) == 1
+    assert "2 not compared: the count call failed" in counts.lines()[0]
+    with pytest.raises(VoucherifyAPIError) as error:
         verifier(lists, "fail").check(request(), 5)
+    assert error.value.hint is not None
+    assert "oauth_scope must allow /v1/vouchers (e.g. add 'vouchers'" in error.value.hint
 
 
 def test_an_answer_without_total_is_not_verified(lists, fake):
