@@ -1,5 +1,5 @@
 """A stream read from a list endpoint, not an export: every page of `GET <path>` through the
-run's client, the rows after the stream's bookmark.
+run's client, the rows at or after the stream's bookmark.
 
 `bin_entries` (`GET /v1/trash-bin`) is the one such stream. Its list has no date filter
 (documentation/openapi/bin.json: `limit`, `order` by `id`, `starting_after_id`, and `filters` on
