@@ -135,18 +135,21 @@ WINDOW = 3.0
 LIMIT = 6
 
 
-def test_count_calls_pass_the_rate_gate_within_max_requests_per_minute(
+def test_count_and_bin_calls_pass_the_rate_gate_within_max_requests_per_minute(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(
         session, "VoucherifyClient", functools.partial(VoucherifyClient, rate_window_seconds=WINDOW)
     )
-    with Emulator(seed=5, rows={"voucher": 60, "customer": 40}, job_latency_seconds=0.02) as emu:
+    with Emulator(seed=5, rows={"voucher": 300, "customer": 40}, job_latency_seconds=0.02) as emu:
+        emu.remove_rows("voucher", 240, to_bin=True)  # three pages of the bin
         config = base_config(emu, max_requests_per_minute=LIMIT, poll_interval_max=0.05)
-        messages = run_sync(config, streams={"vouchers", "customers"})
+        messages = run_sync(config, streams={"vouchers", "customers", "bin_entries"})
         assert len(records(messages, "vouchers")) == 60
+        assert len(records(messages, "bin_entries")) == 240
         counted = len(list_calls(emu, "/v1/vouchers")) + len(list_calls(emu, "/v1/customers"))
         assert counted == 10  # five closed windows each
+        assert len(list_calls(emu, "/v1/trash-bin")) == 3
         assert busiest_span(emu, WINDOW) <= LIMIT
 
 
