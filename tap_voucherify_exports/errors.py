@@ -81,6 +81,17 @@ class VoucherifyError(Exception):
 # --- HTTP (api/client.py) ---
 
 
+# The list endpoints beside the export API (bin_entries, verify_counts) and the OAuth scope of
+# each one's name among those `documentation/openapi/oauth.json` lists (which scope an endpoint
+# needs is not documented: inferred).
+LIST_SCOPES = {
+    "/v1/trash-bin": "trash-bin",
+    "/v1/vouchers": "vouchers",
+    "/v1/customers": "customers",
+    "/v1/redemptions": "redemptions",
+}
+
+
 class VoucherifyAPIError(VoucherifyError):
     """A non-retriable HTTP error with Voucherify's error body (`key`, `message`, `details`)."""
 
@@ -108,6 +119,15 @@ class VoucherifyAPIError(VoucherifyError):
     @property
     def hint(self) -> str | None:
         """401/403/404 are most often a config problem: say which settings to look at."""
+        listed = next((path for path in LIST_SCOPES if path in self.url), None)
+        if listed and self.status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN):
+            # A list endpoint refused what the exports accepted: a scope or a permission.
+            return (
+                f"With auth_method oauth, oauth_scope must allow {listed} (e.g. add "
+                f"{LIST_SCOPES[listed]!r}, inferred from oauth.json's scope names); with app "
+                "keys, they need read access to it. Else deselect bin_entries (GET "
+                "/v1/trash-bin) or set verify_counts off (the other lists)."
+            )
         if self.status == HTTPStatus.UNAUTHORIZED:
             return (
                 "Check app_id and app_token (Project Settings > API keys), and that api_url "
@@ -204,6 +224,19 @@ class ExportedObjectRefusedError(VoucherifyError):
 
 class ExportFieldsRefusedError(VoucherifyError):
     """Voucherify refuses a field the stream cannot do without (its primary or replication key)."""
+
+
+class CountMismatchError(VoucherifyError):
+    """`verify_counts: fail`: a closed window's export holds fewer rows than the list endpoint's
+    `total` for the same bounds (jobs/counts.py)."""
+
+    @property
+    def hint(self) -> str | None:
+        """The window is exported again by the next run; the docs say what to check."""
+        return (
+            "The bookmark stays before this window, so the next run exports it again; "
+            "docs/reliability.md#completeness says what a difference can mean."
+        )
 
 
 class ExportCancelledError(VoucherifyError):

@@ -1,8 +1,10 @@
-"""One sync: its settings, where it ends, the HTTP client, the export verbs and the job pipeline.
+"""One sync: its settings, where it ends, the HTTP client, the export verbs, the job pipeline and
+the list endpoints (the bin, the counts).
 
 The tap opens one `SyncSession` around the SDK's `sync_all` (and its `--test` dry run) and hands
-it to every stream, the way singer-sdk's SQL taps hand each stream the tap's connector. Streams
-ask it for one thing: `records(request)`, a window's records. Everything a sync holds open
+it to every stream, the way singer-sdk's SQL taps hand each stream the tap's connector. Export
+streams ask it for a window's records (`records(request)`); list streams for a list endpoint's
+items (`list_entries(path)`). Everything a sync holds open
 (threads polling jobs, pooled connections, exports on Voucherify) is released when it closes,
 whether the sync completed, failed or was interrupted.
 """
@@ -21,8 +23,10 @@ from functools import cached_property
 from typing import Any, TextIO, TypeVar, cast
 
 from tap_voucherify_exports.api.client import VoucherifyClient
+from tap_voucherify_exports.api.lists import ListsAPI
 from tap_voucherify_exports.config.settings import Settings, parse_settings
 from tap_voucherify_exports.fields import TABLES
+from tap_voucherify_exports.jobs.counts import CountVerifier
 from tap_voucherify_exports.jobs.download import PartReader, RecordPart, read_export
 from tap_voucherify_exports.jobs.export import Export
 from tap_voucherify_exports.jobs.exports_api import ExportsAPI
@@ -134,6 +138,8 @@ class _OpenSync:
     pipeline: ExportPipeline
     parser: ParallelParser | None  # the `parallel_workers` processes, when more than one
     exports_left: tuple[str, ...]  # by an earlier run, as its STATE lists them
+    lists: ListsAPI
+    counts: CountVerifier
 
 
 class SyncSession:
@@ -207,7 +213,9 @@ class SyncSession:
         sync_end = settings.end_date or dt.datetime.now(dt.timezone.utc)
         workers = settings.parallel_workers
         parser = ParallelParser(workers) if workers > 1 else None
-        self._open = _OpenSync(sync_end, client, api, pipeline, parser, left)
+        lists = ListsAPI(client)
+        counts = CountVerifier(lists, settings.verify_counts)
+        self._open = _OpenSync(sync_end, client, api, pipeline, parser, left, lists, counts)
         self._totals = {}
         try:
             yield self
@@ -215,6 +223,8 @@ class SyncSession:
             self._open = None
             for stream, totals in self._totals.items():
                 LOGGER.info("%s", totals.line(stream))
+            for line in counts.lines():
+                LOGGER.info("%s", line)
             # Abandoned jobs stop being polled (and are deleted when delete_exports is on)
             # before connections close; a later sync opens anew.
             pipeline.close()
@@ -232,7 +242,9 @@ class SyncSession:
         Waits here, before returning, until the job is DONE, so an `ExportFailedError` (the job
         ended in ERROR) comes before any record and the caller may retry a smaller window. The
         returned iterator streams the download; once it is exhausted the export's slot is freed
-        (and the export deleted when delete_exports is on).
+        (and the export deleted when delete_exports is on), and a closed window's rows are
+        counted against the list endpoint's `total` (jobs/counts.py), which in
+        `verify_counts: fail` may raise `CountMismatchError` from the iterator's end.
         """
         return self._read(request, RecordPart)
 
@@ -277,6 +289,9 @@ class SyncSession:
             if counts.outside:  # before the pipeline starts the next window's export
                 self._filter_was_ignored(request, current.id, counts.outside)
             running.pipeline.done_downloading(current)
+            # Every row of the window was handed on and no bookmark moved yet: the window's
+            # count is checked here, whichever way the rows left (routing.py).
+            running.counts.check(request, counts.rows)
 
         return stream()
 
@@ -305,6 +320,11 @@ class SyncSession:
         (an export of it held rows outside its window)."""
         key = request.filter_key
         return key is not None and (request.stream_name, key) in self._filters_ignored
+
+    def list_entries(self, path: str) -> Iterator[dict[str, Any]]:
+        """Every item of a list endpoint paged by `starting_after_id` (`GET /v1/trash-bin`),
+        through the run's client and rate gate."""
+        return self._running().lists.entries(path)
 
     def sample(self, request: ExportRequest) -> Sample:
         """One export's id, column mapping and first record, the export then released (the

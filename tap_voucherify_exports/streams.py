@@ -1,8 +1,11 @@
-"""The exported objects, one stream each: name, keys, cursors."""
+"""The exported objects, one stream each: name, keys, cursors; and the bin, read from its list."""
 
 from __future__ import annotations
 
+from singer_sdk import typing as th
+
 from tap_voucherify_exports.export_stream import VoucherifyExportStream
+from tap_voucherify_exports.list_stream import VoucherifyListStream
 
 
 class VouchersStream(VoucherifyExportStream):
@@ -90,3 +93,38 @@ STREAM_TYPES: tuple[type[VoucherifyExportStream], ...] = (
     PointsExpirationsStream,
     VoucherTransactionsStream,
 )
+
+
+class BinEntriesStream(VoucherifyListStream):
+    """Vouchers, campaigns, products and SKUs moved to the bin (`GET /v1/trash-bin`), with when
+    and by whom. Not an export: the bin has no export, and its list no date filter.
+
+    `created_at` is when the resource was moved to the bin; `deleted_by_user_id` is null for a
+    deletion through the API (documentation/openapi/bin.json, `TrashBinItem`). What the bin
+    cannot tell: docs/incremental.md#deletes.
+    """
+
+    name = "bin_entries"
+    path = "/v1/trash-bin"
+    primary_keys = ("id",)
+    replication_key = "created_at"
+    declared_schema = th.PropertiesList(
+        th.Property("id", th.StringType(), required=True,
+                    description="The bin entry's id (tbe_…), not the resource's."),
+        th.Property("created_at", th.DateTimeType(), required=True,
+                    description="When the resource was moved to the bin."),
+        th.Property("resource_type", th.StringType(),
+                    description="campaign, product, sku or voucher."),
+        th.Property("resource_id", th.StringType(),
+                    description="The id of the resource moved to the bin (a voucher's v_…)."),
+        th.Property("resource_name", th.StringType(),
+                    description="A voucher's code; the name of a campaign, product or SKU."),
+        th.Property("resource_parent_id", th.StringType(),
+                    description="A voucher's campaign (null for a standalone voucher), an SKU's "
+                                "product; null for campaigns and products."),
+        th.Property("deleted_by_user_id", th.StringType(),
+                    description="The user who moved it in the dashboard; null through the API."),
+    ).to_dict()  # fmt: skip
+
+
+LIST_STREAM_TYPES: tuple[type[VoucherifyListStream], ...] = (BinEntriesStream,)

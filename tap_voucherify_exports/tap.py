@@ -32,7 +32,7 @@ from tap_voucherify_exports.jobs.ledger import STATE_KEY, exports_in_state
 from tap_voucherify_exports.output.writer import StateFlushingWriter
 from tap_voucherify_exports.probe import run_probe
 from tap_voucherify_exports.session import SyncSession
-from tap_voucherify_exports.streams import STREAM_TYPES
+from tap_voucherify_exports.streams import LIST_STREAM_TYPES, STREAM_TYPES
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -134,6 +134,12 @@ class TapVoucherifyExports(Tap):
                     description="Streams among vouchers, customers and orders that export only "
                                 "rows created since the last sync, not rows updated too: for "
                                 "append-only history, or half the export jobs."),
+        th.Property("verify_counts", th.StringType(), default=settings.VERIFY_COUNTS_DEFAULT,
+                    allowed_values=list(settings.VERIFY_COUNTS_MODES),
+                    description="Check each closed window's rows against the list endpoint's "
+                                "total (one API call each): off; warn on a difference; fail: "
+                                "also exit 1 when rows are missing, the bookmark kept before "
+                                "the window."),
     ).to_dict()  # fmt: skip
 
     @cached_property
@@ -142,11 +148,12 @@ class TapVoucherifyExports(Tap):
         return SyncSession(self.config)
 
     @override
-    def discover_streams(self) -> list[VoucherifyExportStream]:
+    def discover_streams(self) -> list[Stream]:
         if self._catalog_refused is not None:
             # The catalog depends on `metadata_keys`: no catalog rather than a wrong one.
             raise self._catalog_refused
-        streams = [stream_type(self, self.session) for stream_type in STREAM_TYPES]
+        streams: list[Stream] = [stream_type(self, self.session) for stream_type in STREAM_TYPES]
+        streams += [stream_type(self, self.session) for stream_type in LIST_STREAM_TYPES]
         for stream in streams:
             stream.logger.addFilter(ONE_LINE_PER_ERROR)  # a logger keeps one copy of a filter
         return streams

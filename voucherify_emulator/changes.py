@@ -89,6 +89,11 @@ def apply_change(
     return row
 
 
+# Objects whose rows can vanish: points expirations (used up, cancelled) and the objects the API
+# deletes (vouchers.json, customers.json, orders.json each document a DELETE).
+REMOVABLE = ("points_expiration", "voucher", "customer", "order")
+
+
 class ChangeLog:
     """The changed rows of every changing object; thread-safe, snapshots for export jobs."""
 
@@ -105,11 +110,13 @@ class ChangeLog:
             return frozenset(self._removed.get(exported_object, ()))
 
     def remove(self, exported_object: str, count: int, total: int) -> list[int]:
-        """Make `count` existing rows (of `total`) vanish, as used-up points expirations do;
-        return their indexes. Only full-table objects may lose rows: an incremental stream
-        could not notice."""
-        if exported_object != "points_expiration":
-            raise ValueError("only points_expiration rows can be removed (a full-table export)")
+        """Make `count` existing rows (of `total`) vanish, as used-up points expirations and
+        deleted vouchers, customers and orders do; return their indexes. Other objects are
+        never deleted (a redemption is rolled back, not deleted)."""
+        if exported_object not in REMOVABLE:
+            raise ValueError(
+                f"{exported_object!r} rows are never deleted; removable: {', '.join(REMOVABLE)}"
+            )
         with self._lock:
             gone = self._removed.setdefault(exported_object, set())
             alive = [i for i in range(total) if i not in gone]

@@ -33,7 +33,7 @@ class Controls(Protocol):
 
     def update_rows(self, exported_object: str, count: int) -> int: ...
 
-    def remove_rows(self, exported_object: str, count: int) -> int: ...
+    def remove_rows(self, exported_object: str, count: int, *, to_bin: bool = False) -> int: ...
 
     def row_count(self, exported_object: str) -> int: ...
 
@@ -91,7 +91,14 @@ def _row_change(verb: str, change: Callable[[Controls, str, int], int], total: b
 
 _add_rows = _row_change("added", lambda c, obj, n: c.add_rows(obj, n), total=True)
 _update_rows = _row_change("updated", lambda c, obj, n: c.update_rows(obj, n), total=True)
-_remove_rows = _row_change("removed", lambda c, obj, n: c.remove_rows(obj, n), total=False)
+
+
+def _remove_rows(c: Controls, query: Query, body: Any) -> Answer:
+    if not isinstance(body, dict):
+        return 400, {"error": 'expected {"exported_object": ..., "count": n, "to_bin": false}'}
+    obj = str(body.get("exported_object"))
+    removed = c.remove_rows(obj, int(body.get("count", 0)), to_bin=bool(body.get("to_bin")))
+    return 200, {"exported_object": obj, "removed": removed}
 
 
 def _ground_truth(c: Controls, query: Query, body: Any) -> Answer:

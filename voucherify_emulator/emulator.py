@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
@@ -22,7 +23,8 @@ from voucherify_emulator.recording import RateCounter, RecordedRequest, Recorder
 from voucherify_emulator.server import Backend, Server, make_handler
 from voucherify_emulator.shapes import Shape
 from voucherify_emulator.tapconfig import tap_config
-from voucherify_emulator.timeline import parse_iso
+from voucherify_emulator.timeline import iso_ms, parse_iso
+from voucherify_emulator.trashbin import BinEntry, TrashBin, entry_id
 
 
 class Emulator:
@@ -72,6 +74,7 @@ class Emulator:
         self._state_file = state_file
         self._state_lock = threading.Lock()
         self.dataset = Dataset(seed, self.config.rows)
+        self.trash_bin = TrashBin()
         self._load_state()
         self.faults = FaultRegistry()
         self.recorder = Recorder()
@@ -99,6 +102,7 @@ class Emulator:
             ),
             lambda method, path, query, body: control.handle(self, method, path, query, body),
             self.oauth,
+            self.trash_bin,
         )
         for origin, port in self._ports.items():
             server = Server(port, make_handler(origin, backend))
@@ -249,15 +253,43 @@ class Emulator:
         self._save_state()
         return changed
 
-    def remove_rows(self, exported_object: str, count: int) -> int:
-        """Make `count` points expirations vanish (used up or cancelled): no later export or
-        ground truth has them. Return how many went."""
+    def remove_rows(self, exported_object: str, count: int, *, to_bin: bool = False) -> int:
+        """Delete `count` rows (picked by the seed): no later export, list `total` or ground
+        truth has them. Points expirations vanish (used up or cancelled); vouchers, customers
+        and orders are deleted permanently, or, with `to_bin` (vouchers only, as
+        vouchers.json's `DELETE /v1/vouchers/{code}` without `force`), moved to the bin, one
+        entry each in `GET /v1/trash-bin`. Return how many went."""
         if exported_object not in OBJECTS:
             raise ValueError(f"unknown exported_object {exported_object!r}")
+        if to_bin and exported_object != "voucher":
+            raise ValueError("only vouchers go to the bin here (bin.json also lists campaigns)")
         total = self.dataset.timelines[exported_object].count
-        gone = len(self.dataset.changes.remove(exported_object, count, total))
+        gone = self.dataset.changes.remove(exported_object, count, total)
+        if to_bin and gone:
+            self._bin_vouchers(gone)
         self._save_state()
-        return gone
+        return len(gone)
+
+    def _bin_vouchers(self, indexes: list[int]) -> None:
+        keys = ["id", "code", "campaign_id"]
+        segments = self.dataset.timelines["voucher"].snapshot()
+        moved_ms = int(time.time() * 1000)
+        last = self.trash_bin.entries()
+        if last:
+            moved_ms = max(moved_ms, parse_iso(last[-1].created_at.replace("Z", "+00:00")) + 1)
+        for serial, (voucher_id, code, campaign_id) in enumerate(
+            self.dataset.rows("voucher", keys, segments, sorted(indexes))
+        ):
+            at = moved_ms + serial  # one millisecond each: distinct, ordered created_at
+            self.trash_bin.add(
+                BinEntry(
+                    id=entry_id(at, serial),
+                    created_at=iso_ms(at),
+                    resource_id=voucher_id,
+                    resource_name=code,
+                    resource_parent_id=campaign_id or None,
+                )
+            )
 
     def row_count(self, exported_object: str) -> int:
         """Current number of rows of an object."""
@@ -276,6 +308,8 @@ class Emulator:
                 self.dataset.timelines[obj].add(count, start_ms, end_ms)
         for obj, indexes in state.get("removed", {}).items():
             self.dataset.changes.restore_removed(obj, indexes)
+        for entry in state.get("bin", []):
+            self.trash_bin.add(BinEntry(**entry))
         for obj, changes in state.get("updated", {}).items():
             for index, updated_ms, version in changes:
                 self.dataset.changes.restore(obj, index, updated_ms, version)
@@ -290,6 +324,7 @@ class Emulator:
             "added": added,
             "updated": self.dataset.changes.saved(),
             "removed": self.dataset.changes.saved_removed(),
+            "bin": [asdict(entry) for entry in self.trash_bin.entries()],
         }
         with self._state_lock:
             tmp = f"{self._state_file}.tmp"

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-PHASES = ("create", "poll", "download", "delete", "token", "any")
+PHASES = ("create", "poll", "download", "delete", "token", "list", "any")
 
 # name -> default phase. Request-level faults default to "any"; download-stream faults to
 # "download"; job-level faults are decided when the export is created.
@@ -28,6 +28,7 @@ FAULTS: dict[str, str] = {
     "foreign_download_host": "create",
     "malformed_row": "create",
     "expire_oauth_token": "download",
+    "short_export": "create",
 }
 
 # Parameters each fault understands, with defaults (documented in the package README/report).
@@ -46,6 +47,7 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "foreign_download_host": {},
     "malformed_row": {"kind": "cell_count"},
     "expire_oauth_token": {},
+    "short_export": {"rows": 1},
 }
 
 

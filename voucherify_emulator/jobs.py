@@ -182,6 +182,9 @@ class JobStore:
             job.foreign = True
         if self.faults.take(("dead_url",), "create", obj):
             job.dead_url = True
+        short = self.faults.take(("short_export",), "create", obj)
+        if short is not None:  # the file lacks the window's last rows; nothing says so
+            job.rows = job.rows[: max(0, len(job.rows) - int(short.param("rows")))]
         malformed = self.faults.take(("malformed_row",), "create", obj)
         if malformed is not None:
             job.malformed = str(malformed.param("kind"))

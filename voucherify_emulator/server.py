@@ -31,15 +31,20 @@ from voucherify_emulator.jobs import JobStore
 from voucherify_emulator.listing import list_exports
 from voucherify_emulator.oauth import TokenStore
 from voucherify_emulator.recording import RateCounter, RecordedRequest, Recorder
+from voucherify_emulator.resources import LISTS, list_objects
+from voucherify_emulator.trashbin import TrashBin
 from voucherify_emulator.validation import (
     ApiError,
     invalid_payload,
+    invalid_query,
+    list_limit,
     request_id,
     unauthorized,
 )
 
 _PREFIX = "/v1/exports"
 _OAUTH = "/v1/oauth/token"
+_BIN = "/v1/trash-bin"
 _TOO_MANY = {"code": 429, "message": "Too many requests hit the API too quickly."}
 ControlFn = Callable[[str, str, dict[str, list[str]], Any], tuple[int, Any]]
 
@@ -55,6 +60,7 @@ class Backend:
     rates: RateCounter
     control: ControlFn
     oauth: TokenStore
+    trash_bin: TrashBin
 
 
 class Server(ThreadingHTTPServer):
@@ -286,6 +292,13 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 jobs.delete(export_id)
                 self._send_json(204, None)
+        elif method == "GET" and path.rstrip("/") == _BIN:
+            self._request_faults("list", None)
+            self._send_json(200, self._bin_page(query))
+        elif method == "GET" and path.rstrip("/") in LISTS:
+            self._request_faults("list", LISTS[path.rstrip("/")][0])
+            inclusive = self.backend.config.edges == "inclusive"
+            self._send_json(200, list_objects(jobs.dataset, path.rstrip("/"), query, inclusive))
         else:
             self._send_json(
                 404,
@@ -297,6 +310,15 @@ class _Handler(BaseHTTPRequestHandler):
                     "request_id": request_id(),
                 },
             )
+
+    def _bin_page(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        """`GET /v1/trash-bin?limit=&starting_after_id=&order=` (bin.json)."""
+        limit = list_limit(query)
+        order = query.get("order", ["id"])[0]
+        if order not in ("id", "-id"):
+            raise invalid_query("Property order should be id or -id")
+        after = query.get("starting_after_id", [""])[0] or None
+        return self.backend.trash_bin.page(limit, after, descending=order == "-id")
 
     # --- download and foreign origins -----------------------------------------------------------
     def _download(self, method: str, path: str, query: dict[str, list[str]]) -> None:

@@ -70,6 +70,24 @@ def invalid_payload(details: str) -> ApiError:
     return api_error(400, "invalid_payload", "Invalid payload", details)
 
 
+def invalid_query(details: str) -> ApiError:
+    """400 invalid_query_params (a list endpoint's `limit`, `order` or filter)."""
+    return api_error(400, "invalid_query_params", "Invalid query params", details)
+
+
+# `ParameterLimit` of every list endpoint (the spec's files): 1-100, 10 when omitted.
+LIST_LIMIT_MAX = 100
+LIST_LIMIT_DEFAULT = 10
+
+
+def list_limit(query: dict[str, list[str]]) -> int:
+    """A list endpoint's `limit`, or 400 invalid_query_params."""
+    raw = query.get("limit", [str(LIST_LIMIT_DEFAULT)])[0]
+    if not raw.isdigit() or not 1 <= int(raw) <= LIST_LIMIT_MAX:
+        raise invalid_query(f"Property limit should be between 1 and {LIST_LIMIT_MAX}")
+    return int(raw)
+
+
 def invalid_params(details: str) -> ApiError:
     """400 invalid_export_params ("export object was specified incorrectly")."""
     return api_error(400, "invalid_export_params", "Invalid Export Params", details)

@@ -52,6 +52,12 @@ MAX_REQUESTS_PER_MINUTE_DEFAULT = 30
 PARALLEL_WORKERS_DEFAULT = 1
 PARALLEL_WORKERS_MAX = 32
 AUTH_METHODS = ("app_keys", "oauth")
+# Each closed window's rows checked against a list endpoint's `total` (jobs/counts.py): one call
+# per closed window, about a fifth of what its export costs, and none for a run whose only window
+# ends now. `warn` by default: the check is cheap, and `fail` stops syncs on a difference that
+# deletes between the export and the count can explain (docs/reliability.md#completeness).
+VERIFY_COUNTS_MODES = ("off", "warn", "fail")
+VERIFY_COUNTS_DEFAULT = "warn"
 OAUTH_SCOPE_DEFAULT = "exports"
 
 
@@ -87,6 +93,8 @@ class Settings:
     parallel_workers: int = PARALLEL_WORKERS_DEFAULT
     # Read columns mapped by position without checking their cells (parsing/evidence.py).
     trust_column_order: bool = TRUST_COLUMN_ORDER_DEFAULT
+    # What a closed window whose rows differ from the list's `total` does (jobs/counts.py).
+    verify_counts: str = VERIFY_COUNTS_DEFAULT
 
     @property
     def trusted_origins(self) -> frozenset[str]:
@@ -200,6 +208,14 @@ def parse_settings(  # noqa: PLR0915 - one check per setting, every setting in o
             f"Setting `auth_method` must be one of {', '.join(AUTH_METHODS)}; got {auth_method!r}.",
         )
 
+    verify_counts = str(config.get("verify_counts") or VERIFY_COUNTS_DEFAULT).strip()
+    if verify_counts not in VERIFY_COUNTS_MODES:
+        problems.add(
+            "verify_counts",
+            f"Setting `verify_counts` must be one of {', '.join(VERIFY_COUNTS_MODES)}; "
+            f"got {verify_counts!r}.",
+        )
+
     metadata_keys: dict[str, dict[str, str]] = problems.check(
         "metadata_keys", lambda: parse_metadata_keys(config), {}
     )
@@ -237,4 +253,5 @@ def parse_settings(  # noqa: PLR0915 - one check per setting, every setting in o
         creation_only_streams=creation_only,
         parallel_workers=parallel_workers,
         trust_column_order=trust_column_order,
+        verify_counts=verify_counts,
     )

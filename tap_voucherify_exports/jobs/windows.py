@@ -31,17 +31,15 @@ class Window:
         """How much time the window covers."""
         return self.end - self.start
 
+    def bounds(self) -> tuple[str, str]:
+        """The window's `after` and `before` as sent: the start moved back by EDGE_OVERLAP.
+        An export's filter and a list endpoint's count (jobs/counts.py) use the same ones."""
+        return iso_ms(self.start - EDGE_OVERLAP), iso_ms(self.end)
+
     def filters(self, key: str = "created_at") -> dict[str, Any]:
         """The export `parameters.filters` selecting this window (documented shape)."""
-        return {
-            "junction": "and",
-            key: {
-                "conditions": {
-                    "$after": [iso_ms(self.start - EDGE_OVERLAP)],
-                    "$before": [iso_ms(self.end)],
-                }
-            },
-        }
+        after, before = self.bounds()
+        return {"junction": "and", key: {"conditions": {"$after": [after], "$before": [before]}}}
 
     def halves(self) -> tuple[Window, Window]:
         """Split in two at the millisecond nearest the middle."""

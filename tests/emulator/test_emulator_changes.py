@@ -167,5 +167,5 @@ def test_removed_points_expirations_vanish_from_exports_and_ground_truth(
     with client(emulator) as s:
         text = export_csv(s, emulator, "points_expiration", fields=["id"])
     assert {row[0] for row in csv.reader(io.StringIO(text))} - {"ID"} == after
-    with pytest.raises(ValueError, match="only points_expiration"):
-        emulator.remove_rows("voucher", 1)
+    with pytest.raises(ValueError, match="never deleted"):
+        emulator.remove_rows("redemption", 1)

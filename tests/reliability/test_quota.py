@@ -24,11 +24,12 @@ POLL_INTERVAL = 0.25
 
 
 def polls(emu: Emulator) -> tuple[list[int], list[int]]:
-    """Indexes (in emu.requests) of list calls and of per-id gets on the API origin."""
+    """Indexes (in emu.requests) of export list calls and of per-id gets on the API origin (the
+    count calls to other list endpoints are neither)."""
     listed: list[int] = []
     got: list[int] = []
     for n, r in enumerate(emu.requests):
-        if r.origin == "api" and r.method == "GET":
+        if r.origin == "api" and r.method == "GET" and r.path.startswith("/v1/exports"):
             (listed if r.path.rstrip("/") == "/v1/exports" else got).append(n)
     return listed, got
 

@@ -89,3 +89,21 @@ def export_creates(emu: Emulator) -> int:
 def arrival_times(emu: Emulator) -> list[float]:
     """When each request in `emu.requests` arrived (epoch seconds, same index)."""
     return [request.at for request in emu.requests]
+
+
+def list_calls(emu: Emulator, path: str) -> list[RecordedRequest]:
+    """The `GET` calls the emulator received on one list endpoint (`/v1/vouchers`, …)."""
+    return [
+        r
+        for r in emu.requests
+        if r.origin == "api" and r.method == "GET" and r.path.rstrip("/") == path
+    ]
+
+
+def busiest_span(emu: Emulator, seconds: float) -> int:
+    """The most calls to the API and download origins that arrived within any `seconds`."""
+    times = sorted(r.at for r in emu.requests if r.origin in ("api", "download"))
+    return max(
+        (sum(1 for t in times[n:] if t < start + seconds) for n, start in enumerate(times)),
+        default=0,
+    )

@@ -12,6 +12,7 @@ import io
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests_mock
 
@@ -22,6 +23,8 @@ SECRET = "sk-very-secret-token-123"
 API = "https://api.voucherify.io"
 DOWNLOAD = "https://download.voucherify.io"
 FILTER_COLUMN = {"redemption": "date", "publication": "date"}
+# The list endpoints the tap counts a window with (jobs/counts.py), by the object they list.
+LISTS = {"/v1/vouchers": "voucher", "/v1/customers": "customer", "/v1/redemptions": "redemption"}
 
 
 def parse(ts: str) -> dt.datetime:
@@ -52,7 +55,21 @@ class FakeVoucherify:
             text=self._download,
         )
         self.mocker.delete(requests_mock.ANY, status_code=204)
+        for path in LISTS:
+            self.mocker.get(f"{API}{path}", json=self._count)
+        self.mocker.get(f"{API}/v1/trash-bin", json={"object": "list", "data": [], "total": 0})
         return self
+
+    def _count(self, request: Any, context: Any) -> dict[str, Any]:
+        """A list endpoint's `total` for its `created_at`/`updated_at` bounds (no rows)."""
+        query = {key: values[0] for key, values in parse_qs(urlsplit(request.url).query).items()}
+        key = "updated_at" if "updated_at[after]" in query else "created_at"
+        conditions = {"$after": [query[f"{key}[after]"]], "$before": [query[f"{key}[before]"]]}
+        body = {
+            "exported_object": LISTS[urlsplit(request.url).path],
+            "parameters": {"filters": {key: {"conditions": conditions}}},
+        }
+        return {"object": "list", "total": len(self.matching_rows(body))}
 
     def answer_status_with(self, answer: Any) -> None:
         """Answer `GET /v1/exports/{id}` with `answer(request, context)` from now on (a wrapper

@@ -17,7 +17,7 @@ LAYERS = [
     {"cli"},
     {"probe"},
     {"streams"},
-    {"export_stream"},
+    {"export_stream", "list_stream"},
     {"routing"},
     {"session"},
     {"output"},

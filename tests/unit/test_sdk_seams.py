@@ -18,7 +18,10 @@ from singer_sdk.plugin_base import PluginBase, SingerCommand
 from tap_voucherify_exports.cli import ONE_LINE_PER_ERROR, SDK_STREAM_ERROR_LINE
 from tap_voucherify_exports.errors import VoucherifyError
 from tap_voucherify_exports.export_stream import VoucherifyExportStream
+from tap_voucherify_exports.streams import BinEntriesStream
 from tap_voucherify_exports.tap import TapVoucherifyExports
+from tests.support.fake_api import API
+from tests.support.sync import run_sync
 
 # name → the parameter list (names and kinds) the tap's override or call relies on.
 STREAM_HOOKS = {
@@ -254,3 +257,23 @@ def test_every_state_still_passes_the_taps_writer_and_load_state_still_gets_the_
     assert "self.load_state(state_dict)" in init
     assert 'state.get("bookmarks", {})' in inspect.getsource(Tap.load_state)
     assert "load_state" in vars(TapVoucherifyExports)
+
+
+def test_an_unsorted_stream_still_moves_its_bookmark_only_at_its_end_to_the_greatest_value(
+    config, fake, monkeypatch
+) -> None:
+    # `bin_entries` (list_stream.py) leans on singer-sdk's handling of `is_sorted = False`: while
+    # the stream runs, a STATE carries progress markers only; at its end the bookmark is the
+    # greatest replication value emitted, whatever the order the records came in.
+    created = ["2024-03-02T00:00:00.000Z", "2024-03-05T00:00:00.000Z", "2024-03-01T00:00:00.000Z"]
+    entries = [{"id": f"tbe_{n}", "created_at": at} for n, at in enumerate(created)]
+    fake.mocker.get(f"{API}/v1/trash-bin", json={"data": entries, "has_more": False})
+    monkeypatch.setattr(BinEntriesStream, "STATE_MSG_FREQUENCY", 1)  # a STATE after each record
+    messages = run_sync({**config, "end_date": None}, streams={"bin_entries"})
+    bookmarks = [
+        m["value"]["bookmarks"].get("bin_entries", {}) for m in messages if m["type"] == "STATE"
+    ]
+    moved = [n for n, b in enumerate(bookmarks) if b.get("replication_key_value")]
+    assert bookmarks[moved[0]]["replication_key_value"] == "2024-03-05T00:00:00.000Z"
+    assert all(b == bookmarks[moved[0]] for b in bookmarks[moved[0] :])
+    assert any("progress_markers" in b for b in bookmarks[: moved[0]])

@@ -3,7 +3,8 @@
 import pytest
 
 from tap_voucherify_exports.export_stream import VoucherifyExportStream
-from tap_voucherify_exports.streams import STREAM_TYPES
+from tap_voucherify_exports.list_stream import VoucherifyListStream
+from tap_voucherify_exports.streams import LIST_STREAM_TYPES, STREAM_TYPES
 from tap_voucherify_exports.tap import TapVoucherifyExports
 from tests.support.fake_api import voucher
 from tests.support.sync import catalog_for, records, run_sync
@@ -11,9 +12,13 @@ from tests.support.sync import catalog_for, records, run_sync
 
 def test_every_stream_gets_the_taps_one_session(config):
     tap = TapVoucherifyExports(config=config)
-    assert {type(stream) for stream in tap.streams.values()} == set(STREAM_TYPES)
+    assert {type(stream) for stream in tap.streams.values()} == {
+        *STREAM_TYPES,
+        *LIST_STREAM_TYPES,
+    }
     assert all(
-        isinstance(stream, VoucherifyExportStream) and stream.session is tap.session
+        isinstance(stream, VoucherifyExportStream | VoucherifyListStream)
+        and stream.session is tap.session
         for stream in tap.streams.values()
     )
 
