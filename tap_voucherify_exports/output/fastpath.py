@@ -22,7 +22,12 @@ from typing import Any
 from singer_sdk.contrib.msgspec import encoder
 from singer_sdk.mapper import SameRecordTransform, StreamMap
 
-from tap_voucherify_exports.output.singer_lines import EncodedRows, Envelope, split_lines, wrap_lines
+from tap_voucherify_exports.output.singer_lines import (
+    EncodedRows,
+    Envelope,
+    split_lines,
+    wrap_lines,
+)
 
 # Records per encode call: large enough that the per-block work (a clock read, a list, a join)
 # vanishes per record, small enough that a block's bytes stay in the CPU cache (~40 KB).

@@ -37,14 +37,14 @@ from dataclasses import dataclass
 import requests
 from singer_sdk.contrib.msgspec import encoder
 
-from tap_voucherify_exports.parsing.columns import ColumnMap
 from tap_voucherify_exports.errors import BROKEN_DOWNLOAD_ERRORS, CsvFormatError, VoucherifyError
 from tap_voucherify_exports.fields import ExportedObjectTable
 from tap_voucherify_exports.output.memory import keep_freed_memory
+from tap_voucherify_exports.output.singer_lines import EncodedRows, Envelope, wrap_lines
+from tap_voucherify_exports.parsing.columns import ColumnMap
 from tap_voucherify_exports.parsing.evidence import EVIDENCE_ROWS
 from tap_voucherify_exports.parsing.records import CsvRecordReader, count_lines, max_line_chars
 from tap_voucherify_exports.parsing.window_rows import WindowBounds
-from tap_voucherify_exports.output.singer_lines import EncodedRows, Envelope, wrap_lines
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
 

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from tests.support.e2e_data import (
+    LIST_STREAMS,
+    PLAIN_TAP_STREAMS,
     ROWS,
-    STREAMS,
     TAP,
     expected_value,
     kind,
@@ -90,8 +91,11 @@ def piped(meltano_plugins: Path, tmp_path_factory: pytest.TempPathFactory) -> di
         seconds = time.monotonic() - started
         print(f"\ntap | target-jsonl, six streams: {seconds:.1f}s")
         assert result.returncode == 0, f"pipe exited {result.returncode}\n{result.stderr[-5000:]}"
-        truth = {stream: emu.ground_truth(spec.exported_object) for stream, spec in STREAMS.items()}
-        keys = {stream: truth_keys(emu, stream) for stream in STREAMS}
+        truth = {
+            stream: emu.ground_truth(spec.exported_object)
+            for stream, spec in PLAIN_TAP_STREAMS.items()
+        }
+        keys = {stream: truth_keys(emu, stream) for stream in PLAIN_TAP_STREAMS}
     messages = [json.loads(line) for line in tap_out.read_text().splitlines() if line.strip()]
     files = {path.stem: path for path in out_dir.glob("*.jsonl")}
     return {
@@ -109,9 +113,9 @@ def test_record_counts_match_files_and_ground_truth(piped: dict[str, Any]) -> No
     messages = piped["messages"]
     records = Counter(m["stream"] for m in messages if m["type"] == "RECORD")
     schemas = Counter(m["stream"] for m in messages if m["type"] == "SCHEMA")
-    assert set(schemas) == set(STREAMS)
-    assert set(piped["files"]) == set(STREAMS)
-    for stream, spec in STREAMS.items():
+    assert set(schemas) == set(PLAIN_TAP_STREAMS) | LIST_STREAMS
+    assert set(piped["files"]) - LIST_STREAMS == set(PLAIN_TAP_STREAMS)
+    for stream, spec in PLAIN_TAP_STREAMS.items():
         lines = piped["files"][stream].read_text().splitlines()
         expected = ROWS[spec.exported_object]
         assert records[stream] == len(lines) == len(piped["truth"][stream]) == expected, (
@@ -126,7 +130,7 @@ def test_record_counts_match_files_and_ground_truth(piped: dict[str, Any]) -> No
 
 def test_records_are_typed_values_of_the_csv(piped: dict[str, Any]) -> None:
     """Every JSONL value is the typed form of its CSV cell (amounts unscaled, empty → null)."""
-    for stream, spec in STREAMS.items():
+    for stream, spec in PLAIN_TAP_STREAMS.items():
         rows = [json.loads(line) for line in piped["files"][stream].read_text().splitlines()]
         by_key = {tuple(typed(k, row[k]) for k in spec.primary_key): row for row in rows}
         mismatches = []
@@ -148,7 +152,7 @@ def test_target_echoes_the_final_state(piped: dict[str, Any]) -> None:
     messages = piped["messages"]
     assert messages[-1]["type"] == "STATE"
     final = messages[-1]["value"]
-    incremental = {stream for stream, spec in STREAMS.items() if spec.replication_key}
+    incremental = {stream for stream, spec in PLAIN_TAP_STREAMS.items() if spec.replication_key}
     marked = {
         stream for stream, entry in final["bookmarks"].items() if entry.get("replication_key_value")
     }

@@ -13,7 +13,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from tap_voucherify_exports.tap import TapVoucherifyExports
 from tests.support.emulator import tap_config
+from tests.support.sync import catalog_for
 from voucherify_emulator import Emulator
 
 TAP = Path(sys.executable).with_name("tap-voucherify-exports")
@@ -24,8 +26,14 @@ def run_sync(config: dict[str, Any], tmp_path: Path) -> list[dict[str, Any]]:
     """Every message a sync of `config` writes to stdout; the sync must succeed."""
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
+    # Every stream, voucher_transactions too (its `details` is an open object like `metadata`).
+    streams = {
+        s["tap_stream_id"] for s in TapVoucherifyExports(config=config).catalog_dict["streams"]
+    }
+    catalog_path = tmp_path / "catalog.json"
+    catalog_path.write_text(json.dumps(catalog_for(config, streams)))
     result = subprocess.run(
-        [str(TAP), "--config", str(config_path)],
+        [str(TAP), "--config", str(config_path), "--catalog", str(catalog_path)],
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT_SECONDS,
@@ -51,7 +59,9 @@ def test_flattened_schemas_declare_every_property_their_records_carry(
             schemas[message["stream"]] = message["schema"]
         elif message["type"] == "RECORD":
             records[message["stream"]].append(message["record"])
-    assert set(records) == set(schemas)
+    # Every stream with rows declared its schema (bin_entries: an empty bin, a schema alone).
+    assert set(records) <= set(schemas)
+    assert {"vouchers", "customers", "voucher_transactions"} <= set(records)
     for stream, rows in records.items():
         declared = schemas[stream]["properties"]
         validator = Draft202012Validator(schemas[stream])

@@ -58,6 +58,14 @@ START_DATE = "2021-01-01T00:00:00Z"
 TAP = "tap-voucherify-exports"
 
 
+# What the tap syncs without a catalog: the export streams selected by default (voucher_transactions
+# is not: streams.py) and the bin's entries (`bin_entries`, read from GET /v1/trash-bin).
+PLAIN_TAP_STREAMS: dict[str, StreamSpec] = {
+    name: spec for name, spec in STREAMS.items() if name != "voucher_transactions"
+}
+LIST_STREAMS = frozenset({"bin_entries"})
+
+
 def tap_settings(emu: Emulator) -> dict[str, object]:
     """`Emulator.tap_config` from START_DATE, polling at most every second."""
     return emu.tap_config(start_date=START_DATE, poll_interval_max=1)
