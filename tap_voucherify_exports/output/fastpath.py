@@ -78,7 +78,7 @@ class BlockRecordWriter:
         yield from ()
 
     def emit_encoded(self, blocks: Iterable[EncodedRows]) -> Generator[Any, None, None]:
-        """`write_encoded` as the generator export_stream.py's `_sync_window` takes; yields nothing."""
+        """`write_encoded` as a generator, for `_sync_window` (export_stream.py); yields nothing."""
         self.write_encoded(blocks)
         yield from ()
 
