@@ -1,6 +1,6 @@
 """`make bench`: throughput, memory and wall time of the tap against the local emulator.
 
-    python benchmarks/run.py [--quick] [--parts 1,2,3,4] [--reps 3]
+    python benchmarks/run.py [--quick] [--parts 1,2,3,4,5] [--reps 3] [--load-rows 200000]
 
 Every measurement runs a program as a subprocess (through `measure.py`, which counts its RECORD
 lines and reads its peak RSS) over real HTTP against an `Emulator` started here on 127.0.0.1.
@@ -28,7 +28,8 @@ from typing import Any
 
 import psutil
 import requests
-from quota import part_quota  # benchmarks/run.py runs as a script: its folder is on sys.path
+from e2e_load import part_load  # benchmarks/run.py runs as a script: its folder is on sys.path
+from quota import part_quota
 
 from tap_voucherify_exports.fields import TABLES
 from tap_voucherify_exports.jobs.request import ExportRequest
@@ -375,64 +376,6 @@ def part_memory(
     return "\n".join(lines)
 
 
-# --- part 5 -----------------------------------------------------------------------------------
-TARGET_POSTGRES = HERE.parent / ".meltano" / "loaders" / "target-postgres" / "venv" / "bin"
-
-
-def part_pipe(work: Workdir, rows: int) -> str:
-    """tap | target-postgres (meltano's own pipe, without meltano): each side's CPU seconds,
-    exact per process from `os.wait4`."""
-    heading = f"## 5. tap | target-postgres: {rows:,} vouchers, CPU of each side"
-    target = TARGET_POSTGRES / "target-postgres"
-    if not target.exists():
-        return f"{heading}\n\nSkipped: {target} is missing (`make test` installs it)."
-    env = os.environ
-    schema = f"bench_{os.getpid()}"
-    target_config = work.file("target-postgres.json", {
-        "host": env.get("PGHOST", "127.0.0.1"), "port": int(env.get("PGPORT", "5432")),
-        "user": env.get("PGUSER", "postgres"), "password": env.get("PGPASSWORD", "postgres"),
-        "database": env.get("PGDATABASE", "voucherify"), "default_target_schema": schema,
-    })  # fmt: skip
-    with Emulator(seed=7, rows={"voucher": rows}, job_latency_seconds=FAST_LATENCY) as emu:
-        config = tap_config(emu)
-        config_path = work.file(f"config-pipe-{rows}.json", config)
-        cat = catalog(work, ("vouchers",))
-        warm(emu, config, "vouchers")
-        log(f"tap | target-postgres, {rows:,} vouchers …")
-        started = time.perf_counter()
-        tap = subprocess.Popen([TAP, "--config", config_path, "--catalog", cat],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
-        loader = subprocess.Popen([str(target), "--config", target_config], stdin=tap.stdout,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        assert tap.stdout is not None
-        tap.stdout.close()
-        _, tap_status, tap_usage = os.wait4(tap.pid, 0)
-        _, loader_status, loader_usage = os.wait4(loader.pid, 0)
-        tap.returncode, loader.returncode = tap_status, loader_status  # reaped by wait4
-        wall = time.perf_counter() - started
-    import psycopg  # noqa: PLC0415 - the test extra's; only this part needs it
-
-    with psycopg.connect(f"dbname={env.get('PGDATABASE', 'voucherify')}") as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    if tap_status or loader_status:
-        raise SystemExit(f"tap | target-postgres failed: tap {tap_status}, target {loader_status}")
-    tap_cpu = tap_usage.ru_utime + tap_usage.ru_stime
-    loader_cpu = loader_usage.ru_utime + loader_usage.ru_stime
-    TARGETS.append(
-        ("tap | target-postgres: tap CPU / target CPU", f"{tap_cpu / loader_cpu:.2f}", None)
-    )
-    return "\n".join([
-        heading, "",
-        "Both processes exactly as `meltano run` starts them (the installed executables, one OS "
-        "pipe), without meltano itself; CPU seconds per process from `os.wait4`.", "",
-        "| wall s | rows/s end to end | tap CPU s | target CPU s | tap CPU / target CPU |",
-        "|--:|--:|--:|--:|--:|",
-        f"| {wall:.1f} | {fmt_rate(rows / wall)} | {tap_cpu:.1f} | {loader_cpu:.1f} | "
-        f"**{tap_cpu / loader_cpu:.2f}** |", "",
-        "The target bounds the pipe: it spends several times the tap's CPU per row.",
-    ])  # fmt: skip
-
-
 # --- part 3 -----------------------------------------------------------------------------------
 def part_sync(work: Workdir, per_stream: int) -> str:
     rows = {STREAM_OBJECTS[s]: per_stream for s in SYNC_STREAMS}
@@ -533,6 +476,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="every size / 10 (a smoke run)")
     parser.add_argument("--parts", default="1,2,3,4,5", help="which parts to run, e.g. 1,3")
     parser.add_argument("--reps", type=int, default=3, help="repetitions per throughput figure")
+    parser.add_argument(
+        "--load-rows", type=int, default=200_000, help="vouchers loaded end to end in part 5"
+    )
     parser.add_argument("--output", default=None, help="markdown file (default results.md)")
     args = parser.parse_args()
     parts = {int(p) for p in args.parts.split(",") if p}
@@ -569,7 +515,19 @@ def main() -> int:
             ))
         )  # fmt: skip
     if 5 in parts:
-        jobs.append((5, lambda: sections.append(part_pipe(work, 50_000 // scale))))
+
+        def prepare(emu: Emulator) -> tuple[str, str, dict[str, Any]]:
+            config = tap_config(emu)
+            path = work.file("config-load.json", config)
+            warm(emu, config, "vouchers")
+            return path, catalog(work, ("vouchers",)), config
+
+        jobs.append(
+            (5, lambda: sections.append(
+                part_load(work.path, prepare=prepare, log=log, target=target,
+                          rows=args.load_rows // scale, reps=args.reps)
+            ))
+        )  # fmt: skip
     if 2 in parts:  # last: the 5M file takes minutes to generate
         jobs.append((2, lambda: sections.append(part_memory(work, memory_sizes, args.reps, known))))
     try:
