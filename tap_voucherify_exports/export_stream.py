@@ -417,7 +417,8 @@ class VoucherifyExportStream(Stream):
                 # A refresh window: every row created in it was written, so the creation
                 # bookmark may move there too, but never back.
                 self.stream_state[REFRESH_STATE_KEY] = {
-                    **refresh, "replication_key_value": window_end
+                    **refresh,
+                    "replication_key_value": window_end,
                 }
             bookmark = self.stream_state.get("replication_key_value")
             if not bookmark or parse_timestamp("state", bookmark) < request.window.end:

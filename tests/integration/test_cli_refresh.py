@@ -104,7 +104,8 @@ def test_a_killed_refresh_resumes_without_a_second_full_export_and_activates_onl
         on_nth_create(
             emu, 3, lambda: emu.inject("never_finish", times=1, exported_object="customer")
         )
-        killed = TapRun(tmp_path, "killed", config, {"customers"}, state=aged(first.states()[-1], 8))
+        due = aged(first.states()[-1], days=8)
+        killed = TapRun(tmp_path, "killed", config, {"customers"}, state=due)
 
         def two_windows_done() -> bool:
             return export_creates(emu) >= creates + 3 and len(refresh_reached(killed)) >= 2
