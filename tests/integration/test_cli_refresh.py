@@ -151,3 +151,20 @@ def refresh_reached(run: TapRun) -> list[str]:
         if refresh.get("complete") is False and value and value not in reached:
             reached.append(value)
     return reached
+
+
+def test_a_refresh_under_an_ignored_filter_costs_two_exports_and_activates_every_live_row(
+    tmp_path: Path,
+) -> None:
+    with Emulator(seed=9, rows={"voucher": 60}, job_latency_seconds=0.02) as emu:
+        emu.set_shape(ignore_filters=["voucher"])
+        config = emu.tap_config(full_refresh_days=7, max_concurrent_exports=1)
+        run = TapRun(tmp_path, "run", config, {"vouchers"})
+        assert run.finish() == 0, run.stderr()[-3000:]
+        assert_refreshed(run.messages(), "vouchers", ids(emu, "voucher"))
+        created_at = [job for job in emu.exports if "created_at" in job.parameters["filters"]]
+
+    # The first yearly window's export held every row: the rest of the refresh is one export.
+    assert len(created_at) == 2
+    records = [i for kind, _, i in versioned(run.messages(), "vouchers") if kind == "RECORD"]
+    assert len(records) == len(set(records))
