@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import time
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import replace
@@ -58,6 +59,11 @@ CHANGES_STATE_KEY = "changes"
 # in backfill-sized windows. Absent in a state written before this key existed: a bookmark then
 # means the backfill was done (set to True, not removed, as meltano merges partial states).
 BACKFILL_STATE_KEY = "backfill_complete"
+# A stream that refreshes (`full_refresh`) keeps its table version here: `version`, the one its
+# records carry; `started_at`, the end of the run that began that version's refresh (the next
+# is due `full_refresh_days` later); `complete`, whether its ACTIVATE_VERSION was written; and
+# `replication_key_value`, how far the refresh's `created_at` windows reached.
+REFRESH_STATE_KEY = "full_refresh"
 
 
 class VoucherifyExportStream(Stream):
@@ -74,6 +80,9 @@ class VoucherifyExportStream(Stream):
     filter_key: ClassVar[str | None] = "created_at"
     # The filter that finds changed rows; None for objects that are never changed (append-only).
     change_key: ClassVar[str | None] = None
+    # Whether the stream exports every row again every `full_refresh_days` under a new table
+    # version, closed by ACTIVATE_VERSION, so the target drops rows Voucherify no longer has.
+    full_refresh: ClassVar[bool] = False
 
     # Bookmarks are set by this class at window ends (see `_advance_bookmark`), never from record
     # values, so the SDK may treat the stream as sorted: state is resumable and values are real.
@@ -122,6 +131,11 @@ class VoucherifyExportStream(Stream):
         # jobs and API calls; one that ends in ERROR is split in half like any other.
         creation = session.settings.backfill_window if self.backfilling else session.settings.window
         cursors = [(self.filter_key, self.bookmark_start(), creation)]
+        if self.refreshing:
+            # A refresh is a backfill again: every row created since start_date, in windows of
+            # backfill_window_days, from where an earlier run stopped it. It covers the creation
+            # cursor's windows, so they are not exported besides.
+            cursors = [(self.filter_key, self.refresh_start(), session.settings.backfill_window)]
         if self.replicates_changes:
             assert self.change_key
             cursors.append((self.change_key, self.change_bookmark_start(), session.settings.window))
@@ -192,12 +206,84 @@ class VoucherifyExportStream(Stream):
             return self.session.sync_end
         return max(self.session.settings.start_date, parse_timestamp("state", bookmark))
 
+    @property
+    def versioned(self) -> bool:
+        """Whether this stream's records carry a table version: it refreshes, `full_refresh_days`
+        is not 0, and the run writes RECORD messages (a BATCH file's rows carry no version, so a
+        target would take them all for an older one at ACTIVATE_VERSION)."""
+        return (
+            self.full_refresh
+            and self.filter_key is not None
+            and self.session.settings.full_refresh is not None
+            and self.get_batch_config(self.config) is None
+        )
+
+    @property
+    def refreshing(self) -> bool:
+        """Whether this run exports every row under a new version, or finishes one that an
+        earlier run began: never refreshed, refresh not activated yet, or the last one began
+        `full_refresh_days` before this run's end."""
+        if not self.versioned:
+            return False
+        refresh = self.stream_state.get(REFRESH_STATE_KEY)
+        if not refresh or refresh.get("complete") is False:
+            return True
+        every = self.session.settings.full_refresh
+        assert every is not None
+        return self.session.sync_end >= parse_timestamp("state", refresh["started_at"]) + every
+
+    def refresh_start(self) -> dt.datetime:
+        """Where a refresh's windows resume: `start_date`, or where an earlier run stopped it."""
+        refresh = self.stream_state.get(REFRESH_STATE_KEY) or {}
+        reached = refresh.get("replication_key_value") if refresh.get("complete") is False else None
+        start = self.session.settings.start_date
+        return max(start, parse_timestamp("state", reached)) if reached else start
+
     @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
         self._begin_backfill()
         self._begin_change_cursor()
+        self._begin_version()
         yield from self._sync_windows(self._record_route(context))
         self._end_full_table()
+        self._end_refresh()
+
+    def _begin_version(self) -> None:
+        """Set the version this run's records carry: the stream's current one, or a new one when
+        a refresh is due (written with the first STATE; the SDK sets `_stream_version` only for
+        full-table streams, docs/architecture.md's seams)."""
+        if not self.versioned:
+            return
+        refresh = self.stream_state.get(REFRESH_STATE_KEY)
+        if self.refreshing and (not refresh or refresh.get("complete") is not False):
+            last = refresh["version"] if refresh else 0
+            self.stream_state[REFRESH_STATE_KEY] = {
+                # Seconds since the epoch, as the SDK's full-table versions; greater than the
+                # last, which a target's `_sdc_table_version < version` compares with.
+                "version": max(int(time.time()), last + 1),
+                "started_at": self.session.sync_end.isoformat(),
+                "replication_key": self.filter_key,
+                "replication_key_value": None,
+                "complete": False,
+            }
+            self.state_manager.is_flushed = False
+        self._stream_version = self.stream_state[REFRESH_STATE_KEY]["version"]
+
+    def _end_refresh(self) -> None:
+        """After every window of the run: a refresh whose windows all reached the run's end is
+        activated. ACTIVATE_VERSION comes before the STATE that says so: a run killed between
+        them exports the last window again and activates again (harmless), never skips it."""
+        refresh = self.stream_state.get(REFRESH_STATE_KEY)
+        if not self.versioned or not refresh or refresh.get("complete") is not False:
+            return
+        self.logger.info(
+            "%s: full refresh done, every row written under version %s: ACTIVATE_VERSION.",
+            self.name, refresh["version"],
+        )  # fmt: skip
+        self._write_activate_version_message(refresh["version"])
+        self.stream_state[REFRESH_STATE_KEY] = {**refresh, "complete": True}
+        self.state_manager.is_flushed = False
+        self._write_state_message()
 
     def _begin_backfill(self) -> None:
         """A first sync marks its backfill as begun, written with its first STATE, so a run
@@ -245,6 +331,7 @@ class VoucherifyExportStream(Stream):
             return
         self._begin_backfill()
         self._begin_change_cursor()
+        self._begin_version()
         with self.get_record_counter() as counter:
             writer = BatchFileWriter(batch_config, self.tap_name, self.name, counter.increment)
             for manifest in self._sync_windows(self._batch_route(writer)):
@@ -325,9 +412,19 @@ class VoucherifyExportStream(Stream):
             }
         else:
             assert self.replication_key
-            self.state_manager.increment_state(
-                {self.replication_key: window_end}, replication_key=self.replication_key
-            )
+            refresh = self.stream_state.get(REFRESH_STATE_KEY)
+            if self.versioned and refresh and refresh.get("complete") is False:
+                # A refresh window: every row created in it was written, so the creation
+                # bookmark may move there too, but never back.
+                self.stream_state[REFRESH_STATE_KEY] = {
+                    **refresh,
+                    "replication_key_value": window_end,
+                }
+            bookmark = self.stream_state.get("replication_key_value")
+            if not bookmark or parse_timestamp("state", bookmark) < request.window.end:
+                self.state_manager.increment_state(
+                    {self.replication_key: window_end}, replication_key=self.replication_key
+                )
             if self.stream_state.get(BACKFILL_STATE_KEY) is False and (
                 request.window.end >= self.session.sync_end
             ):

@@ -16,6 +16,7 @@ class VouchersStream(VoucherifyExportStream):
     primary_keys = ("id",)
     replication_key = "created_at"
     change_key = "updated_at"
+    full_refresh = True
 
 
 class RedemptionsStream(VoucherifyExportStream):
@@ -44,6 +45,7 @@ class CustomersStream(VoucherifyExportStream):
     primary_keys = ("id",)
     replication_key = "created_at"
     change_key = "updated_at"
+    full_refresh = True
 
 
 class OrdersStream(VoucherifyExportStream):
@@ -54,6 +56,7 @@ class OrdersStream(VoucherifyExportStream):
     primary_keys = ("id",)
     replication_key = "created_at"
     change_key = "updated_at"
+    full_refresh = True
 
 
 class PointsExpirationsStream(VoucherifyExportStream):

@@ -86,6 +86,11 @@ class TapVoucherifyExports(Tap):
                                 "(backfill) has not reached the present, resumed runs included "
                                 "(at least window_days). An export that ends in ERROR is split "
                                 "in half as usual."),
+        th.Property("full_refresh_days", th.IntegerType(),
+                    default=settings.FULL_REFRESH_DAYS_DEFAULT,
+                    description="Every this many days, vouchers, customers and orders export "
+                                "every row under a new table version, then ACTIVATE_VERSION, so "
+                                "the target drops rows deleted in Voucherify. 0: never."),
         th.Property("min_window_seconds", th.IntegerType(),
                     default=settings.MIN_WINDOW_SECONDS_DEFAULT,
                     description="An export that ends in ERROR is split in half and retried "

@@ -58,6 +58,9 @@ AUTH_METHODS = ("app_keys", "oauth")
 # deletes between the export and the count can explain (docs/reliability.md#completeness).
 VERIFY_COUNTS_MODES = ("off", "warn", "fail")
 VERIFY_COUNTS_DEFAULT = "warn"
+# Days between two full refreshes of vouchers, customers and orders (docs/incremental.md#deletes
+# says why a week); 0: never.
+FULL_REFRESH_DAYS_DEFAULT = 7
 OAUTH_SCOPE_DEFAULT = "exports"
 
 
@@ -95,6 +98,9 @@ class Settings:
     trust_column_order: bool = TRUST_COLUMN_ORDER_DEFAULT
     # What a closed window whose rows differ from the list's `total` does (jobs/counts.py).
     verify_counts: str = VERIFY_COUNTS_DEFAULT
+    # How often a stream with deletes to find exports every row under a new table version
+    # (export_stream.py); None: never.
+    full_refresh: dt.timedelta | None = dt.timedelta(days=FULL_REFRESH_DAYS_DEFAULT)
 
     @property
     def trusted_origins(self) -> frozenset[str]:
@@ -188,6 +194,7 @@ def parse_settings(  # noqa: PLR0915 - one check per setting, every setting in o
     delete_exports = flag("delete_exports", DELETE_EXPORTS_DEFAULT)
     trust_column_order = flag("trust_column_order", TRUST_COLUMN_ORDER_DEFAULT)
     backfill_days = whole("backfill_window_days", BACKFILL_WINDOW_DAYS_DEFAULT, 1)
+    full_refresh_days = whole("full_refresh_days", FULL_REFRESH_DAYS_DEFAULT, 0)
     max_per_minute = whole("max_requests_per_minute", MAX_REQUESTS_PER_MINUTE_DEFAULT, 1)
     max_per_hour = problems.check(
         "max_requests_per_hour",
@@ -254,4 +261,5 @@ def parse_settings(  # noqa: PLR0915 - one check per setting, every setting in o
         parallel_workers=parallel_workers,
         trust_column_order=trust_column_order,
         verify_counts=verify_counts,
+        full_refresh=dt.timedelta(days=full_refresh_days) if full_refresh_days else None,
     )

@@ -5,9 +5,6 @@ counted through its own record of exports and requests."""
 from __future__ import annotations
 
 import datetime as dt
-import json
-import signal
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -16,59 +13,11 @@ import requests
 
 from tap_voucherify_exports.export_stream import BACKFILL_STATE_KEY
 from tap_voucherify_exports.jobs.ledger import STATE_KEY
-from tests.support.cli import TAP
+from tests.support.cli import TapRun
 from tests.support.emulator import export_creates, on_nth_create
-from tests.support.sync import catalog_for
 from voucherify_emulator import Emulator
 
-WAIT_SECONDS = 120
 END_DATE = "2025-01-02T00:00:00Z"  # the emulator's rows span 2021-2024
-
-
-class TapRun:
-    """One CLI run: config, catalog and state files in `workdir`, stdout and stderr to files."""
-
-    def __init__(
-        self,
-        workdir: Path,
-        name: str,
-        config: dict[str, Any],
-        streams: set[str],
-        state: dict[str, Any] | None = None,
-    ) -> None:
-        self.out = workdir / f"{name}.out"
-        self.err = workdir / f"{name}.err"
-        paths = {kind: workdir / f"{name}.{kind}.json" for kind in ("config", "catalog", "state")}
-        paths["config"].write_text(json.dumps(config))
-        paths["catalog"].write_text(json.dumps(catalog_for(config, streams)))
-        args = [str(TAP), "--config", str(paths["config"]), "--catalog", str(paths["catalog"])]
-        if state is not None:
-            paths["state"].write_text(json.dumps(state))
-            args += ["--state", str(paths["state"])]
-        with self.out.open("wb") as out, self.err.open("wb") as err:
-            self.process = subprocess.Popen(args, stdout=out, stderr=err)
-
-    def kill_when(self, ready: Any) -> None:
-        """SIGKILL the run once `ready()` holds (it must hold before the run ends)."""
-        deadline = time.monotonic() + WAIT_SECONDS
-        while not ready():
-            assert self.process.poll() is None, f"the run ended first:\n{self.stderr()[-3000:]}"
-            assert time.monotonic() < deadline, "the run never got there"
-            time.sleep(0.02)
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=WAIT_SECONDS)
-
-    def finish(self) -> int:
-        return self.process.wait(timeout=WAIT_SECONDS)
-
-    def stderr(self) -> str:
-        return self.err.read_text(errors="replace")
-
-    def states(self) -> list[dict[str, Any]]:
-        """Every STATE on stdout, in order; a killed run's partial last line left out."""
-        complete = self.out.read_bytes().rpartition(b"\n")[0]
-        messages = [json.loads(line) for line in complete.split(b"\n") if line.strip()]
-        return [m["value"] for m in messages if m["type"] == "STATE"]
 
 
 def create_export_as_someone_else(emu: Emulator) -> str:

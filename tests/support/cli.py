@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+from tests.support.sync import catalog_for
+
 TAP = Path(sys.executable).with_name("tap-voucherify-exports")
 RUN_TIMEOUT_SECONDS = 300
+WAIT_SECONDS = 120
 
 
 def run_tap(
@@ -41,3 +46,52 @@ def run_tap(
 def error_lines(stderr: str) -> list[str]:
     """The text of each ERROR log line."""
     return [line.split("| ", 3)[-1] for line in stderr.splitlines() if "| ERROR" in line]
+
+
+class TapRun:
+    """One CLI run: config, catalog and state files in `workdir`, stdout and stderr to files."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        name: str,
+        config: dict[str, Any],
+        streams: set[str],
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        self.out = workdir / f"{name}.out"
+        self.err = workdir / f"{name}.err"
+        paths = {kind: workdir / f"{name}.{kind}.json" for kind in ("config", "catalog", "state")}
+        paths["config"].write_text(json.dumps(config))
+        paths["catalog"].write_text(json.dumps(catalog_for(config, streams)))
+        args = [str(TAP), "--config", str(paths["config"]), "--catalog", str(paths["catalog"])]
+        if state is not None:
+            paths["state"].write_text(json.dumps(state))
+            args += ["--state", str(paths["state"])]
+        with self.out.open("wb") as out, self.err.open("wb") as err:
+            self.process = subprocess.Popen(args, stdout=out, stderr=err)
+
+    def kill_when(self, ready: Any) -> None:
+        """SIGKILL the run once `ready()` holds (it must hold before the run ends)."""
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not ready():
+            assert self.process.poll() is None, f"the run ended first:\n{self.stderr()[-3000:]}"
+            assert time.monotonic() < deadline, "the run never got there"
+            time.sleep(0.02)
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=WAIT_SECONDS)
+
+    def finish(self) -> int:
+        return self.process.wait(timeout=WAIT_SECONDS)
+
+    def stderr(self) -> str:
+        return self.err.read_text(errors="replace")
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every message on stdout, in order; a killed run's partial last line left out."""
+        complete = self.out.read_bytes().rpartition(b"\n")[0]
+        return [json.loads(line) for line in complete.split(b"\n") if line.strip()]
+
+    def states(self) -> list[dict[str, Any]]:
+        """Every STATE on stdout, in order; a killed run's partial last line left out."""
+        return [m["value"] for m in self.messages() if m["type"] == "STATE"]

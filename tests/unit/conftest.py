@@ -32,6 +32,7 @@ def config() -> dict[str, Any]:
         "poll_interval_max": 0.01,
         "max_concurrent_exports": 1,
         "max_requests_per_minute": 100000,  # the rate gate has tests of its own
+        "full_refresh_days": 0,  # cursor tests plan exact windows; test_refresh.py turns it on
     }
 
 

@@ -199,6 +199,18 @@ def test_the_sdk_still_opens_full_table_syncs_with_activate_version_when_asked()
     assert isinstance(inspect.getattr_static(Stream, "emit_activate_version_messages"), property)
 
 
+def test_the_sdk_still_opens_no_incremental_sync_with_activate_version() -> None:
+    # A refresh (vouchers, customers, orders: INCREMENTAL) must not open with ACTIVATE_VERSION:
+    # target-postgres acts on it at once, marking every row deleted until the refresh ends (for
+    # good if it is killed). `Stream.sync` sends it, and sets `_stream_version`, for FULL_TABLE
+    # only; the tap sets the version from state and sends the closing message itself.
+    source = inspect.getsource(Stream.sync)
+    condition = source[source.index("if (") : source.index("self._write_activate_version_message")]
+    assert "self.replication_method == REPLICATION_FULL_TABLE" in condition
+    assert "self._stream_version = " in condition
+    assert source.count("self._write_activate_version_message") == 1
+
+
 def test_the_sdk_still_logs_its_stream_error_line_from_sync() -> None:
     # cli.py's ONE_LINE_PER_ERROR recognises the line by this text, on the stream's logger.
     source = inspect.getsource(Stream.sync)
