@@ -92,8 +92,8 @@ def dbt_results(project: MeltanoProject, name: str = "run_results.json") -> list
 
 def with_extractor_config(project: MeltanoProject, root: Path, **config: object) -> None:
     """Run `project` from `root`: a copy of the repository's meltano.yml whose extractor has
-    `config` too (meltano passes a key no setting declares, such as the SDK's `stream_maps`,
-    only from there), beside links to the dbt project and the locked plugin definitions."""
+    `config` too (the repository's own meltano.yml stays as it is), beside links to the dbt
+    project and the locked plugin definitions."""
     manifest = yaml.safe_load((project.root / "meltano.yml").read_text())
     (extractor,) = (p for p in manifest["plugins"]["extractors"] if p["name"] == TAP)
     extractor.setdefault("config", {}).update(config)

@@ -23,3 +23,24 @@ def test_meltano_decimal_kind_still_cannot_write_a_value_from_the_environment():
     # value written in meltano.yml reaches the tap unchanged.
     integer = setting_definition.SettingDefinition(name="x", kind="integer")
     assert integer.cast_value(0.5) == 0.5
+
+
+@pytest.mark.parametrize(
+    ("kind", "typed", "value"),
+    [
+        (
+            "object",
+            '{"vouchers": {"code_upper": "code.upper()"}}',
+            {"vouchers": {"code_upper": "code.upper()"}},
+        ),
+        ("boolean", "true", True),
+        ("integer", "3", 3),
+    ],
+)
+def test_meltano_casts_the_sdk_settings_to_the_kinds_meltano_yml_declares(kind, typed, value):
+    """What `meltano config set tap-voucherify-exports stream_maps '{...}'` (or the environment)
+    stores for the kinds meltano.yml declares for singer-sdk's settings: the value, typed; an
+    undeclared setting would reach the tap as the string and fail its validation."""
+    setting = setting_definition.SettingDefinition(name="x", kind=kind)
+    assert setting.cast_value(typed) == value
+    assert setting_definition.SettingDefinition(name="x").cast_value(typed) == typed

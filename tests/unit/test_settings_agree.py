@@ -110,13 +110,28 @@ def test_the_about_output_describes_the_tap_schema(about_json):
     assert about_json["settings"]["required"] == TapVoucherifyExports.config_jsonschema["required"]
 
 
-def test_meltano_yml_declares_the_tap_settings_in_order(extractor):
-    assert [s["name"] for s in extractor["settings"]] == list(TAP_SETTINGS)
+def test_meltano_yml_declares_the_tap_settings_then_the_sdks_in_order(extractor, about_json):
+    sdk = [name for name in about_json["settings"]["properties"] if name in SDK_SETTINGS]
+    assert set(sdk) == SDK_SETTINGS
+    assert [s["name"] for s in extractor["settings"]] == [*TAP_SETTINGS, *sdk]
+
+
+def test_meltano_yml_declares_the_sdk_settings_with_their_kinds(extractor, about_json):
+    # Without a kind, `meltano config set tap-voucherify-exports stream_maps '{...}'` stores a
+    # string, and the run fails validation (issue 21).
+    properties = about_json["settings"]["properties"]
+    for setting in extractor["settings"]:
+        name = setting["name"]
+        if name in SDK_SETTINGS:
+            assert setting["kind"] == json_type(properties[name]), name
+            assert words(setting["description"]) == words(properties[name]["description"]), name
 
 
 def test_meltano_yml_defaults_kinds_secrets_and_descriptions_match_the_tap(extractor):
     for setting in extractor["settings"]:
         name = setting["name"]
+        if name in SDK_SETTINGS:
+            continue
         schema = TAP_SETTINGS[name]
         assert setting.get("value") == schema.get("default"), name
         assert setting["kind"] == expected_meltano_kind(name, schema), name
