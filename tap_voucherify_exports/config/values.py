@@ -10,6 +10,7 @@ import datetime as dt
 import ipaddress
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -113,6 +114,12 @@ def parse_timestamp(name: str, value: Any) -> dt.datetime:
     return parsed.astimezone(dt.timezone.utc)
 
 
+def as_typed(value: Any) -> str:
+    """A setting's value as the user typed it: meltano hands a `kind: decimal` value over as a
+    Decimal, whose repr (`Decimal('0.5')`) nobody typed."""
+    return str(value) if isinstance(value, Decimal) else repr(value)
+
+
 def positive_number(config: Mapping[str, Any], name: str, default: float, minimum: float) -> float:
     value = config.get(name)
     if value is None:
@@ -120,10 +127,12 @@ def positive_number(config: Mapping[str, Any], name: str, default: float, minimu
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ConfigValidationError(f"Setting `{name}` must be a number; got {value!r}.") from None
+        raise ConfigValidationError(
+            f"Setting `{name}` must be a number; got {as_typed(value)}."
+        ) from None
     if isinstance(value, bool) or not number >= minimum:  # `not >=` also refuses NaN
         raise ConfigValidationError(
-            f"Setting `{name}` must be at least {minimum:g}; got {value!r}."
+            f"Setting `{name}` must be at least {minimum:g}; got {as_typed(value)}."
         )
     return number
 
@@ -132,7 +141,7 @@ def whole_number(config: Mapping[str, Any], name: str, default: int, minimum: in
     number = positive_number(config, name, default, minimum)
     if number != int(number):
         raise ConfigValidationError(
-            f"Setting `{name}` must be a whole number; got {config.get(name)!r}."
+            f"Setting `{name}` must be a whole number; got {as_typed(config.get(name))}."
         )
     return int(number)
 

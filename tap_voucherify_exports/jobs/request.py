@@ -48,5 +48,7 @@ class ExportRequest:
         return replace(self, window=first), replace(self, window=second)
 
     def __str__(self) -> str:
-        scope = f"window {self.window}" if self.window else "all rows"
+        # The cursor is named: a stream's created-rows and changed-rows exports of one window
+        # would otherwise log the same line.
+        scope = f"{self.filter_key} window {self.window}" if self.window else "all rows"
         return f"{self.exported_object} export ({scope})"

@@ -189,3 +189,15 @@ def test_flattening_with_batch_files_is_refused_naming_both_settings():
     assert "`batch_config`" in line
     settings(flattening_enabled=False, batch_config=batch)
     settings(flattening_enabled=True, flattening_max_depth=1)
+
+
+def test_a_value_meltano_passed_as_a_decimal_is_shown_as_the_user_typed_it():
+    # meltano hands `kind: decimal` values over as Decimal: "got Decimal('0.5')" was not typed.
+    from decimal import Decimal
+
+    from tap_voucherify_exports.errors import SettingsError
+
+    config = {"app_id": "a", "app_token": "t", "start_date": "2024-01-01"}
+    with pytest.raises(SettingsError) as caught:
+        parse_settings({**config, "window_days": Decimal("0.5")})
+    assert caught.value.errors == ["Setting `window_days` must be at least 1; got 0.5."]
