@@ -31,25 +31,44 @@ Echo = Callable[[str], None]
 _NUMBER = "@decimal@"  # marks a Decimal in the JSON text, replaced by its digits
 
 
-def cost_notice(streams: Sequence[VoucherifyExportStream]) -> str:
-    """What the probe will cost, said before it starts."""
+def probe_windows(start: dt.datetime, end: dt.datetime, step: dt.timedelta) -> list[Window]:
+    """The windows tried, newest first, until one holds a row: the last day, the last 30 days,
+    then back from there one `step` (backfill_window_days) at a time to `start`, so no probe
+    export ever covers more than one backfill window of history."""
+    windows = [Window(end - span, end) for span in PROBE_WINDOWS if end - span > start]
+    upper = windows[-1].start if windows else end
+    while upper > start:
+        lower = max(start, upper - step)
+        windows.append(Window(lower, upper))
+        upper = lower
+    return windows
+
+
+def cost_notice(streams: Sequence[VoucherifyExportStream], session: SyncSession) -> str:
+    """What the probe will cost, said before it starts: at worst, for a stream whose recent
+    windows are empty, one export per backfill window back to start_date."""
+    settings = session.settings
+    end = settings.end_date or dt.datetime.now(dt.timezone.utc)  # said before the sync opens
+    most = len(probe_windows(settings.start_date, end, settings.backfill_window))
     return (
         f"Probe: one small export per selected stream ({len(streams)}: "
         f"{', '.join(stream.name for stream in streams)}), each a create, a few status checks "
-        "(1 s growing to poll_interval_max), one download and a delete; up to "
-        f"{len(PROBE_WINDOWS) + 1} exports per stream while the newest windows hold no row. "
+        "(1 s growing to poll_interval_max), one download and a delete. While the newest "
+        "window holds no row it tries an older one: the last day, the last 30 days, then "
+        f"{settings.backfill_window.days} days at a time back to start_date, up to {most} "
+        "exports for a stream with no row at all (none covers more than one backfill window). "
         "Each export takes as long as Voucherify needs to generate it, often minutes. No data "
         "is written and no state is changed."
     )
 
 
 def probe_requests(stream: VoucherifyExportStream, session: SyncSession) -> list[ExportRequest]:
-    """The exports the probe may create for one stream, smallest window first."""
+    """The exports the probe may create for one stream, newest window first."""
     if not stream.filter_key:
         return [stream.export_request()]
-    start, end = session.settings.start_date, session.sync_end
-    windows = [Window(end - span, end) for span in PROBE_WINDOWS if end - span > start]
-    return [stream.export_request(window) for window in [*windows, Window(start, end)]]
+    settings = session.settings
+    windows = probe_windows(settings.start_date, session.sync_end, settings.backfill_window)
+    return [stream.export_request(window) for window in windows]
 
 
 def _json(record: dict[str, Any]) -> str:
@@ -126,7 +145,7 @@ def _refused(stream: VoucherifyExportStream, session: SyncSession, echo: Echo) -
 
 def run_probe(streams: Sequence[VoucherifyExportStream], session: SyncSession, echo: Echo) -> bool:
     """Probe every stream in `streams` inside one open session; True if all would sync."""
-    echo(cost_notice(streams))
+    echo(cost_notice(streams, session))
     with session.open() as running:
         results = [probe_stream(stream, running, echo) for stream in streams]
     failed = [stream.name for stream, ok in zip(streams, results, strict=True) if not ok]

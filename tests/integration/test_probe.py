@@ -156,3 +156,21 @@ def test_the_probe_shows_bare_metadata_keys_folded_with_the_warning(emulator, tm
     vouchers = section(result.stdout, "vouchers")
     assert "'region' → metadata['region'] (metadata key)" in vouchers
     assert "warning: vouchers: the export's header has no `metadata` column" in vouchers
+
+
+def test_the_probe_looks_back_one_backfill_window_at_a_time_never_the_whole_history(
+    emulator, tmp_path
+):
+    # The emulator's rows end in early 2025; the probe runs "now", so its last day and last 30
+    # days are empty: it steps back a year at a time and stops at the first window with a row.
+    result = probe(emulator, tmp_path, backfill_window_days=365)
+    assert result.returncode == 0, result.stderr
+    notice = result.stdout.splitlines()[0]
+    assert "then 365 days at a time back to start_date, up to " in notice
+    vouchers = [job for job in emulator.exports if job.exported_object == "voucher"]
+    assert len(vouchers) >= 3, "the last day and 30 days held no row"
+    day_ms = 86_400_000
+    spans = [(job.spec.before_ms - job.spec.after_ms) / day_ms for job in vouchers]
+    assert max(spans) <= 365 + 1, spans  # no export of the whole history
+    assert "first row, typed: {" in section(result.stdout, "vouchers")
+    assert_all_exports_deleted(emulator)
