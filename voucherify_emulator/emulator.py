@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -302,7 +303,15 @@ class Emulator:
         with open(self._state_file, encoding="utf-8") as handle:
             state = json.load(handle)
         if state.get("seed") != self.config.seed or state.get("rows") != self.config.rows:
-            return  # a different dataset: the saved additions do not apply
+            # A different dataset: the saved additions do not apply. Said, not silently dropped:
+            # the next save replaces the file with this dataset's.
+            sys.stderr.write(
+                f"voucherify_emulator: {self._state_file} was saved for seed "
+                f"{state.get('seed')} and rows {state.get('rows')}, not seed {self.config.seed} "
+                f"and rows {self.config.rows}: starting from the seed's rows, and the file will "
+                "be overwritten.\n"
+            )
+            return
         for obj, segments in state.get("added", {}).items():
             for count, start_ms, end_ms in segments:
                 self.dataset.timelines[obj].add(count, start_ms, end_ms)

@@ -394,6 +394,17 @@ def test_add_rows_and_state_file(tmp_path):
         assert again.ground_truth("order") == before
 
 
+def test_a_state_file_of_another_dataset_is_said_not_silently_dropped(tmp_path, capsys):
+    state = str(tmp_path / "state.json")
+    with Emulator(rows={"order": 20}, state_file=state) as emu:
+        emu.add_rows("order", 5)
+    with Emulator(rows={"order": 30}, state_file=state) as other:
+        assert other.row_count("order") == 30, "the seed's rows, not the file's additions"
+    said = capsys.readouterr().err
+    assert "was saved for seed" in said
+    assert "rows {'order': 20}, not seed" in said
+
+
 # --- faults --------------------------------------------------------------------------------------
 def test_rate_limit_and_server_error_faults():
     with Emulator(rows={"voucher": 5}, job_latency_seconds=0.01) as emu, client(emu) as s:
