@@ -64,6 +64,16 @@ def number(cell: str) -> Decimal:
     return Decimal(cell) if cell else Decimal(0)
 
 
+def add_redemption(row: Row, redemption: dict[str, str]) -> None:
+    """One redemption's counts and amounts, as the campaign and daily marts sum them."""
+    if redemption["result"] == "FAILURE":
+        row["redemptions_failed"] += 1
+    elif redemption["result"] == "SUCCESS":
+        row["redemptions_succeeded"] += 1
+        row["redeemed_order_amount"] += number(redemption["order_amount"])
+        row["redeemed_gift_amount"] += number(redemption["gift_amount"])
+
+
 def day(cell: str) -> dt.date:
     """The UTC calendar day of a timestamp cell."""
     return parse_ts(cell).date()
@@ -103,12 +113,8 @@ class Truth:
             if not campaign:
                 continue
             row = rows[campaign]
-            if redemption["result"] == "FAILURE":
-                row["redemptions_failed"] += 1
-            elif redemption["result"] == "SUCCESS":
-                row["redemptions_succeeded"] += 1
-                row["redeemed_order_amount"] += number(redemption["order_amount"])
-                row["redeemed_gift_amount"] += number(redemption["gift_amount"])
+            add_redemption(row, redemption)
+            if redemption["result"] == "SUCCESS":
                 row["redeemed_loyalty_points"] += number(redemption["loyalty_points"])
                 redeemed[campaign].add(redemption["voucher_code"])
         for campaign, row in rows.items():
@@ -158,12 +164,8 @@ class Truth:
         rows: dict[dt.date, Row] = defaultdict(lambda: dict.fromkeys(DAILY_COLUMNS, Decimal(0)))
         for redemption in self.redemptions:
             row = rows[day(redemption["date"])]
-            if redemption["result"] == "FAILURE":
-                row["redemptions_failed"] += 1
-            elif redemption["result"] == "SUCCESS":
-                row["redemptions_succeeded"] += 1
-                row["redeemed_order_amount"] += number(redemption["order_amount"])
-                row["redeemed_gift_amount"] += number(redemption["gift_amount"])
+            add_redemption(row, redemption)
+            if redemption["result"] == "SUCCESS":
                 row["redeemed_loyalty_points"] += number(redemption["loyalty_points"])
         for publication in self.publications:
             rows[day(publication["date"])]["publications"] += 1
