@@ -72,7 +72,7 @@ def assert_state_follows_its_batches(messages: list[dict[str, Any]]) -> None:
 def test_batch_files_hold_the_rows_the_record_route_would_emit_and_state_follows_them(
     emulator, tmp_path
 ):
-    config = emulator.tap_config(end_date="2026-01-01T00:00:00Z")
+    config = emulator.tap_config(end_date="2026-01-01T00:00:00Z", full_refresh_days=0)
     records = run_sync(config, streams=STREAMS)
     batches = run_sync({**config, "batch_config": batch_config(tmp_path)}, streams=STREAMS)
 

@@ -48,7 +48,7 @@ def test_fast_path_output_equals_the_sdk_default_output(emulator, monkeypatch, c
 
     `state_every` = 7 has the SDK ask for a STATE every 7 records (its state writer drops the
     ones that repeat the last): the fast path cuts its chunks there and asks at the same counts."""
-    config = tap_config(emulator, end_date="2026-01-01T00:00:00Z")
+    config = tap_config(emulator, end_date="2026-01-01T00:00:00Z", full_refresh_days=0)
     if state_every:
         monkeypatch.setattr(VoucherifyExportStream, "STATE_MSG_FREQUENCY", state_every)
     chunks: list[int] = []
@@ -120,7 +120,7 @@ def test_two_workers_write_what_one_process_writes(emulator, monkeypatch, caplog
     """`parallel_workers` 2: the same messages (`time_extracted` aside), STATE at the same
     points, the same record counts, with pieces small enough that every export is cut in many
     (a piece then straddles the STATE points and, in the emulator's data, multi-line cells)."""
-    config = tap_config(emulator, end_date="2026-01-01T00:00:00Z")
+    config = tap_config(emulator, end_date="2026-01-01T00:00:00Z", full_refresh_days=0)
     if state_every:
         monkeypatch.setattr(VoucherifyExportStream, "STATE_MSG_FREQUENCY", state_every)
     pieces = spy_on_pieces(monkeypatch, 2048)

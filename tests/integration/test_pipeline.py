@@ -24,7 +24,9 @@ def comparable(messages: list[dict]) -> list[dict]:
 
 def test_overlapped_run_writes_exactly_what_a_sequential_run_writes():
     with Emulator(seed=9, rows=ROWS, job_latency_seconds=0.2) as emu:
-        config = tap_config(emu, end_date="2026-06-01T00:00:00Z", window_days=400)
+        config = tap_config(
+            emu, end_date="2026-06-01T00:00:00Z", window_days=400, full_refresh_days=0
+        )
         sequential = run_sync({**config, "max_concurrent_exports": 1}, streams=STREAMS)
         overlapped = run_sync({**config, "max_concurrent_exports": 4}, streams=STREAMS)
     assert comparable(overlapped) == comparable(sequential)

@@ -56,14 +56,14 @@ def test_polling_n_jobs_in_flight_costs_one_list_call_per_interval():
 
 
 def test_a_first_run_backfills_in_backfill_windows_and_later_runs_in_window_days(emulator):
-    config = base_config(emulator, window_days=30, backfill_window_days=730)
+    config = base_config(emulator, window_days=30, backfill_window_days=730, full_refresh_days=0)
     first = run_sync(config, streams={"vouchers"})
     creates = [r for r in emulator.requests if r.method == "POST"]
     assert len(creates) == 3  # 2021-01-01 .. 2025-01-02 in 730-day windows
     assert_ground_truth(first, emulator, {"vouchers"})
     state = [m["value"] for m in first if m["type"] == "STATE"][-1]
     emulator.clear_requests()
-    later = base_config(emulator, window_days=30, backfill_window_days=730,
+    later = base_config(emulator, window_days=30, backfill_window_days=730, full_refresh_days=0,
                         end_date="2025-03-02T00:00:00Z")  # fmt: skip
     run_sync(later, streams={"vouchers"}, state=state)
     creates = [r for r in emulator.requests if r.method == "POST"]
