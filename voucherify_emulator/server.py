@@ -173,7 +173,8 @@ class _Handler(BaseHTTPRequestHandler):
         bad_json = False
         self._record: RecordedRequest | None = None
         self._rate_headers: dict[str, str] = {}
-        if "x-www-form-urlencoded" in (self.headers.get("Content-Type") or ""):
+        form = "x-www-form-urlencoded" in (self.headers.get("Content-Type") or "")
+        if form and not (url.path.startswith("/_emulator/") and raw.lstrip()[:1] in (b"{", b"[")):
             body = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
         elif raw:
             try:

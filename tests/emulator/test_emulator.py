@@ -774,3 +774,16 @@ def test_cli_starts_in_the_shape_given_and_refuses_a_bad_one():
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
         process.stdout.close()
+
+
+def test_control_endpoints_take_json_sent_with_a_form_content_type():
+    # curl -d and urllib send `application/x-www-form-urlencoded` unless told otherwise.
+    with Emulator(rows={"order": 5}) as emu:
+        response = requests.post(
+            f"{emu.api_url}/_emulator/rows",
+            data=json.dumps({"exported_object": "order", "count": 2}),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["total"] == 7
