@@ -35,6 +35,7 @@ class Refreshed:
     emu: Emulator
     pg: Postgres
     deleted: dict[str, set[tuple[object, ...]]]
+    binned: set[str]  # the ids of the vouchers the emulator moved to its bin
 
 
 def make_refresh_due(project: MeltanoProject) -> None:
@@ -65,7 +66,7 @@ def refreshed(
     with runs as (project, emu, pg):
         project.set_config(LOADER, hard_delete=request.param)
         project.env["TAP_VOUCHERIFY_EXPORTS__SELECT"] = json.dumps(
-            [f"{stream}.*" for stream in CHANGING_STREAMS]
+            [f"{stream}.*" for stream in (*CHANGING_STREAMS, "bin_entries")]
         )
         project.run("run", TAP, LOADER)
         before = {stream: truth_keys(emu, stream) for stream in CHANGING_STREAMS}
@@ -75,7 +76,8 @@ def refreshed(
         deleted = {s: before[s] - truth_keys(emu, s) for s in CHANGING_STREAMS}
         make_refresh_due(project)
         project.run("run", TAP, LOADER)
-        yield Refreshed(emu, pg, deleted)
+        binned = {entry.resource_id for entry in emu.trash_bin.entries()}
+        yield Refreshed(emu, pg, deleted, binned)
 
 
 @pytest.mark.parametrize("stream", CHANGING_STREAMS)
@@ -95,3 +97,14 @@ def test_after_a_refresh_the_live_rows_equal_the_ground_truth_and_deleted_ones_a
     assert live.keys() == truth.keys()
     assert not differing_cells(truth, live, columns[:-1])
     assert marked == (set() if hard else refreshed.deleted[stream])
+
+
+def test_the_run_after_vouchers_went_to_the_bin_loads_them_into_bin_entries(
+    refreshed: Refreshed,
+) -> None:
+    # The bin is read every run (GET /v1/trash-bin): the very next run names the binned vouchers
+    # (who and when), whatever the full refresh does with their rows.
+    assert len(refreshed.binned) == BINNED_VOUCHERS
+    rows = refreshed.pg.select("bin_entries", ["resource_type", "resource_id"])
+    assert {resource_id for _, resource_id in rows} == refreshed.binned
+    assert {resource_type for resource_type, _ in rows} == {"voucher"}
