@@ -468,7 +468,7 @@ class VoucherifyExportStream(Stream):
         return Route(writer.write_export, self.session.records)
 
     def _workers_read(self) -> bool:
-        return workers_read(self.session.settings.parallel_workers, fast_path=True)
+        return workers_read(self.session.settings.parallel_workers)
 
     def _say_if_workers_unused(self) -> None:
         warning = workers_unused_warning(self.session.settings.parallel_workers, self.name)

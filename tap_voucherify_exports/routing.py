@@ -70,10 +70,10 @@ def fast_path_fits(
     return loop_is_identity and writer_is_ours and counter_open and not batch_mode
 
 
-def workers_read(parallel_workers: int, *, fast_path: bool) -> bool:
-    """Whether the `parallel_workers` processes read this stream's exports: only the fast ways
-    (RECORD fast path or BATCH files) take their encoded lines."""
-    return parallel_workers > 1 and fast_path
+def workers_read(parallel_workers: int) -> bool:
+    """Whether the `parallel_workers` processes read the exports of a stream that leaves by a
+    fast way (RECORD fast path or BATCH files): only those take their encoded lines."""
+    return parallel_workers > 1
 
 
 def workers_unused_warning(parallel_workers: int, stream: str) -> str | None:

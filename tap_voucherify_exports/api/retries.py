@@ -137,4 +137,5 @@ class RetryPolicy:
                 if now - when < SAME_WARNING_SECONDS
             }
             self._said[line] = now
-        LOGGER.warning("%s", line)
+            # Said under the lock: threads at different tries must not say them out of order.
+            LOGGER.warning("%s", line)

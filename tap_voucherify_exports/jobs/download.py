@@ -187,12 +187,11 @@ def read_export(
     progress = DownloadProgress(request.stream_name, export.id, started)
     total = nulls = outside = 0
     part = 0
-    files = len(download_urls(api, export))
-    if files > 1:
-        LOGGER.info("%s: %s has %d files; reading them in order", request.stream_name, export.id,
-                    files)  # fmt: skip
     created_again = False
     while part < len(urls := download_urls(api, export)):
+        if part == 0 and len(urls) > 1:
+            LOGGER.info("%s: %s has %d files; reading them in order", request.stream_name,
+                        export.id, len(urls))  # fmt: skip
         reader = new_part()
         start_over = False
         for attempt in range(1, DOWNLOAD_MAX_TRIES + 1):

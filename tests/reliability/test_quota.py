@@ -3,7 +3,6 @@ job in flight, a first run backfills in few jobs, the run logs what it cost."""
 
 from __future__ import annotations
 
-import bisect
 import functools
 import logging
 from typing import Any
@@ -12,7 +11,13 @@ import pytest
 
 from tap_voucherify_exports import session
 from tap_voucherify_exports.api.client import VoucherifyClient
-from tests.support.emulator import RELIABILITY_ROWS, arrival_times, base_config, on_nth_create
+from tests.support.emulator import (
+    RELIABILITY_ROWS,
+    arrival_times,
+    base_config,
+    busiest_window,
+    on_nth_create,
+)
 from tests.support.ground_truth import assert_ground_truth
 from tests.support.sync import run_sync
 from voucherify_emulator import Emulator
@@ -113,12 +118,6 @@ def limited_emulator(**kwargs: Any) -> Emulator:
 def quota_calls(emu: Emulator) -> list[RecordedRequest]:
     """What counts against the limit: every call to the API and download origins."""
     return [r for r in emu.requests if r.origin in ("api", "download")]
-
-
-def busiest_window(calls: list[RecordedRequest], window: float) -> int:
-    """The most calls that arrived within any `window` seconds (a sliding window)."""
-    times = sorted(r.at for r in calls)
-    return max(bisect.bisect_left(times, t + window) - n for n, t in enumerate(times))
 
 
 # 13 windows of 113 days over 2021-01-01 .. 2025-01-02, all in flight at once, each deleted

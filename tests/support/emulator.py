@@ -3,6 +3,7 @@ hooks on the requests they receive."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from typing import Any
 
@@ -100,10 +101,12 @@ def list_calls(emu: Emulator, path: str) -> list[RecordedRequest]:
     ]
 
 
+def busiest_window(calls: list[RecordedRequest], window: float) -> int:
+    """The most of `calls` that arrived within any `window` seconds (a sliding window)."""
+    times = sorted(r.at for r in calls)
+    return max((bisect.bisect_left(times, t + window) - n for n, t in enumerate(times)), default=0)
+
+
 def busiest_span(emu: Emulator, seconds: float) -> int:
     """The most calls to the API and download origins that arrived within any `seconds`."""
-    times = sorted(r.at for r in emu.requests if r.origin in ("api", "download"))
-    return max(
-        (sum(1 for t in times[n:] if t < start + seconds) for n, start in enumerate(times)),
-        default=0,
-    )
+    return busiest_window([r for r in emu.requests if r.origin in ("api", "download")], seconds)
