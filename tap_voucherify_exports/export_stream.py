@@ -24,6 +24,7 @@ from singer_sdk.singerlib.messages import RecordMessage
 from tap_voucherify_exports.config.values import parse_metadata_keys, parse_timestamp
 from tap_voucherify_exports.errors import ExportFailedError
 from tap_voucherify_exports.fields import ExportedObjectTable, stream_table
+from tap_voucherify_exports.jobs.counts import OpenCount
 from tap_voucherify_exports.jobs.request import ExportRequest
 from tap_voucherify_exports.jobs.windows import Window, plan_windows
 from tap_voucherify_exports.output.batch import BatchFileWriter
@@ -64,6 +65,11 @@ BACKFILL_STATE_KEY = "backfill_complete"
 # is due `full_refresh_days` later); `complete`, whether its ACTIVATE_VERSION was written; and
 # `replication_key_value`, how far the refresh's `created_at` windows reached.
 REFRESH_STATE_KEY = "full_refresh"
+# Windows whose row count a run could not compare yet (they ended minutes before it did,
+# jobs/counts.py), for the next run to compare: `filter_key`, `start`, `end` and the `rows` the
+# export delivered. Always written, `[]` when none: meltano merges a stream's state into the one
+# it stored, so a key left out would come back.
+COUNTS_STATE_KEY = "counts_left_open"
 
 
 class VoucherifyExportStream(Stream):
@@ -105,6 +111,9 @@ class VoucherifyExportStream(Stream):
         self._block_writer: BlockRecordWriter | None = None
         self._said_workers_unused = False
         self._state_waits_for_sdk_batch = False
+        # Windows an earlier run left open, found short now: exported again first (planned once a
+        # run: the session plans every stream, then the stream plans again as it syncs).
+        self._exported_again: list[ExportRequest] | None = None
 
     @property
     def requested_fields(self) -> tuple[str, ...]:
@@ -140,10 +149,36 @@ class VoucherifyExportStream(Stream):
             assert self.change_key
             cursors.append((self.change_key, self.change_bookmark_start(), session.settings.window))
         return [
-            self.export_request(window, filter_key)
-            for filter_key, start, size in cursors
-            for window in plan_windows(start, session.sync_end, size)
+            *self._short_earlier_windows(),
+            *(
+                self.export_request(window, filter_key)
+                for filter_key, start, size in cursors
+                for window in plan_windows(start, session.sync_end, size)
+            ),
         ]
+
+    def _short_earlier_windows(self) -> list[ExportRequest]:
+        """The windows an earlier run left open (`COUNTS_STATE_KEY`), compared now; those found
+        short are exported again, before this run's windows. Those still open stay in the state,
+        with those found short until their export is written (`_count_left_open`)."""
+        if self._exported_again is not None:
+            return self._exported_again
+        earlier = [
+            count
+            for entry in self.stream_state.get(COUNTS_STATE_KEY) or []
+            if (count := OpenCount.from_state(entry)) is not None
+            # A refresh exports every created_at window again, each counted as it is read.
+            and not (self.refreshing and count.filter_key == self.filter_key)
+        ]
+        short, still_open = self.session.recheck_counts(
+            [(self.export_request(count.window, count.filter_key), count) for count in earlier]
+        )
+        if earlier or COUNTS_STATE_KEY in self.stream_state:
+            kept = [*still_open, *(count for _, count in short)]
+            self.stream_state[COUNTS_STATE_KEY] = [count.to_state() for count in kept]
+            self.state_manager.is_flushed = False
+        self._exported_again = [request for request, _ in short]
+        return self._exported_again
 
     def export_request(
         self, window: Window | None = None, filter_key: str | None = None
@@ -405,11 +440,15 @@ class VoucherifyExportStream(Stream):
         (windows are planned from them)."""
         assert request.window is not None
         window_end = request.window.end.isoformat()
+        self._count_left_open(request)
         if request.filter_key == self.change_key:
-            self.stream_state[CHANGES_STATE_KEY] = {
-                "replication_key": self.change_key,
-                "replication_key_value": window_end,
-            }
+            changes = self.stream_state.get(CHANGES_STATE_KEY) or {}
+            reached = changes.get("replication_key_value")
+            if not reached or parse_timestamp("state", reached) < request.window.end:
+                self.stream_state[CHANGES_STATE_KEY] = {
+                    "replication_key": self.change_key,
+                    "replication_key_value": window_end,
+                }
         else:
             assert self.replication_key
             refresh = self.stream_state.get(REFRESH_STATE_KEY)
@@ -432,6 +471,26 @@ class VoucherifyExportStream(Stream):
         self.state_manager.is_flushed = False
         if write_state and not self._state_waits_for_sdk_batch:
             self._write_state_message()
+
+    def _count_left_open(self, request: ExportRequest) -> None:
+        """Keep in the state a window whose count this run left for the next one, and drop an
+        earlier one whose export this window wrote again (it ends inside this one, after its
+        start: this run's own windows begin where the earlier run's last ended)."""
+        assert request.window is not None
+        window = request.window
+        entries = self.stream_state.get(COUNTS_STATE_KEY)
+        kept = [
+            entry
+            for entry in entries or []
+            if (count := OpenCount.from_state(entry)) is None
+            or count.filter_key != request.filter_key
+            or not window.start < count.window.end <= window.end
+        ]
+        left = self.session.count_left_open(request)
+        if left is not None:
+            kept.append(left.to_state())
+        if kept != (entries or []) or (left is not None):
+            self.stream_state[COUNTS_STATE_KEY] = kept
 
     @override
     def generate_child_contexts(

@@ -17,7 +17,7 @@ import datetime as dt
 import io
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TextIO, TypeVar, cast
@@ -26,7 +26,7 @@ from tap_voucherify_exports.api.client import VoucherifyClient
 from tap_voucherify_exports.api.lists import ListsAPI
 from tap_voucherify_exports.config.settings import Settings, parse_settings
 from tap_voucherify_exports.fields import TABLES
-from tap_voucherify_exports.jobs.counts import CountVerifier
+from tap_voucherify_exports.jobs.counts import CountVerifier, OpenCount
 from tap_voucherify_exports.jobs.download import PartReader, RecordPart, read_export
 from tap_voucherify_exports.jobs.export import Export
 from tap_voucherify_exports.jobs.exports_api import ExportsAPI
@@ -268,7 +268,7 @@ class SyncSession:
         # Created without the fields Voucherify refused (jobs/exports_api.py): the file has none
         # of them.
         sent = running.api.as_sent(request)
-        reader = self.reader(sent)
+        reader = self.reader(sent, keep_keys=running.counts.keys_to_keep(request))
 
         current = export  # the one created again when its download URL stays refused
 
@@ -291,7 +291,7 @@ class SyncSession:
             running.pipeline.done_downloading(current)
             # Every row of the window was handed on and no bookmark moved yet: the window's
             # count is checked here, whichever way the rows left (routing.py).
-            running.counts.check(request, counts.rows)
+            running.counts.check(request, counts.rows, reader.keys)
 
         return stream()
 
@@ -320,6 +320,17 @@ class SyncSession:
         (an export of it held rows outside its window)."""
         key = request.filter_key
         return key is not None and (request.stream_name, key) in self._filters_ignored
+
+    def recheck_counts(
+        self, earlier: Sequence[tuple[ExportRequest, OpenCount]]
+    ) -> tuple[list[tuple[ExportRequest, OpenCount]], list[OpenCount]]:
+        """Compare the windows an earlier run left open (jobs/counts.py `recheck`): those found
+        short, to export again, and the counts of those still open."""
+        return self._running().counts.recheck(earlier)
+
+    def count_left_open(self, request: ExportRequest) -> OpenCount | None:
+        """The count of `request`'s window when this run left it for the next run to compare."""
+        return self._running().counts.left_open(request)
 
     def list_entries(self, path: str) -> Iterator[dict[str, Any]]:
         """Every item of a list endpoint paged by `starting_after_id` (`GET /v1/trash-bin`),
@@ -386,8 +397,9 @@ class SyncSession:
                 rows,
             )
 
-    def reader(self, request: ExportRequest) -> CsvRecordReader:
-        """The CSV reader for one export of `request`, against the table the request carries."""
+    def reader(self, request: ExportRequest, *, keep_keys: int = 0) -> CsvRecordReader:
+        """The CSV reader for one export of `request`, against the table the request carries;
+        it keeps the `id` of up to `keep_keys` rows (parsing/records.py)."""
         window, cursor = request.window, request.cursor
         return CsvRecordReader(
             request.stream_name,
@@ -396,6 +408,7 @@ class SyncSession:
             self._warn_once,
             trust_order=self.settings.trust_column_order,
             bounds=WindowBounds.of(window, cursor) if window and cursor else None,
+            keep_keys=keep_keys,
         )
 
     def _warn_once(self, message: str) -> None:

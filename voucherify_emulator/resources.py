@@ -11,10 +11,12 @@ documents, and nothing else:
 | `/v1/publications` | publications.json | none |
 | `/v1/orders` | orders.json | none (only `limit`, `page`, `order`) |
 
-An answer holds the first `limit` rows (1-100, default 10), as `{"id", "object"}` only, under
-the list's `data_ref`, and `total`: how many rows match (vouchers.json: "how many vouchers in the
-project meet the limits defined by the query parameter definitions"). *Inference*: other query
-parameters are ignored, and the date bounds have the edges exports have (`edges`).
+An answer holds page `page` (1-99, default 1) of `limit` rows (1-100, default 10), as
+`{"id", "object"}` only, under the list's `data_ref`, and `total`: how many rows match
+(vouchers.json: "how many vouchers in the project meet the limits defined by the query parameter
+definitions"). Rows come oldest first; `order=-created_at` reverses them (the spec's default
+order is not stated for every list). *Inference*: other query parameters are ignored, and the
+date bounds have the edges exports have (`edges`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 
 from voucherify_emulator.data import Dataset
 from voucherify_emulator.timeline import parse_iso
-from voucherify_emulator.validation import invalid_query, list_limit
+from voucherify_emulator.validation import invalid_query, list_limit, list_page
 
 # path → (exported object, data_ref, date filters the spec documents)
 LISTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -76,14 +78,15 @@ def list_objects(
     dataset: Dataset, path: str, query: dict[str, list[str]], inclusive: bool
 ) -> dict[str, Any]:
     """The answer of one list endpoint: the first `limit` rows and `total`."""
-    limit = list_limit(query)
+    limit, page = list_limit(query), list_page(query)
     obj, data_ref, _ = LISTS[path]
     rows = matching_rows(dataset, path, query, inclusive)
     keys = dataset.keys(obj)
     key = "id" if "id" in keys else keys[0]
     timeline = dataset.timelines[obj]
-    first = list(rows[:limit])
-    cells = dataset.rows(obj, [key], timeline.snapshot(), first)
+    ordered = rows[::-1] if query.get("order") == ["-created_at"] else rows
+    shown = list(ordered[(page - 1) * limit : page * limit])
+    cells = dataset.rows(obj, [key], timeline.snapshot(), shown)
     return {
         "object": "list",
         "data_ref": data_ref,

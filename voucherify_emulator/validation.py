@@ -76,6 +76,7 @@ def invalid_query(details: str) -> ApiError:
 
 
 # `ParameterLimit` of every list endpoint (the spec's files): 1-100, 10 when omitted.
+LIST_PAGE_MAX = 99
 LIST_LIMIT_MAX = 100
 LIST_LIMIT_DEFAULT = 10
 
@@ -85,6 +86,15 @@ def list_limit(query: dict[str, list[str]]) -> int:
     raw = query.get("limit", [str(LIST_LIMIT_DEFAULT)])[0]
     if not raw.isdigit() or not 1 <= int(raw) <= LIST_LIMIT_MAX:
         raise invalid_query(f"Property limit should be between 1 and {LIST_LIMIT_MAX}")
+    return int(raw)
+
+
+def list_page(query: dict[str, list[str]]) -> int:
+    """A list endpoint's `page` (`ParameterPage99`: 1-99, default 1), or 400
+    invalid_query_params."""
+    raw = query.get("page", ["1"])[0]
+    if not raw.isdigit() or not 1 <= int(raw) <= LIST_PAGE_MAX:
+        raise invalid_query(f"Property page should be between 1 and {LIST_PAGE_MAX}")
     return int(raw)
 
 

@@ -14,6 +14,8 @@ from tap_voucherify_exports.errors import VoucherifyError
 # `ParameterLimit` of every list endpoint (documentation/openapi/*.json in
 # voucherifyio/voucherify-openapi): at most 100 items a page.
 LIST_PAGE_LIMIT = 100
+# `ParameterPage99`: a list numbered by `page` reaches 99 pages at most.
+LIST_PAGES = 99
 
 
 class ListsAPI:
@@ -45,6 +47,23 @@ class ListsAPI:
             if not body.get("has_more") or not after or not items:
                 return
             params = {**params, "starting_after_id": after}
+
+    def ids(self, path: str, params: Mapping[str, Any], count: int) -> list[str]:
+        """The `id` of the first `count` items `params` select, oldest first: pages of
+        `LIST_PAGE_LIMIT` numbered from 1 (`page`, at most `LIST_PAGES`), sorted by `created_at`,
+        which no update changes; each page's items under its `data_ref` (vouchers.json,
+        customers.json, redemptions.json)."""
+        ids: list[str] = []
+        for page in range(1, min(LIST_PAGES, -(-count // LIST_PAGE_LIMIT)) + 1):
+            query = {"limit": LIST_PAGE_LIMIT, "page": page, "order": "created_at", **params}
+            body = self.page(path, query, kind="count")
+            items = body.get(str(body.get("data_ref")))
+            if not isinstance(items, list):
+                raise VoucherifyError(f"Unexpected answer from GET {path}: {str(body)[:200]}")
+            ids.extend(str(item["id"]) for item in items if isinstance(item, dict) and "id" in item)
+            if len(items) < LIST_PAGE_LIMIT:
+                break
+        return ids
 
     def total(self, path: str, params: Mapping[str, Any]) -> int | None:
         """The list's `total` for `params`, read from one call with `limit=1`; None when the

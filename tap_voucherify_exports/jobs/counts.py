@@ -27,13 +27,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Any
 
 from tap_voucherify_exports.api.lists import ListsAPI
-from tap_voucherify_exports.errors import CountMismatchError, VoucherifyAPIError
+from tap_voucherify_exports.errors import CountMismatchError, VoucherifyAPIError, VoucherifyError
 from tap_voucherify_exports.jobs.request import ExportRequest
+from tap_voucherify_exports.jobs.windows import Window
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
 
@@ -52,9 +54,15 @@ NOT_COUNTED: dict[str, str] = {
 }
 REFUSED_STATUSES = frozenset({HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN})
 # A window is compared only once it ended this long ago: rows of the last minutes may still be
-# on their way to the list endpoints (inferred: Voucherify documents no delay either way), and a
-# window that ends at the sync's start is compared by no run.
+# on their way to the list endpoints (inferred: Voucherify documents no delay either way). A
+# run's last window ends at the run's start, so it is left open: its row count goes into the
+# state, and the next run compares it (`recheck`).
 COUNT_SETTLE_SECONDS = 300.0
+# A window that differs names its first keys to check when it has at most this many rows: the
+# reader keeps their `id` cells (parsing/records.py), the list endpoint gives its own in
+# ceil(total / 100) calls (at most 10), made only for a window that differs.
+KEYS_COMPARED_MAX = 1000
+KEYS_NAMED = 5
 
 
 @dataclass
@@ -69,6 +77,7 @@ class CountTally:
     no_total: int = 0
     not_counted: str = ""  # why this stream's windows cannot be verified
     failed: int = 0  # windows whose count call failed (or whose list refused an earlier one)
+    earlier: int = 0  # of the verified, windows an earlier run left open (`recheck`)
 
     def line(self, stream: str) -> str | None:
         """The stream's summary line, or None when it had no window to speak of."""
@@ -77,18 +86,53 @@ class CountTally:
         if not (self.verified or self.still_open or self.no_total or self.failed):
             return None
         windows = "1 window" if self.verified == 1 else f"{self.verified} windows"
+        earlier = f" ({self.earlier} left open by an earlier run)" if self.earlier else ""
         line = (
-            f"{stream}: row counts of {windows} verified against GET {self.endpoint}: "
+            f"{stream}: row counts of {windows}{earlier} verified against GET {self.endpoint}: "
             f"{self.matched} matched, {self.differed} differed"
         )
         if self.still_open:
-            line += f"; {self.still_open} not compared (ending less than "
+            line += f"; {self.still_open} compared by the next run (ending less than "
             line += f"{COUNT_SETTLE_SECONDS / 60:.0f} minutes before now)"
         if self.no_total:
             line += f"; {self.no_total} answered without a total"
         if self.failed:
             line += f"; {self.failed} not compared: the count call failed"
         return line
+
+
+@dataclass(frozen=True)
+class OpenCount:
+    """A window compared by a later run: its cursor, bounds and the rows its export delivered,
+    as the stream's state keeps it (`COUNTS_STATE_KEY` in export_stream.py)."""
+
+    filter_key: str
+    window: Window
+    rows: int
+
+    def to_state(self) -> dict[str, Any]:
+        """The entry in the stream's state."""
+        return {
+            "filter_key": self.filter_key,
+            "start": self.window.start.isoformat(),
+            "end": self.window.end.isoformat(),
+            "rows": self.rows,
+        }
+
+    @classmethod
+    def from_state(cls, entry: Any) -> OpenCount | None:
+        """The entry read back; None for one this version cannot read (it is dropped)."""
+        try:
+            start = dt.datetime.fromisoformat(entry["start"])
+            end = dt.datetime.fromisoformat(entry["end"])
+            rows, key = entry["rows"], entry["filter_key"]
+        except (KeyError, TypeError, ValueError):
+            return None
+        if not (isinstance(rows, int) and rows >= 0 and isinstance(key, str)) or not (
+            start.tzinfo and end.tzinfo
+        ):
+            return None
+        return cls(key, Window(start, end), rows)
 
 
 class CountVerifier:
@@ -108,16 +152,24 @@ class CountVerifier:
         # again in this run, so a refusal costs one call (and, with OAuth, one renewal), not one
         # per window.
         self._refused: set[str] = set()
+        # Windows of this run too recent to compare, by (stream, filter, window): their rows.
+        self._left_open: dict[tuple[str, str, Window], int] = {}
 
-    def check(self, request: ExportRequest, rows: int) -> None:
+    def keys_to_keep(self, request: ExportRequest) -> int:
+        """How many `id` cells a reader of `request`'s export keeps for `check` (0: none)."""
+        return KEYS_COMPARED_MAX if self._list_for(request) else 0
+
+    def check(self, request: ExportRequest, rows: int, keys: Sequence[str] | None = None) -> None:
         """Compare the `rows` an export of a window delivered with the list's `total`.
 
-        A difference is one warning; with `verify_counts: fail`, fewer rows than the total
-        raise `CountMismatchError` (the caller has not moved the bookmark past the window).
-        More rows than the total warn only: a row deleted after the export (or, in an
-        `updated_at` window, changed again) leaves the list's count.
+        A difference is one warning, naming the first keys to check when the window is small
+        enough (`keys`: the export's `id` cells, or None when not kept); with
+        `verify_counts: fail`, fewer rows than the total raise `CountMismatchError` (the caller
+        has not moved the bookmark past the window). More rows than the total warn only: a row
+        deleted after the export (or, in an `updated_at` window, changed again) leaves the
+        list's count.
         """
-        total = self._total(request)
+        total = self._total(request, rows)
         if total is None:
             return
         tally = self.tallies[request.stream_name]
@@ -133,34 +185,93 @@ class CountVerifier:
         )
         if rows < total:
             message += f" ({total - rows} missing from the export)"
-            if self.mode == "fail":
-                raise CountMismatchError(message + "; verify_counts is fail.")
         else:
             message += " (rows deleted or changed since the export leave the count)"
+        message += self._keys_to_check(request, total, keys)
+        if rows < total and self.mode == "fail":
+            raise CountMismatchError(message + "; verify_counts is fail.")
         LOGGER.warning("%s", message)
 
-    def _total(self, request: ExportRequest) -> int | None:
+    def left_open(self, request: ExportRequest) -> OpenCount | None:
+        """The count of `request`'s window when this run left it for the next (`recheck`)."""
+        window, key = request.window, request.filter_key
+        if window is None or key is None:
+            return None
+        rows = self._left_open.pop((request.stream_name, key, window), None)
+        return None if rows is None else OpenCount(key, window, rows)
+
+    def recheck(
+        self, earlier: Sequence[tuple[ExportRequest, OpenCount]]
+    ) -> tuple[list[tuple[ExportRequest, OpenCount]], list[OpenCount]]:
+        """Compare windows an earlier run left open (each a request of its window, and its count
+        from the stream's state) now that they closed: (those found short, to export again;
+        the counts of those still open).
+
+        Compared a run later, a window can only have lost rows (deleted, or in an `updated_at`
+        window changed again): fewer rows than the export delivered is no difference here; more
+        is a warning, and the window is exported again by this run, its export counted in turn.
+        """
+        short: list[tuple[ExportRequest, OpenCount]] = []
+        still_open: list[OpenCount] = []
+        for request, count in earlier:
+            if not self._list_for(request):
+                continue
+            if self._settling(count.window):
+                still_open.append(count)
+                continue
+            total = self._total(request, count.rows)
+            if total is None:
+                continue
+            tally = self.tallies[request.stream_name]
+            tally.verified += 1
+            tally.earlier += 1
+            if total <= count.rows:
+                tally.matched += 1
+                continue
+            tally.differed += 1
+            path, _ = COUNT_LISTS[request.exported_object]
+            LOGGER.warning(
+                "%s: %s window %s: an earlier run's export delivered %d rows, GET %s now counts "
+                "%d for the same bounds (%d missing): this run exports the window again.",
+                request.stream_name, count.filter_key, count.window, count.rows, path, total,
+                total - count.rows,
+            )  # fmt: skip
+            short.append((request, count))
+        return short, still_open
+
+    def _list_for(self, request: ExportRequest) -> str | None:
+        """The list endpoint counting `request`'s window, or None when none is compared."""
+        path, filters = COUNT_LISTS.get(request.exported_object, ("", frozenset()))
+        if self.mode == "off" or request.window is None or request.filter_key not in filters:
+            return None
+        return path
+
+    def _settling(self, window: Window) -> bool:
+        return window.end > self._now() - dt.timedelta(seconds=COUNT_SETTLE_SECONDS)
+
+    def _total(self, request: ExportRequest, rows: int) -> int | None:
         """The list's `total` for the request's window, or None when it is not compared (the
-        stream's tally says why)."""
+        stream's tally says why; a window too recent is kept, with its `rows`, for `left_open`)."""
         window, key = request.window, request.filter_key
         if self.mode == "off" or window is None or key is None:
             return None
         tally = self.tallies.setdefault(request.stream_name, CountTally())
-        path, filters = COUNT_LISTS.get(request.exported_object, ("", frozenset()))
-        if key not in filters:
+        path = self._list_for(request)
+        if path is None:
             obj = request.exported_object
-            tally.not_counted = NOT_COUNTED.get(obj, f"GET {path} has no {key} filter")
+            listed, _ = COUNT_LISTS.get(obj, ("", frozenset()))
+            tally.not_counted = NOT_COUNTED.get(obj, f"GET {listed} has no {key} filter")
             return None
         tally.endpoint = path
-        if window.end > self._now() - dt.timedelta(seconds=COUNT_SETTLE_SECONDS):
+        if self._settling(window):
             tally.still_open += 1
+            self._left_open[(request.stream_name, key, window)] = rows
             return None
         if path in self._refused:
             tally.failed += 1
             return None
-        after, before = window.bounds()
         try:
-            total = self.lists.total(path, {f"{key}[after]": after, f"{key}[before]": before})
+            total = self.lists.total(path, self._bounds(request))
         except VoucherifyAPIError as exc:
             if self.mode == "fail":
                 raise
@@ -174,6 +285,34 @@ class CountVerifier:
             tally.no_total += 1
         return total
 
+    @staticmethod
+    def _bounds(request: ExportRequest) -> dict[str, str]:
+        """The list's filter for the window: the export's own bounds (`Window.bounds`)."""
+        assert request.window is not None
+        after, before = request.window.bounds()
+        key = request.filter_key
+        return {f"{key}[after]": after, f"{key}[before]": before}
+
+    def _keys_to_check(self, request: ExportRequest, total: int, keys: Sequence[str] | None) -> str:
+        """The first keys the export and the list disagree on, as the warning's last words; or
+        why they are not named."""
+        if keys is None or total > KEYS_COMPARED_MAX:
+            return f"; keys not compared (more than {KEYS_COMPARED_MAX} rows)"
+        path, _ = COUNT_LISTS[request.exported_object]
+        try:
+            listed = self.lists.ids(path, self._bounds(request), total)
+        except VoucherifyError as exc:
+            return f"; keys not compared: {exc}"
+        exported = set(keys)
+        missing = [key for key in listed if key not in exported]
+        if missing:
+            return f"; first keys to check: {_named(missing)} (listed, not in the export)"
+        listed_set = set(listed)
+        extra = [key for key in keys if key not in listed_set]
+        if extra:
+            return f"; first keys to check: {_named(extra)} (in the export, not listed)"
+        return "; the export and the list name the same keys"
+
     def lines(self) -> list[str]:
         """One summary line per stream that had windows to check."""
         return [
@@ -181,3 +320,8 @@ class CountVerifier:
             for stream, tally in self.tallies.items()
             if (line := tally.line(stream)) is not None
         ]
+
+
+def _named(keys: Sequence[str]) -> str:
+    more = len(keys) - KEYS_NAMED
+    return ", ".join(keys[:KEYS_NAMED]) + (f" and {more} more" if more > 0 else "")

@@ -26,13 +26,15 @@ class EncodedRows:
     """Some records of an export as JSON lines (msgspec `encode_lines`), or as their RECORD
     messages (when the spec has an `envelope`), and how many; `lines`: the CSV lines read;
     `nulls`: the typed cells spelled `null`/`NULL` among them, read as null; `outside`: the rows
-    read and dropped, their cursor outside the export's window (parsing/window_rows.py)."""
+    read and dropped, their cursor outside the export's window (parsing/window_rows.py); `keys`:
+    the records' `id` cells when kept (parsing/records.py `keep_keys`), else None."""
 
     body: bytes
     rows: int
     lines: int = 0
     nulls: int = 0
     outside: int = 0
+    keys: list[str] | None = None
 
 
 def wrap_lines(envelope: Envelope, body: bytes, time_extracted: dt.datetime) -> bytes:

@@ -74,6 +74,7 @@ class PieceSpec:
     # (stream, version): the workers write RECORD messages; None: bare JSON lines (BATCH files).
     envelope: Envelope | None
     bounds: WindowBounds | None = None  # rows outside the export's window are dropped
+    keep_keys: int = 0  # a piece of at most this many rows sends its `id` cells back
 
 
 def record_end(data: bytes, start: int = 0, *, last: bool = True) -> int:
@@ -167,10 +168,14 @@ def _encode_piece(spec: PieceSpec, data: bytes) -> EncodedRows:
     if reader is None:
         if len(_readers) >= _READERS_KEPT:
             _readers.clear()  # readers of files long finished
-        reader = CsvRecordReader(spec.stream_name, spec.table, spec.fields, bounds=spec.bounds)
+        reader = CsvRecordReader(
+            spec.stream_name, spec.table, spec.fields, bounds=spec.bounds, keep_keys=spec.keep_keys
+        )
         reader.use_columns(spec.column_map, spec.width)
         _readers[spec.key] = reader
     nulls, outside = reader.nulls, reader.outside
+    if spec.keep_keys and reader.keys is not None:
+        reader.keys = []  # this piece's keys: the tap's process gathers the export's
     try:
         records = reader.piece_records(data)
     except CsvFormatError as exc:
@@ -188,7 +193,12 @@ def _encode_piece(spec: PieceSpec, data: bytes) -> EncodedRows:
     if spec.envelope is not None and records:
         body = wrap_lines(spec.envelope, body, dt.datetime.now(dt.timezone.utc))
     return EncodedRows(
-        body, len(records), count_lines(data), reader.nulls - nulls, reader.outside - outside
+        body,
+        len(records),
+        count_lines(data),
+        reader.nulls - nulls,
+        reader.outside - outside,
+        reader.keys,
     )
 
 
@@ -305,6 +315,7 @@ class ParallelPart:
             self.reader.width,
             self.envelope,
             self.reader.bounds,
+            self.reader.keep_keys if self.reader.keys is not None else 0,
         )
         self._offset = len(header)
         self._lines = count_lines(header)
@@ -349,4 +360,15 @@ class ParallelPart:
         self.rows += encoded.rows
         self.nulls += encoded.nulls
         self.outside += encoded.outside
+        self._gather_keys(encoded.keys)
         return encoded
+
+    def _gather_keys(self, keys: list[str] | None) -> None:
+        """The export's `id` cells so far, on the reader, while there are few enough to keep."""
+        kept = self.reader.keys
+        if kept is None:
+            return
+        if keys is None or len(kept) + len(keys) > self.reader.keep_keys:
+            self.reader.keys = None
+        else:
+            kept.extend(keys)

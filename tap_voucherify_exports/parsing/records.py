@@ -34,6 +34,9 @@ from tap_voucherify_exports.parsing.evidence import EVIDENCE_ROWS, check_positio
 from tap_voucherify_exports.parsing.window_rows import CANONICAL_CHARS, WindowBounds
 
 LOGGER = logging.getLogger("tap_voucherify_exports")
+# The property a list endpoint names its items by (`id`: vouchers.json, customers.json,
+# redemptions.json), kept per row of a window whose count is checked (jobs/counts.py).
+KEY_PROPERTY = "id"
 
 # Characters of CSV text read at a time (see `_LineReader`).
 BLOCK_CHARS = 1 << 16
@@ -172,6 +175,7 @@ class CsvRecordReader:
         *,
         trust_order: bool = False,
         bounds: WindowBounds | None = None,
+        keep_keys: int = 0,
     ) -> None:
         self.stream_name = stream_name
         self.table = table
@@ -188,6 +192,12 @@ class CsvRecordReader:
         self.bounds = bounds
         self.outside = 0
         self._cursor_at: int | None = None  # the cursor's column, when the header has it
+        # The `id` cells of the rows handed on, in every file this reader read, while there are
+        # at most `keep_keys` of them (None past that, or when not kept): a short window's
+        # keys are compared with the list endpoint's (jobs/counts.py).
+        self.keep_keys = keep_keys
+        self.keys: list[str] | None = [] if keep_keys else None
+        self._key_at: int | None = None  # the `id` column, when keys are kept
 
     def records(self, text: TextIO, *, skip_rows: int = 0) -> Iterator[dict[str, Any]]:
         """Yield typed records from CSV text (opened with newline=''); skip rows already emitted.
@@ -296,6 +306,11 @@ class CsvRecordReader:
             ),
             None,
         )
+        self._key_at = next(
+            (c.index for c in column_map.direct if c.field.property_name == KEY_PROPERTY), None
+        )
+        if self._key_at is None:
+            self.keys = None  # no `id` column: nothing to compare
 
     def _null(self) -> None:
         self.nulls += 1
@@ -339,6 +354,7 @@ class CsvRecordReader:
         rows_read = 0
         at, bounds = self._cursor_at, self.bounds
         low, high = (bounds.low, bounds.high) if bounds is not None else ("", "")
+        keys, key_at, keep = self.keys, self._key_at or 0, self.keep_keys
         for row in reader:
             if len(row) != width:
                 if not row:
@@ -356,6 +372,10 @@ class CsvRecordReader:
                     if not bounds.inside(cell):
                         self.outside += 1
                         continue
+            if keys is not None:
+                keys.append(row[key_at])
+                if len(keys) > keep:  # a window too large to compare keys of: stop keeping
+                    self.keys = keys = None
             try:
                 record = convert_row(row)
             except (ValueError, TypeError):

@@ -40,15 +40,23 @@ def run(emu: Emulator, tmp_path: Path, streams: set[str], **overrides: object):
 
 
 def voucher_windows(emu: Emulator) -> list[Window]:
-    """The windows of the voucher exports the run created, in order."""
+    """The windows of the voucher exports of created rows the runs created, in order."""
     windows = []
     for export in emu.exports:
-        if export.exported_object != "voucher":
+        if export.exported_object != "voucher" or "created_at" not in export.parameters["filters"]:
             continue
         conditions = export.parameters["filters"]["created_at"]["conditions"]
         start = dt.datetime.fromisoformat(conditions["$after"][0]) + dt.timedelta(milliseconds=1)
         windows.append(Window(start, dt.datetime.fromisoformat(conditions["$before"][0])))
     return windows
+
+
+def missing_ids(emu: Emulator, window: Window, stdout: str) -> list[str]:
+    """The ids of `window`'s vouchers (oldest first) that no RECORD on `stdout` holds."""
+    messages = [json.loads(line) for line in stdout.splitlines() if line.strip()]
+    emitted = {record["id"] for record in records(messages, "vouchers")}
+    truth = emu.ground_truth("voucher", *window.bounds())
+    return [row["id"] for row in truth if row["id"] not in emitted]
 
 
 def test_every_closed_window_is_counted_once_and_matches_and_the_summary_says_so(
@@ -93,11 +101,17 @@ def test_a_short_export_is_one_warning_with_its_window_and_both_counts(
     assert result.returncode == 0, result.stderr
     first = voucher_windows(emulator)[0]
     expected = len(emulator.ground_truth("voucher", *first.bounds()))
+    missing = missing_ids(emulator, first, result.stdout)
+    assert len(missing) == 2
     warned = [line for line in warning_lines(result.stderr) if "GET /v1/vouchers" in line]
     assert warned == [
         f"vouchers: created_at window {first}: the export delivered {expected - 2} rows, "
-        f"GET /v1/vouchers counts {expected} for the same bounds (2 missing from the export)"
+        f"GET /v1/vouchers counts {expected} for the same bounds (2 missing from the export); "
+        f"first keys to check: {', '.join(missing)} (listed, not in the export)"
     ]
+    # The keys cost ceil(99 / 100) = 1 call more, made only for the window that differed.
+    listed = [call for call in list_calls(emulator, "/v1/vouchers") if "page" in call.query]
+    assert [call.query["limit"] for call in listed] == [["100"]]
     assert (
         "vouchers: row counts of 5 windows verified against GET /v1/vouchers: 4 matched, 1 differed"
     ) in info_lines(result.stderr)
@@ -111,9 +125,11 @@ def test_a_short_export_fails_the_run_in_fail_mode_and_the_bookmark_stays_before
     assert result.returncode == 1
     first, second = voucher_windows(emulator)[:2]
     expected = len(emulator.ground_truth("voucher", *second.bounds()))
+    missing = missing_ids(emulator, second, result.stdout)
     assert error_lines(result.stderr)[0] == (
         f"vouchers: created_at window {second}: the export delivered {expected - 3} rows, "
         f"GET /v1/vouchers counts {expected} for the same bounds (3 missing from the export); "
+        f"first keys to check: {', '.join(missing)} (listed, not in the export); "
         "verify_counts is fail."
     )
     messages = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
@@ -174,5 +190,98 @@ def test_a_short_window_is_counted_whichever_way_the_records_leave(
     config = base_config(emulator, max_concurrent_exports=1, **overrides)
     run_sync(config, streams={"vouchers"})
     first = voucher_windows(emulator)[0]
+    truth = emulator.ground_truth("voucher", *first.bounds())
     assert f"vouchers: created_at window {first}: the export delivered" in caplog.text
-    assert "(1 missing from the export)" in caplog.text
+    # The export lacks the window's last row: each way out keeps the keys it handed on.
+    assert (
+        f"(1 missing from the export); first keys to check: {truth[-1]['id']} (listed, not in "
+        "the export)"
+    ) in caplog.text
+
+
+def final_state(stdout: str) -> dict[str, Any]:
+    messages = [json.loads(line) for line in stdout.splitlines() if line.strip()]
+    return states(messages)[-1]
+
+
+def test_a_window_ending_now_is_left_in_the_state_and_compared_by_the_next_run(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    # A daily run: no end_date, so its last window ends as it starts, too recent to compare.
+    first = run(emulator, tmp_path, {"vouchers"}, end_date=None)
+    assert first.returncode == 0, first.stderr
+    state = final_state(first.stdout)
+    (left,) = state["bookmarks"]["vouchers"]["counts_left_open"]
+    assert left["filter_key"] == "created_at"
+    assert left["end"] == state["bookmarks"]["vouchers"]["replication_key_value"]
+    assert left["rows"] == len(emulator.ground_truth("voucher", left["start"], left["end"]))
+    assert "1 compared by the next run (ending less than 5 minutes before now)" in first.stderr
+
+    # The next run, once that window closed (here: the entry moved to a closed window, as a run
+    # would have left it, its export 2 rows short).
+    year = voucher_windows(emulator)[1]  # 2022: a window with rows
+    truth = emulator.ground_truth("voucher", *year.bounds())
+    short = {"filter_key": "created_at", "start": year.start.isoformat(),
+             "end": year.end.isoformat(), "rows": len(truth) - 2}  # fmt: skip
+    state["bookmarks"]["vouchers"]["counts_left_open"] = [short]
+    creates = len(voucher_windows(emulator))
+    second = run_with_state(emulator, tmp_path, state)
+    assert second.returncode == 0, second.stderr
+    assert (
+        f"vouchers: created_at window {year}: an earlier run's export delivered {len(truth) - 2} "
+        f"rows, GET /v1/vouchers now counts {len(truth)} for the same bounds (2 missing): this "
+        "run exports the window again."
+    ) in warning_lines(second.stderr)
+    # Exported again, first: every row of that window reaches the target once more.
+    again = voucher_windows(emulator)[creates:]
+    assert again[0] == year
+    messages = [json.loads(line) for line in second.stdout.splitlines() if line.strip()]
+    emitted = {record["id"] for record in records(messages, "vouchers")}
+    assert {row["id"] for row in truth} <= emitted
+    after = final_state(second.stdout)["bookmarks"]["vouchers"]
+    assert after["replication_key_value"] >= state["bookmarks"]["vouchers"]["replication_key_value"]
+    # The window exported again is done with; this run's own last window is left open in turn.
+    # (the change cursor's first window too: on the first run it had none).
+    previous_end = state["bookmarks"]["vouchers"]["replication_key_value"]
+    assert [(entry["filter_key"], entry["start"]) for entry in after["counts_left_open"]] == [
+        ("created_at", previous_end),
+        ("updated_at", previous_end),
+    ]
+    assert (
+        "vouchers: row counts of 2 windows (1 left open by an earlier run) verified against GET "
+        "/v1/vouchers: 1 matched, 1 differed; 2 compared by the next run"
+    ) in second.stderr
+
+
+def run_with_state(emu: Emulator, tmp_path: Path, state: dict[str, Any], **overrides: object):
+    state_path = tmp_path / "state.json"
+    state_path.write_text(json.dumps(state))
+    config = base_config(emu, max_concurrent_exports=1, end_date=None, **overrides)
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps(catalog_for(config, {"vouchers"})))
+    return run_tap(config, tmp_path, "--catalog", str(catalog), "--state", str(state_path))
+
+
+def test_an_earlier_window_still_short_when_exported_again_fails_in_fail_mode_and_stays_listed(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    first = run(emulator, tmp_path, {"vouchers"}, end_date=None)
+    assert first.returncode == 0, first.stderr
+    state = final_state(first.stdout)
+    year = voucher_windows(emulator)[1]  # 2022: a window with rows
+    truth = emulator.ground_truth("voucher", *year.bounds())
+    short = {"filter_key": "created_at", "start": year.start.isoformat(),
+             "end": year.end.isoformat(), "rows": len(truth) - 1}  # fmt: skip
+    state["bookmarks"]["vouchers"]["counts_left_open"] = [short]
+    on_nth_create(emulator, 1, lambda: emulator.inject("short_export"))  # the window again
+    second = run_with_state(emulator, tmp_path, state, verify_counts="fail")
+    assert second.returncode == 1, second.stderr
+    assert error_lines(second.stderr)[0].startswith(
+        f"vouchers: created_at window {year}: the export delivered {len(truth) - 1} rows, GET "
+        f"/v1/vouchers counts {len(truth)} for the same bounds (1 missing from the export); "
+        f"first keys to check: {truth[-1]['id']} (listed, not in the export)"
+    )
+    # The window stays listed: the run after compares it again (and exports it again).
+    messages = [json.loads(line) for line in second.stdout.splitlines() if line.strip()]
+    for written in states(messages):
+        assert written["bookmarks"]["vouchers"]["counts_left_open"] == [short]

@@ -61,15 +61,21 @@ class FakeVoucherify:
         return self
 
     def _count(self, request: Any, context: Any) -> dict[str, Any]:
-        """A list endpoint's `total` for its `created_at`/`updated_at` bounds (no rows)."""
+        """A list endpoint's `total` for its `created_at`/`updated_at` bounds, and page `page`
+        of `limit` of those rows' ids, oldest first."""
         query = {key: values[0] for key, values in parse_qs(urlsplit(request.url).query).items()}
+        path = urlsplit(request.url).path
         key = "updated_at" if "updated_at[after]" in query else "created_at"
         conditions = {"$after": [query[f"{key}[after]"]], "$before": [query[f"{key}[before]"]]}
         body = {
-            "exported_object": LISTS[urlsplit(request.url).path],
+            "exported_object": LISTS[path],
             "parameters": {"filters": {key: {"conditions": conditions}}},
         }
-        return {"object": "list", "total": len(self.matching_rows(body))}
+        rows = self.matching_rows(body)
+        limit, page = int(query.get("limit", "10")), int(query.get("page", "1"))
+        data_ref = path.rsplit("/", 1)[-1]
+        shown = [{"id": row["id"]} for row in rows[(page - 1) * limit : page * limit]]
+        return {"object": "list", "data_ref": data_ref, data_ref: shown, "total": len(rows)}
 
     def answer_status_with(self, answer: Any) -> None:
         """Answer `GET /v1/exports/{id}` with `answer(request, context)` from now on (a wrapper

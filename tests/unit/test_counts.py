@@ -15,7 +15,12 @@ from tap_voucherify_exports.api.lists import ListsAPI
 from tap_voucherify_exports.config.settings import parse_settings
 from tap_voucherify_exports.errors import CountMismatchError, SettingsError, VoucherifyAPIError
 from tap_voucherify_exports.fields import TABLES
-from tap_voucherify_exports.jobs.counts import COUNT_SETTLE_SECONDS, CountVerifier
+from tap_voucherify_exports.jobs.counts import (
+    COUNT_SETTLE_SECONDS,
+    KEYS_COMPARED_MAX,
+    CountVerifier,
+    OpenCount,
+)
 from tap_voucherify_exports.jobs.request import ExportRequest
 from tap_voucherify_exports.jobs.windows import Window
 from tests.support.fake_api import API, FakeVoucherify, voucher
@@ -65,7 +70,8 @@ def test_fewer_rows_than_the_total_warn_once_naming_window_and_counts(lists, cap
         counts.check(request(), 3)
     assert [r.getMessage() for r in caplog.records] == [
         f"vouchers: created_at window {JANUARY}: the export delivered 3 rows, GET /v1/vouchers "
-        "counts 5 for the same bounds (2 missing from the export)"
+        "counts 5 for the same bounds (2 missing from the export); keys not compared (more "
+        "than 1000 rows)"
     ]
     assert counts.tallies["vouchers"].differed == 1
 
@@ -73,7 +79,9 @@ def test_fewer_rows_than_the_total_warn_once_naming_window_and_counts(lists, cap
 def test_fail_mode_raises_on_missing_rows_but_only_warns_on_extra_ones(lists, caplog):
     counts = verifier(lists, "fail")
     with pytest.raises(
-        CountMismatchError, match=r"2 missing from the export\); verify_counts is fail"
+        CountMismatchError,
+        match=r"2 missing from the export\); keys not compared \(more than 1000 rows\); "
+        "verify_counts is fail",
     ):
         counts.check(request(), 3)
     with caplog.at_level(logging.WARNING):
@@ -90,7 +98,9 @@ def test_open_windows_and_off_mode_make_no_call(lists, fake):
     verifier(lists, "off").check(request(), 0)
     assert count_calls(fake) == []
     assert counts.tallies["vouchers"].still_open == 1
-    assert "1 not compared (ending less than 5 minutes before now)" in counts.lines()[0]
+    assert (
+        "1 compared by the next run (ending less than 5 minutes before now)" in (counts.lines()[0])
+    )
 
 
 @pytest.mark.parametrize(
@@ -153,3 +163,123 @@ def test_verify_counts_takes_off_warn_or_fail(config):
     assert parse_settings(config).verify_counts == "warn"
     with pytest.raises(SettingsError, match="`verify_counts` must be one of off, warn, fail"):
         parse_settings({**config, "verify_counts": "strict"})
+
+
+def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_a_short_window_names_the_listed_keys_the_export_lacks(lists, fake, caplog):
+    counts = verifier(lists)
+    with caplog.at_level(logging.WARNING):
+        counts.check(request(), 3, ["v_0", "v_2", "v_4"])
+    (warning,) = warnings_of(caplog)
+    assert warning.endswith("; first keys to check: v_1, v_3 (listed, not in the export)")
+    # One page of 100 sorted by created_at (which no update changes) names the 5 listed keys.
+    (_, listed) = count_calls(fake)
+    assert "limit=100&page=1&order=created_at&created_at%5Bafter%5D=" in listed
+
+
+def test_a_window_with_more_rows_than_the_list_names_the_keys_it_does_not_list(lists, caplog):
+    counts = verifier(lists)
+    with caplog.at_level(logging.WARNING):
+        counts.check(request(), 6, ["v_0", "v_1", "v_2", "v_3", "v_4", "v_gone"])
+    (warning,) = warnings_of(caplog)
+    assert warning.endswith(
+        "(rows deleted or changed since the export leave the count); first keys to check: "
+        "v_gone (in the export, not listed)"
+    )
+
+
+def test_the_first_five_keys_are_named_and_the_rest_counted(lists, fake, caplog):
+    fake.rows["voucher"] = [
+        voucher(n, f"2024-01-01T00:{n // 60:02d}:{n % 60:02d}.000Z") for n in range(250)
+    ]
+    counts = verifier(lists)
+    with caplog.at_level(logging.WARNING):
+        counts.check(request(), 3, ["v_0", "v_1", "v_2"])
+    (warning,) = warnings_of(caplog)
+    assert warning.endswith("first keys to check: v_3, v_4, v_5, v_6, v_7 and 242 more (listed, "
+                            "not in the export)")  # fmt: skip
+    pages = [url for url in count_calls(fake) if "page=" in url]
+    assert [url.split("page=")[1].split("&")[0] for url in pages] == ["1", "2", "3"]
+
+
+def test_keys_are_not_listed_for_a_window_too_large_or_when_listing_fails(lists, fake, caplog):
+    fake.rows["voucher"] = [voucher(n, "2024-01-02T00:00:00.000Z") for n in range(1001)]
+    counts = verifier(lists)
+    with caplog.at_level(logging.WARNING):
+        counts.check(request(), 1000, None)  # the reader stopped keeping keys past 1000
+    assert warnings_of(caplog)[-1].endswith("; keys not compared (more than 1000 rows)")
+    assert not [url for url in count_calls(fake) if "page=" in url]
+    fake.rows["voucher"] = [voucher(n, "2024-01-02T00:00:00.000Z") for n in range(3)]
+    fake.mocker.get(f"{API}/v1/vouchers", [{"json": {"total": 3}}, {"status_code": 500}] * 10)
+    with caplog.at_level(logging.WARNING):
+        verifier(lists).check(request(), 2, ["v_0", "v_1"])
+    assert "; keys not compared: " in warnings_of(caplog)[-1]
+
+
+def test_keys_to_keep_only_for_windows_whose_count_is_compared(lists):
+    counts = verifier(lists)
+    assert counts.keys_to_keep(request()) == KEYS_COMPARED_MAX
+    assert counts.keys_to_keep(request("order")) == 0
+    assert counts.keys_to_keep(request("redemption", key="updated_at")) == 0
+    assert verifier(lists, "off").keys_to_keep(request()) == 0
+
+
+RECENT = Window(NOW - dt.timedelta(hours=1), NOW - dt.timedelta(seconds=10))
+
+
+def test_a_window_too_recent_is_left_for_the_next_run_with_its_rows(lists):
+    counts = verifier(lists)
+    counts.check(request(window=RECENT), 7)
+    left = counts.left_open(request(window=RECENT))
+    assert left == OpenCount("created_at", RECENT, 7)
+    assert OpenCount.from_state(left.to_state()) == left
+    assert counts.left_open(request(window=RECENT)) is None  # handed over once
+    assert counts.left_open(request()) is None  # a closed window is compared, not left
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {},
+        {"filter_key": "created_at", "start": "x", "end": "2024-01-01T00:00:00+00:00", "rows": 1},
+        {"filter_key": "created_at", "start": "2024-01-01T00:00:00", "end": "2024-01-02T00:00:00",
+         "rows": 1},  # no timezone
+        {"filter_key": "created_at", "start": "2024-01-01T00:00:00+00:00",
+         "end": "2024-01-02T00:00:00+00:00", "rows": "1"},
+        {"filter_key": "created_at", "start": "2024-01-01T00:00:00+00:00",
+         "end": "2024-01-02T00:00:00+00:00", "rows": -1},
+        "not an entry",
+    ],
+)  # fmt: skip
+def test_an_entry_this_version_cannot_read_is_dropped(entry):
+    assert OpenCount.from_state(entry) is None
+
+
+def test_an_earlier_runs_open_window_is_compared_now_and_exported_again_only_if_short(
+    lists, fake, caplog
+):
+    counts = verifier(lists)
+    whole, short, fewer = (OpenCount("created_at", JANUARY, rows) for rows in (5, 3, 4))
+    late = OpenCount("created_at", RECENT, 0)
+    with caplog.at_level(logging.WARNING):
+        again, still_open = counts.recheck(
+            [(request(), whole), (request(), short), (request(window=RECENT), late)]
+        )
+        # A window compared a run later may have lost rows (deleted since): no difference.
+        counts.recheck([(request(), OpenCount("created_at", JANUARY, 6))])
+    assert again == [(request(), short)]
+    assert still_open == [late]
+    assert warnings_of(caplog) == [
+        f"vouchers: created_at window {JANUARY}: an earlier run's export delivered 3 rows, GET "
+        "/v1/vouchers now counts 5 for the same bounds (2 missing): this run exports the window "
+        "again."
+    ]
+    assert counts.lines() == [
+        "vouchers: row counts of 3 windows (3 left open by an earlier run) verified against GET "
+        "/v1/vouchers: 2 matched, 1 differed"
+    ]
+    assert len(count_calls(fake)) == 3  # one each closed window; none for the open one
+    assert verifier(lists, "off").recheck([(request(), fewer)]) == ([], [])
