@@ -14,7 +14,7 @@ import pytest
 from tap_voucherify_exports import session
 from tap_voucherify_exports.api.client import VoucherifyClient
 from tap_voucherify_exports.jobs.windows import Window
-from tests.support.cli import error_lines, run_tap
+from tests.support.cli import TapRun, error_lines, run_tap
 from tests.support.emulator import base_config, busiest_span, list_calls, on_nth_create
 from tests.support.sync import catalog_for, records, run_sync, states
 from voucherify_emulator import Emulator
@@ -285,3 +285,30 @@ def test_an_earlier_window_still_short_when_exported_again_fails_in_fail_mode_an
     messages = [json.loads(line) for line in second.stdout.splitlines() if line.strip()]
     for written in states(messages):
         assert written["bookmarks"]["vouchers"]["counts_left_open"] == [short]
+
+
+def test_a_run_killed_while_exporting_a_short_window_again_leaves_it_listed_for_the_next(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    first = run(emulator, tmp_path, {"vouchers"}, end_date=None)
+    state = final_state(first.stdout)
+    year = voucher_windows(emulator)[1]
+    truth = emulator.ground_truth("voucher", *year.bounds())
+    short = {"filter_key": "created_at", "start": year.start.isoformat(),
+             "end": year.end.isoformat(), "rows": len(truth) - 2}  # fmt: skip
+    state["bookmarks"]["vouchers"]["counts_left_open"] = [short]
+    config = base_config(emulator, max_concurrent_exports=1, end_date=None, export_timeout=600)
+    # SIGKILL while Voucherify generates the window's export again.
+    emulator.inject("never_finish", times=1, exported_object="voucher")
+    killed = TapRun(tmp_path, "killed", config, {"vouchers"}, state=state)
+    killed.kill_when(lambda: any(job.status == "IN_PROGRESS" for job in emulator.exports))
+    assert killed.states()[-1]["bookmarks"]["vouchers"]["counts_left_open"] == [short]
+
+    emulator.clear_faults()
+    resumed = TapRun(tmp_path, "resumed", config, {"vouchers"}, state=killed.states()[-1])
+    assert resumed.finish() == 0, resumed.stderr()[-3000:]
+    assert "this run exports the window again." in resumed.stderr()
+    emitted = {record["id"] for record in records(resumed.messages(), "vouchers")}
+    assert {row["id"] for row in truth} <= emitted
+    after = resumed.states()[-1]["bookmarks"]["vouchers"]["counts_left_open"]
+    assert short not in after
