@@ -92,6 +92,11 @@ LIST_SCOPES = {
 }
 
 
+class ConfigFileError(VoucherifyError):
+    """A `--config` file that cannot be read as the tap's settings: missing, unreadable, not JSON,
+    or JSON other than an object. The message names the file and what is wrong with it."""
+
+
 class VoucherifyAPIError(VoucherifyError):
     """A non-retriable HTTP error with Voucherify's error body (`key`, `message`, `details`)."""
 

@@ -4,6 +4,7 @@ exit status, for bad settings and for errors the tap raises on purpose."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from tap_voucherify_exports.fields import TABLES
-from tests.support.cli import error_lines, run_tap
+from tests.support.cli import TAP, error_lines, run_tap
 from tests.support.network import closed_port
 from tests.support.sync import catalog_for
 from voucherify_emulator import Emulator
@@ -107,6 +108,55 @@ def test_test_mode_reports_bad_settings_the_same_way(emu: Emulator, tmp_path: Pa
     assert "Setting `window_days` must be at least 1; got 0." in error_lines(result.stderr)
     assert "Traceback" not in result.stderr
     assert emu.requests == []
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        (None, "Config file '{path}' does not exist."),
+        ("{app_id: a}", "Config file '{path}' is not JSON: Expecting property name enclosed in "
+                        "double quotes at line 1, column 2."),
+        ("", "Config file '{path}' is not JSON: Expecting value at line 1, column 1."),
+        ('["app_id", "a"]', "Config file '{path}' holds a JSON list, not an object of settings "),
+    ],
+    ids=["missing", "not-json", "empty", "a-list"],
+)  # fmt: skip
+@pytest.mark.parametrize("command", [(), ("--discover",), ("--test",), ("--probe",)],
+                         ids=["sync", "discover", "test", "probe"])  # fmt: skip
+def test_a_config_file_that_cannot_be_read_is_one_line_naming_it(
+    tmp_path: Path, content: str | None, line: str, command: tuple[str, ...]
+) -> None:
+    path = tmp_path / "config.json"
+    if content is not None:
+        path.write_text(content)
+    result = subprocess.run(
+        [str(TAP), "--config", str(path), *command],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    [error] = error_lines(result.stderr)
+    assert error.startswith(line.format(path=path)), error
+    assert len(result.stderr.splitlines()) == 1, result.stderr  # nothing else, no traceback
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_config_directory_is_named_and_env_still_reads_the_environment(tmp_path: Path) -> None:
+    folder = subprocess.run(
+        [str(TAP), "--config", str(tmp_path), "--discover"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert folder.returncode == 1
+    [error] = error_lines(folder.stderr)
+    assert error == f"Config file '{tmp_path}' is a directory, not a JSON file."
+    # `--config ENV` is singer-sdk's: settings from TAP_VOUCHERIFY_EXPORTS_*, no file to check.
+    env = {"TAP_VOUCHERIFY_EXPORTS_START_DATE": "2024-01-01T00:00:00Z"}
+    discovered = subprocess.run(
+        [str(TAP), "--config", "ENV", "--discover"],
+        capture_output=True, text=True, timeout=60, check=False, env={**os.environ, **env},
+    )  # fmt: skip
+    assert discovered.returncode == 0, discovered.stderr
+    assert '"vouchers"' in discovered.stdout
 
 
 def warning_lines(stderr: str) -> list[str]:
