@@ -48,8 +48,7 @@ def cost_notice(streams: Sequence[VoucherifyExportStream], session: SyncSession)
     """What the probe will cost, said before it starts: at worst, for a stream whose recent
     windows are empty, one export per backfill window back to start_date."""
     settings = session.settings
-    end = settings.end_date or dt.datetime.now(dt.timezone.utc)  # said before the sync opens
-    most = len(probe_windows(settings.start_date, end, settings.backfill_window))
+    most = len(probe_windows(settings.start_date, session.sync_end, settings.backfill_window))
     return (
         f"Probe: one small export per selected stream ({len(streams)}: "
         f"{', '.join(stream.name for stream in streams)}), each a create, a few status checks "
@@ -144,9 +143,15 @@ def _refused(stream: VoucherifyExportStream, session: SyncSession, echo: Echo) -
 
 
 def run_probe(streams: Sequence[VoucherifyExportStream], session: SyncSession, echo: Echo) -> bool:
-    """Probe every stream in `streams` inside one open session; True if all would sync."""
-    echo(cost_notice(streams, session))
-    with session.open() as running:
+    """Probe every stream in `streams` inside one open session; True if all would sync.
+
+    The probe is a check, like `--test`: a host it cannot connect to fails it after 2 tries,
+    not a sync's 8 (`open(check=True)`), and the app keys and region are checked first with one
+    list call, so an unreachable host or a wrong key is the run's one error line and hint
+    rather than one failure per stream."""
+    with session.open(check=True) as running:
+        running.check_access()
+        echo(cost_notice(streams, running))
         results = [probe_stream(stream, running, echo) for stream in streams]
     failed = [stream.name for stream, ok in zip(streams, results, strict=True) if not ok]
     verdict = f"; would fail: {', '.join(failed)}." if failed else "."

@@ -259,6 +259,18 @@ def test_a_rejected_token_writes_nothing_to_stdout_so_a_target_creates_no_table(
     assert emu.exports == []
 
 
+def test_the_probe_with_a_rejected_token_is_one_line_and_a_hint_not_a_failure_per_stream(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    result = run_tap(good_config(emu, app_token="wrong"), tmp_path, "--probe")
+    assert result.returncode == 1
+    [error, hint] = error_lines(result.stderr)
+    assert error.startswith("Voucherify API error 401")
+    assert hint.startswith("Hint: Check app_id and app_token")
+    assert result.stdout == ""
+    assert [(r.method, r.path) for r in emu.requests] == [("GET", "/v1/exports")]
+
+
 def test_the_traceback_is_there_at_loglevel_debug(emu: Emulator, tmp_path: Path) -> None:
     result = run_tap(good_config(emu, app_token="wrong"), tmp_path, env={"LOGLEVEL": "DEBUG"})
     assert result.returncode == 1
@@ -289,7 +301,11 @@ def unreachable_config() -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize(("mode", "tries"), [((), 8), (("--test",), 2)], ids=["sync", "test-mode"])
+@pytest.mark.parametrize(
+    ("mode", "tries"),
+    [((), 8), (("--test",), 2), (("--probe",), 2)],
+    ids=["sync", "test-mode", "probe"],
+)
 def test_an_unreachable_api_url_ends_the_run_with_one_line_naming_it_and_a_hint(
     tmp_path: Path, mode: tuple[str, ...], tries: int
 ) -> None:
@@ -308,7 +324,7 @@ def test_an_unreachable_api_url_ends_the_run_with_one_line_naming_it_and_a_hint(
         f"Retrying in {0.01 * 2**n:.1f} s after try {n + 1}" for n in range(tries - 1)
     ]
     assert "Traceback" not in result.stderr
-    assert result.stdout == ""  # the first call failed: not even a SCHEMA
+    assert result.stdout == ""  # the first call failed: not even a SCHEMA (or the probe's report)
 
 
 # A check's time limit: before, 8 tries took two minutes (1 + 2 + … + 60 s of backoff).
@@ -324,12 +340,13 @@ CONNECTION_CHECK_SECONDS_MAX = 30
     ],
     ids=["refused", "dns"],
 )
-def test_test_mode_fails_on_an_unreachable_host_in_seconds_after_two_tries(
-    tmp_path: Path, api_url: str, reason: str
+@pytest.mark.parametrize("check", ["--test", "--probe"])
+def test_a_check_fails_on_an_unreachable_host_in_seconds_after_two_tries(
+    tmp_path: Path, api_url: str, reason: str, check: str
 ) -> None:
     config = {**unreachable_config(), "api_url": api_url}
     started = time.monotonic()
-    result = run_tap(config, tmp_path, "--test")  # the tap's own backoff, as a user runs it
+    result = run_tap(config, tmp_path, check)  # the tap's own backoff, as a user runs it
     elapsed = time.monotonic() - started
     assert result.returncode == 1, result.stderr
     [line, _] = error_lines(result.stderr)
