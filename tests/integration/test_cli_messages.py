@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tap_voucherify_exports.fields import TABLES
+from tap_voucherify_exports.tap import TapVoucherifyExports
 from tests.support.cli import TAP, error_lines, run_tap
 from tests.support.network import closed_port
 from tests.support.sync import catalog_for
@@ -42,45 +43,105 @@ def good_config(emu: Emulator, **overrides: Any) -> dict[str, Any]:
     )
 
 
-@pytest.mark.parametrize(
-    ("overrides", "line"),
-    [
-        (
-            {"start_date": "yesterday"},
-            "Setting `start_date` must be an ISO 8601 date or date-time such as "
-            "2024-01-01T00:00:00Z; got 'yesterday'.",
-        ),
-        ({"window_days": 0}, "Setting `window_days` must be at least 1; got 0."),
-        ({"api_url": "ftp://x"}, "Setting `api_url` must be an http(s) URL such as "),
-        ({"api_url": "eu1"}, "or a region name (eu, us1, as1); got 'eu1'."),
-        (
-            {"end_date": "2019-06-01"},
-            "Setting `end_date` must be later than `start_date`; got end_date '2019-06-01', "
-            "start_date '2020-01-01T00:00:00Z'.",
-        ),
-        ({"max_concurrent_exports": 1.5}, "Setting `max_concurrent_exports` must be a whole"),
-        ({"delete_exports": "yes"}, "Setting `delete_exports` must be true or false; got 'yes'."),
-        ({"export_timeout": -1}, "Setting `export_timeout` must be at least 0.01; got -1."),
-        ({"app_token": ""}, "Setting `app_token` is required"),
-        ({"stream_maps": 3}, "Setting `stream_maps`: 3 is not of type 'object', 'null'."),
-        ({"parallel_workers": 0}, "Setting `parallel_workers` must be at least 1; got 0."),
-        ({"parallel_workers": 33}, "Setting `parallel_workers` must be at most 32; got 33."),
-        (
-            {"trust_column_order": "yes"},
-            "Setting `trust_column_order` must be true or false; got 'yes'.",
-        ),
-        (
-            {
-                "flattening_enabled": True,
-                "flattening_max_depth": 1,
-                "batch_config": {"encoding": {"format": "jsonl"}, "storage": {"root": "file://"}},
-            },
-            "Setting `flattening_enabled` does not apply to BATCH files (singer-sdk flattens "
-            "SCHEMA and RECORD messages only), so with `batch_config` the SCHEMA and the files "
-            "would disagree",
-        ),
-    ],
-)
+# One row (or more) per setting the tap declares (tap.py), and some of singer-sdk's: a bad value
+# and the start of its line. `metadata_keys` has its own test below, in every command.
+BAD_SETTINGS: list[tuple[dict[str, Any], str]] = [
+    ({"app_id": ""}, "Setting `app_id` is required: the Voucherify Application ID from "),
+    (
+        {"download_url": "eu"},
+        "Setting `download_url` must be an http(s) URL such as https://download.voucherify.io "
+        "(or leave it unset: the region's download host); got 'eu'.",
+    ),
+    ({"auth_method": "token"}, "Setting `auth_method` must be one of app_keys, oauth; got "),
+    ({"oauth_scope": 3}, "Setting `oauth_scope`: 3 is not of type 'string', 'null'."),
+    (
+        {"backfill_window_days": 0},
+        "Setting `backfill_window_days` must be at least 1; got 0.",
+    ),
+    ({"full_refresh_days": -1}, "Setting `full_refresh_days` must be at least 0; got -1."),
+    ({"min_window_seconds": 0}, "Setting `min_window_seconds` must be at least 1; got 0."),
+    (
+        {"min_window_seconds": 86401, "window_days": 1},
+        "Setting `min_window_seconds` must not exceed `window_days` (1 days = 86400 s); got ",
+    ),
+    ({"poll_interval_max": 0}, "Setting `poll_interval_max` must be at least 0.01; got 0."),
+    ({"request_timeout": "slow"}, "Setting `request_timeout` must be a number; got 'slow'."),
+    (
+        {"max_requests_per_minute": 0},
+        "Setting `max_requests_per_minute` must be at least 1; got 0.",
+    ),
+    (
+        {"max_requests_per_hour": 0},
+        "Setting `max_requests_per_hour` must be at least 1; got 0.",
+    ),
+    (
+        {"max_requests_per_hour": -100},
+        "Setting `max_requests_per_hour` must be at least 1; got -100.",
+    ),
+    (
+        {"max_requests_per_hour": "100/h"},
+        "Setting `max_requests_per_hour` must be a number; got '100/h'.",
+    ),
+    (
+        {"max_requests_per_hour": 99.5},
+        "Setting `max_requests_per_hour` must be a whole number; got 99.5.",
+    ),
+    (
+        {"creation_only_streams": ["redemptions"]},
+        "Setting `creation_only_streams` names redemptions: only vouchers, customers, orders "
+        "export changed rows; got ['redemptions'].",
+    ),
+    (
+        {"creation_only_streams": "vouchers"},
+        "Setting `creation_only_streams` must be a list of stream names; got 'vouchers'.",
+    ),
+    (
+        {"verify_counts": "strict"},
+        "Setting `verify_counts` must be one of off, warn, fail; got 'strict'.",
+    ),
+    (
+        {"start_date": "yesterday"},
+        "Setting `start_date` must be an ISO 8601 date or date-time such as "
+        "2024-01-01T00:00:00Z; got 'yesterday'.",
+    ),
+    ({"window_days": 0}, "Setting `window_days` must be at least 1; got 0."),
+    ({"api_url": "ftp://x"}, "Setting `api_url` must be an http(s) URL such as "),
+    ({"api_url": "eu1"}, "or a region name (eu, us1, as1); got 'eu1'."),
+    (
+        {"end_date": "2019-06-01"},
+        "Setting `end_date` must be later than `start_date`; got end_date '2019-06-01', "
+        "start_date '2020-01-01T00:00:00Z'.",
+    ),
+    ({"max_concurrent_exports": 1.5}, "Setting `max_concurrent_exports` must be a whole"),
+    ({"delete_exports": "yes"}, "Setting `delete_exports` must be true or false; got 'yes'."),
+    ({"export_timeout": -1}, "Setting `export_timeout` must be at least 0.01; got -1."),
+    ({"app_token": ""}, "Setting `app_token` is required"),
+    ({"stream_maps": 3}, "Setting `stream_maps`: 3 is not of type 'object', 'null'."),
+    ({"parallel_workers": 0}, "Setting `parallel_workers` must be at least 1; got 0."),
+    ({"parallel_workers": 33}, "Setting `parallel_workers` must be at most 32; got 33."),
+    (
+        {"trust_column_order": "yes"},
+        "Setting `trust_column_order` must be true or false; got 'yes'.",
+    ),
+    (
+        {
+            "flattening_enabled": True,
+            "flattening_max_depth": 1,
+            "batch_config": {"encoding": {"format": "jsonl"}, "storage": {"root": "file://"}},
+        },
+        "Setting `flattening_enabled` does not apply to BATCH files (singer-sdk flattens "
+        "SCHEMA and RECORD messages only), so with `batch_config` the SCHEMA and the files "
+        "would disagree",
+    ),
+]
+
+
+def test_the_bad_settings_table_has_a_row_for_every_setting_the_tap_declares() -> None:
+    declared = set(TapVoucherifyExports.config_jsonschema["properties"]) - {"metadata_keys"}
+    assert declared - {name for overrides, _ in BAD_SETTINGS for name in overrides} == set()
+
+
+@pytest.mark.parametrize(("overrides", "line"), BAD_SETTINGS)
 def test_a_bad_setting_is_one_line_naming_it_before_any_message_or_request(
     emu: Emulator, tmp_path: Path, overrides: dict[str, Any], line: str
 ) -> None:
