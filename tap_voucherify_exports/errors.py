@@ -204,6 +204,11 @@ class ExportFailedError(VoucherifyError):
     """The export ended in `ERROR`; a smaller window may succeed."""
 
 
+class IgnoredFilterExportError(VoucherifyError):
+    """An export ended in `ERROR` while Voucherify ignores its stream's filter: every export of
+    that cursor holds the whole table, so a smaller window cannot make it smaller."""
+
+
 class ExportTimeoutError(VoucherifyError):
     """The export did not reach `DONE` within `export_timeout`."""
 
