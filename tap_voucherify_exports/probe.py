@@ -6,7 +6,10 @@ it creates one small export (the last day; then the last 30 days and everything 
 `start_date` while a window holds no row), downloads it, prints the header, how each cell was
 matched, the first row typed, each amount column's cell as sent beside its typed value (amounts
 pass through unscaled: only an account's own file shows their unit) and any field Voucherify
-refused, and deletes the export. It writes no Singer message and moves no state.
+refused, and deletes the export. It says when Voucherify split an export into several files and
+when it ignored the export's filter (rows outside the window: then it stops looking back, since
+every older window would hold the whole table again). It writes no Singer message and moves no
+state.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from tap_voucherify_exports.session import Sample, SyncSession
 # Windows tried, newest first, while an export holds no row (then everything since start_date).
 PROBE_WINDOWS = (dt.timedelta(days=1), dt.timedelta(days=30))
 Echo = Callable[[str], None]
+# How the notes on an account's ways of exporting begin, one per stream and kind.
+SPLIT_NOTE = "  split result:"
+IGNORED_NOTE = "  filter ignored:"
 _NUMBER = "@decimal@"  # marks a Decimal in the JSON text, replaced by its digits
 
 
@@ -96,12 +102,17 @@ def probe_stream(stream: VoucherifyExportStream, session: SyncSession, echo: Ech
     echo(f"\n{stream.name} ({stream.exported_object}):")
     echo(f"  requested: {', '.join(stream.requested_fields)}")
     sample: Sample | None = None
+    notes: list[str] = []
     try:
         for request in probe_requests(stream, session):
             sample = session.sample(request)
-            echo(
-                f"  export {sample.export_id} ({request}): {'a row' if sample.first else 'no row'}"
-            )
+            echo(f"  export {sample.export_id} ({request}): {_found(sample)}")
+            notes += _split_note(sample, notes)
+            if sample.outside:
+                # Every export of this cursor holds the whole table: an older window would
+                # download all of it again and tell nothing more.
+                notes.append(_ignored_note(request, sample))
+                break
             if sample.first is not None:
                 break
     except VoucherifyError as exc:
@@ -109,17 +120,54 @@ def probe_stream(stream: VoucherifyExportStream, session: SyncSession, echo: Ech
         echo(f"  FAILED: {exc}")
         return False
     _refused(stream, session, echo)
+    for note in notes:
+        echo(note)
     first = sample.first if sample is not None else None
     if sample is not None and sample.column_map is not None:
         for line in _describe_columns(sample.column_map):
             echo(line)
-    row = _json(first) if first is not None else "none: no row since start_date"
+    if first is not None:
+        row = _json(first)
+    elif sample is not None and sample.outside:
+        row = "none inside the window (older windows not tried: the filter is ignored)"
+    else:
+        row = "none: no row since start_date"
     echo(f"  first row, typed: {row}")
     if sample is not None:
         for line in _describe_amounts(sample):
             echo(line)
     echo("  OK")
     return True
+
+
+def _found(sample: Sample) -> str:
+    """What one probe export held: a row in its window or none, its files, rows outside."""
+    found = "a row" if sample.first is not None else "no row"
+    if sample.files > 1:
+        found += f", in {sample.files} files"
+    if sample.outside:
+        found += f"; {sample.outside} rows outside the window"
+    return found
+
+
+def _split_note(sample: Sample, notes: list[str]) -> list[str]:
+    """The stream's note on split results, said once: how a sync reads them (jobs/download.py)."""
+    if sample.files < 2 or any(note.startswith(SPLIT_NOTE) for note in notes):  # noqa: PLR2004
+        return []
+    return [
+        f"{SPLIT_NOTE} {sample.export_id} came in {sample.files} files; a sync reads every "
+        "file, in order (docs/reliability.md)."
+    ]
+
+
+def _ignored_note(request: ExportRequest, sample: Sample) -> str:
+    """The stream's note on an ignored filter: what a sync then does (docs/incremental.md)."""
+    return (
+        f"{IGNORED_NOTE} Voucherify ignored the export filter on {request.filter_key}: "
+        f"{sample.export_id} held {sample.outside} rows outside {request.window}"
+        f"{'' if sample.first is None else ' before its first row inside'}. A sync drops "
+        "such rows and exports the rest of the range once (docs/incremental.md)."
+    )
 
 
 def _describe_amounts(sample: Sample) -> list[str]:
