@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,19 +15,14 @@ import pytest
 
 from tap_voucherify_exports.fields import TABLES
 from tap_voucherify_exports.tap import TapVoucherifyExports
-from tests.support.cli import TAP, error_lines, run_tap
+from tests.support.cli import TAP, error_lines, patched_tap, run_tap
 from tests.support.network import closed_port
 from tests.support.sync import catalog_for
 from voucherify_emulator import Emulator
 
 # The tap's CLI with retries 100 times shorter (backoff from 10 ms, not 1 s; no setting sets it),
 # for failures that are retried before the run ends: the same entry point as TAP otherwise.
-QUICK_RETRIES_TAP = [
-    sys.executable,
-    "-c",
-    "from tap_voucherify_exports.api import retries; retries.BACKOFF_BASE_SECONDS = 0.01; "
-    "from tap_voucherify_exports.tap import TapVoucherifyExports; TapVoucherifyExports.cli()",
-]
+QUICK_RETRIES_TAP = patched_tap("tap_voucherify_exports.api.retries", BACKOFF_BASE_SECONDS=0.01)
 
 
 @pytest.fixture
