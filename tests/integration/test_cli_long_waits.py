@@ -79,7 +79,10 @@ def test_the_cli_says_so_when_an_export_done_long_before_its_download_gets_a_fre
     fresh = [
         line for line in info_lines(result.stderr) if "asking for a fresh download URL" in line
     ]
-    second, third = emu.exports[1].id, emu.exports[2].id
+    # The second and third windows' exports (created at once, in any order).
+    after = {job.parameters["filters"]["created_at"]["conditions"]["$after"][0]: job.id
+             for job in emu.exports}  # fmt: skip
+    second, third = after["2021-12-31T23:59:59.999Z"], after["2022-12-31T23:59:59.999Z"]
     for export_id in (second, third):
         [line] = [line for line in fresh if f": {export_id} finished " in line]
         assert line.startswith(f"vouchers: {export_id} finished "), line
