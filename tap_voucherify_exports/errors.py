@@ -92,6 +92,11 @@ LIST_SCOPES = {
 }
 
 
+class ConfigFileError(VoucherifyError):
+    """A `--config` file that cannot be read as the tap's settings: missing, unreadable, not JSON,
+    or JSON other than an object. The message names the file and what is wrong with it."""
+
+
 class VoucherifyAPIError(VoucherifyError):
     """A non-retriable HTTP error with Voucherify's error body (`key`, `message`, `details`)."""
 
@@ -197,6 +202,11 @@ class ConnectFailedError(RetriableHTTPError):
 
 class ExportFailedError(VoucherifyError):
     """The export ended in `ERROR`; a smaller window may succeed."""
+
+
+class IgnoredFilterExportError(VoucherifyError):
+    """An export ended in `ERROR` while Voucherify ignores its stream's filter: every export of
+    that cursor holds the whole table, so a smaller window cannot make it smaller."""
 
 
 class ExportTimeoutError(VoucherifyError):

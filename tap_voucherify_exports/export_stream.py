@@ -22,7 +22,7 @@ from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE
 from singer_sdk.singerlib.messages import RecordMessage
 
 from tap_voucherify_exports.config.values import parse_metadata_keys, parse_timestamp
-from tap_voucherify_exports.errors import ExportFailedError
+from tap_voucherify_exports.errors import ExportFailedError, IgnoredFilterExportError
 from tap_voucherify_exports.fields import ExportedObjectTable, stream_table
 from tap_voucherify_exports.jobs.counts import OpenCount
 from tap_voucherify_exports.jobs.request import ExportRequest
@@ -417,6 +417,15 @@ class VoucherifyExportStream(Stream):
             records = route.read(request)
         except ExportFailedError as exc:
             window = request.window
+            if window is not None and self.session.filter_ignored(request):
+                # Voucherify ignores this cursor's filter (an earlier export held rows outside
+                # its window): each half would export the same whole table again and fail alike,
+                # down to min_window_seconds, so the sync stops now, saying why.
+                raise IgnoredFilterExportError(
+                    f"{self.name}: Voucherify ignores the export filter on "
+                    f"{request.filter_key}, so splitting the window cannot make the export "
+                    f"smaller: {str(exc).removeprefix(f'{self.name}: ')}"
+                ) from None
             if window is None or window.span / 2 < self.session.settings.min_window:
                 raise
             self.logger.warning("%s Splitting %s in half and retrying.", exc, window)

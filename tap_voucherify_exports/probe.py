@@ -6,7 +6,10 @@ it creates one small export (the last day; then the last 30 days and everything 
 `start_date` while a window holds no row), downloads it, prints the header, how each cell was
 matched, the first row typed, each amount column's cell as sent beside its typed value (amounts
 pass through unscaled: only an account's own file shows their unit) and any field Voucherify
-refused, and deletes the export. It writes no Singer message and moves no state.
+refused, and deletes the export. It says when Voucherify split an export into several files and
+when it ignored the export's filter (rows outside the window: then it stops looking back, since
+every older window would hold the whole table again). It writes no Singer message and moves no
+state.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from tap_voucherify_exports.session import Sample, SyncSession
 # Windows tried, newest first, while an export holds no row (then everything since start_date).
 PROBE_WINDOWS = (dt.timedelta(days=1), dt.timedelta(days=30))
 Echo = Callable[[str], None]
+# How the notes on an account's ways of exporting begin, one per stream and kind.
+SPLIT_NOTE = "  split result:"
+IGNORED_NOTE = "  filter ignored:"
 _NUMBER = "@decimal@"  # marks a Decimal in the JSON text, replaced by its digits
 
 
@@ -48,8 +54,7 @@ def cost_notice(streams: Sequence[VoucherifyExportStream], session: SyncSession)
     """What the probe will cost, said before it starts: at worst, for a stream whose recent
     windows are empty, one export per backfill window back to start_date."""
     settings = session.settings
-    end = settings.end_date or dt.datetime.now(dt.timezone.utc)  # said before the sync opens
-    most = len(probe_windows(settings.start_date, end, settings.backfill_window))
+    most = len(probe_windows(settings.start_date, session.sync_end, settings.backfill_window))
     return (
         f"Probe: one small export per selected stream ({len(streams)}: "
         f"{', '.join(stream.name for stream in streams)}), each a create, a few status checks "
@@ -97,12 +102,17 @@ def probe_stream(stream: VoucherifyExportStream, session: SyncSession, echo: Ech
     echo(f"\n{stream.name} ({stream.exported_object}):")
     echo(f"  requested: {', '.join(stream.requested_fields)}")
     sample: Sample | None = None
+    notes: list[str] = []
     try:
         for request in probe_requests(stream, session):
             sample = session.sample(request)
-            echo(
-                f"  export {sample.export_id} ({request}): {'a row' if sample.first else 'no row'}"
-            )
+            echo(f"  export {sample.export_id} ({request}): {_found(sample)}")
+            notes += _split_note(sample, notes)
+            if sample.outside:
+                # Every export of this cursor holds the whole table: an older window would
+                # download all of it again and tell nothing more.
+                notes.append(_ignored_note(request, sample))
+                break
             if sample.first is not None:
                 break
     except VoucherifyError as exc:
@@ -110,17 +120,54 @@ def probe_stream(stream: VoucherifyExportStream, session: SyncSession, echo: Ech
         echo(f"  FAILED: {exc}")
         return False
     _refused(stream, session, echo)
+    for note in notes:
+        echo(note)
     first = sample.first if sample is not None else None
     if sample is not None and sample.column_map is not None:
         for line in _describe_columns(sample.column_map):
             echo(line)
-    row = _json(first) if first is not None else "none: no row since start_date"
+    if first is not None:
+        row = _json(first)
+    elif sample is not None and sample.outside:
+        row = "none inside the window (older windows not tried: the filter is ignored)"
+    else:
+        row = "none: no row since start_date"
     echo(f"  first row, typed: {row}")
     if sample is not None:
         for line in _describe_amounts(sample):
             echo(line)
     echo("  OK")
     return True
+
+
+def _found(sample: Sample) -> str:
+    """What one probe export held: a row in its window or none, its files, rows outside."""
+    found = "a row" if sample.first is not None else "no row"
+    if sample.files > 1:
+        found += f", in {sample.files} files"
+    if sample.outside:
+        found += f"; {sample.outside} rows outside the window"
+    return found
+
+
+def _split_note(sample: Sample, notes: list[str]) -> list[str]:
+    """The stream's note on split results, said once: how a sync reads them (jobs/download.py)."""
+    if sample.files < 2 or any(note.startswith(SPLIT_NOTE) for note in notes):  # noqa: PLR2004
+        return []
+    return [
+        f"{SPLIT_NOTE} {sample.export_id} came in {sample.files} files; a sync reads every "
+        "file, in order (docs/reliability.md)."
+    ]
+
+
+def _ignored_note(request: ExportRequest, sample: Sample) -> str:
+    """The stream's note on an ignored filter: what a sync then does (docs/incremental.md)."""
+    return (
+        f"{IGNORED_NOTE} Voucherify ignored the export filter on {request.filter_key}: "
+        f"{sample.export_id} held {sample.outside} rows outside {request.window}"
+        f"{'' if sample.first is None else ' before its first row inside'}. A sync drops "
+        "such rows and exports the rest of the range once (docs/incremental.md)."
+    )
 
 
 def _describe_amounts(sample: Sample) -> list[str]:
@@ -144,9 +191,15 @@ def _refused(stream: VoucherifyExportStream, session: SyncSession, echo: Echo) -
 
 
 def run_probe(streams: Sequence[VoucherifyExportStream], session: SyncSession, echo: Echo) -> bool:
-    """Probe every stream in `streams` inside one open session; True if all would sync."""
-    echo(cost_notice(streams, session))
-    with session.open() as running:
+    """Probe every stream in `streams` inside one open session; True if all would sync.
+
+    The probe is a check, like `--test`: a host it cannot connect to fails it after 2 tries,
+    not a sync's 8 (`open(check=True)`), and the app keys and region are checked first with one
+    list call, so an unreachable host or a wrong key is the run's one error line and hint
+    rather than one failure per stream."""
+    with session.open(check=True) as running:
+        running.check_access()
+        echo(cost_notice(streams, running))
         results = [probe_stream(stream, running, echo) for stream in streams]
     failed = [stream.name for stream, ok in zip(streams, results, strict=True) if not ok]
     verdict = f"; would fail: {', '.join(failed)}." if failed else "."

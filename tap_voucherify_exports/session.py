@@ -28,7 +28,7 @@ from tap_voucherify_exports.config.settings import Settings, parse_settings
 from tap_voucherify_exports.fields import TABLES
 from tap_voucherify_exports.jobs.counts import CountVerifier, OpenCount
 from tap_voucherify_exports.jobs.download import PartReader, RecordPart, read_export
-from tap_voucherify_exports.jobs.export import Export
+from tap_voucherify_exports.jobs.export import Export, result_urls
 from tap_voucherify_exports.jobs.exports_api import ExportsAPI
 from tap_voucherify_exports.jobs.ledger import ExportLedger
 from tap_voucherify_exports.jobs.pipeline import ExportPipeline
@@ -63,12 +63,16 @@ CONNECTION_TEST_CONNECT_TIMEOUT_SECONDS = 10.0
 @dataclass(frozen=True)
 class Sample:
     """What the probe sees of one export: its id, column mapping, first record, and that
-    record's cells as Voucherify wrote them (None without a row)."""
+    record's cells as Voucherify wrote them (None without a row); how many files its result
+    lists, and how many rows outside its window were read (and dropped) before that first row,
+    or in the whole file without one: any means Voucherify ignored the export's filter."""
 
     export_id: str
     column_map: ColumnMap | None
     first: Record | None
     first_cells: list[str] | None
+    files: int = 1
+    outside: int = 0
 
 
 # Characters of an export's beginning `Sample` keeps to show its first row as sent.
@@ -352,7 +356,9 @@ class SyncSession:
             rows.close()
             running.pipeline.done_downloading(export)
         cells = kept.first_row(reader.width) if first is not None else None
-        return Sample(export.id, reader.column_map, first, cells)
+        # read_export checked the result's shape before reading: this cannot raise any more.
+        files = len(result_urls(export.result, export.id))
+        return Sample(export.id, reader.column_map, first, cells, files, reader.outside)
 
     def check_access(self) -> None:
         """`GET /v1/exports?limit=1`: the app keys and the region work (one call, counted in

@@ -24,6 +24,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_voucherify_exports.cli import EXIT_ERROR, ONE_LINE_PER_ERROR, errors_end_the_run
 from tap_voucherify_exports.config import settings
+from tap_voucherify_exports.config.files import check_config_files
 from tap_voucherify_exports.config.settings import parse_settings
 from tap_voucherify_exports.config.values import parse_metadata_keys
 from tap_voucherify_exports.errors import SettingsError
@@ -308,6 +309,16 @@ class TapVoucherifyExports(Tap):
         # Its own session, deleting every export it creates whatever `delete_exports` says.
         session = SyncSession({**self.config, "delete_exports": True})
         return run_probe(self._selected_streams(), session, click.echo)
+
+    @override
+    @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
+        # The SDK reads `--config` in this click callback (eager: before every other option),
+        # and a missing file or broken JSON ends in its traceback: each file is checked first,
+        # so a bad one is one line naming it, exit status 1, before any message or request.
+        with errors_end_the_run(cls.logger):
+            check_config_files(value)
+        return super().cb_config(ctx, param, value)
 
     @override
     @classmethod

@@ -64,9 +64,14 @@ def origin_setting(name: str, value: str) -> str:
     parts = urlsplit(value)
     host = parts.hostname or ""
     if parts.scheme not in {"http", "https"} or not host:
+        # Only api_url takes a region name; download_url is an origin or left unset.
+        example = (
+            f"https://api.voucherify.io or a region name ({', '.join(REGIONS)})"
+            if name == "api_url"
+            else f"{REGIONS['eu'][1]} (or leave it unset: the region's download host)"
+        )
         raise ConfigValidationError(
-            f"Setting `{name}` must be an http(s) URL such as https://api.voucherify.io "
-            f"or a region name ({', '.join(REGIONS)}); got {value!r}.",
+            f"Setting `{name}` must be an http(s) URL such as {example}; got {value!r}."
         )
     if parts.scheme == "http" and not _is_loopback(host):
         raise ConfigValidationError(

@@ -4,29 +4,26 @@ exit status, for bad settings and for errors the tap raises on purpose."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from singer_sdk.helpers.capabilities import BATCH_CONFIG, FLATTENING_CONFIG, STREAM_MAPS_CONFIG
 
 from tap_voucherify_exports.fields import TABLES
-from tests.support.cli import error_lines, run_tap
+from tap_voucherify_exports.tap import TapVoucherifyExports
+from tests.support.cli import TAP, error_lines, patched_tap, run_tap
 from tests.support.network import closed_port
 from tests.support.sync import catalog_for
 from voucherify_emulator import Emulator
 
 # The tap's CLI with retries 100 times shorter (backoff from 10 ms, not 1 s; no setting sets it),
 # for failures that are retried before the run ends: the same entry point as TAP otherwise.
-QUICK_RETRIES_TAP = [
-    sys.executable,
-    "-c",
-    "from tap_voucherify_exports.api import retries; retries.BACKOFF_BASE_SECONDS = 0.01; "
-    "from tap_voucherify_exports.tap import TapVoucherifyExports; TapVoucherifyExports.cli()",
-]
+QUICK_RETRIES_TAP = patched_tap("tap_voucherify_exports.api.retries", BACKOFF_BASE_SECONDS=0.01)
 
 
 @pytest.fixture
@@ -41,45 +38,112 @@ def good_config(emu: Emulator, **overrides: Any) -> dict[str, Any]:
     )
 
 
-@pytest.mark.parametrize(
-    ("overrides", "line"),
-    [
-        (
-            {"start_date": "yesterday"},
-            "Setting `start_date` must be an ISO 8601 date or date-time such as "
-            "2024-01-01T00:00:00Z; got 'yesterday'.",
-        ),
-        ({"window_days": 0}, "Setting `window_days` must be at least 1; got 0."),
-        ({"api_url": "ftp://x"}, "Setting `api_url` must be an http(s) URL such as "),
-        ({"api_url": "eu1"}, "or a region name (eu, us1, as1); got 'eu1'."),
-        (
-            {"end_date": "2019-06-01"},
-            "Setting `end_date` must be later than `start_date`; got end_date '2019-06-01', "
-            "start_date '2020-01-01T00:00:00Z'.",
-        ),
-        ({"max_concurrent_exports": 1.5}, "Setting `max_concurrent_exports` must be a whole"),
-        ({"delete_exports": "yes"}, "Setting `delete_exports` must be true or false; got 'yes'."),
-        ({"export_timeout": -1}, "Setting `export_timeout` must be at least 0.01; got -1."),
-        ({"app_token": ""}, "Setting `app_token` is required"),
-        ({"stream_maps": 3}, "Setting `stream_maps`: 3 is not of type 'object', 'null'."),
-        ({"parallel_workers": 0}, "Setting `parallel_workers` must be at least 1; got 0."),
-        ({"parallel_workers": 33}, "Setting `parallel_workers` must be at most 32; got 33."),
-        (
-            {"trust_column_order": "yes"},
-            "Setting `trust_column_order` must be true or false; got 'yes'.",
-        ),
-        (
-            {
-                "flattening_enabled": True,
-                "flattening_max_depth": 1,
-                "batch_config": {"encoding": {"format": "jsonl"}, "storage": {"root": "file://"}},
-            },
-            "Setting `flattening_enabled` does not apply to BATCH files (singer-sdk flattens "
-            "SCHEMA and RECORD messages only), so with `batch_config` the SCHEMA and the files "
-            "would disagree",
-        ),
-    ],
-)
+# One row (or more) per setting the tap declares (tap.py), and some of singer-sdk's: a bad value
+# and the start of its line. `metadata_keys` has its own test below, in every command.
+BAD_SETTINGS: list[tuple[dict[str, Any], str]] = [
+    ({"app_id": ""}, "Setting `app_id` is required: the Voucherify Application ID from "),
+    (
+        {"download_url": "eu"},
+        "Setting `download_url` must be an http(s) URL such as https://download.voucherify.io "
+        "(or leave it unset: the region's download host); got 'eu'.",
+    ),
+    ({"auth_method": "token"}, "Setting `auth_method` must be one of app_keys, oauth; got "),
+    ({"oauth_scope": 3}, "Setting `oauth_scope`: 3 is not of type 'string', 'null'."),
+    (
+        {"backfill_window_days": 0},
+        "Setting `backfill_window_days` must be at least 1; got 0.",
+    ),
+    ({"full_refresh_days": -1}, "Setting `full_refresh_days` must be at least 0; got -1."),
+    ({"min_window_seconds": 0}, "Setting `min_window_seconds` must be at least 1; got 0."),
+    (
+        {"min_window_seconds": 86401, "window_days": 1},
+        "Setting `min_window_seconds` must not exceed `window_days` (1 days = 86400 s); got ",
+    ),
+    ({"poll_interval_max": 0}, "Setting `poll_interval_max` must be at least 0.01; got 0."),
+    ({"request_timeout": "slow"}, "Setting `request_timeout` must be a number; got 'slow'."),
+    (
+        {"max_requests_per_minute": 0},
+        "Setting `max_requests_per_minute` must be at least 1; got 0.",
+    ),
+    (
+        {"max_requests_per_hour": 0},
+        "Setting `max_requests_per_hour` must be at least 1; got 0.",
+    ),
+    (
+        {"max_requests_per_hour": -100},
+        "Setting `max_requests_per_hour` must be at least 1; got -100.",
+    ),
+    (
+        {"max_requests_per_hour": "100/h"},
+        "Setting `max_requests_per_hour` must be a number; got '100/h'.",
+    ),
+    (
+        {"max_requests_per_hour": 99.5},
+        "Setting `max_requests_per_hour` must be a whole number; got 99.5.",
+    ),
+    (
+        {"creation_only_streams": ["redemptions"]},
+        "Setting `creation_only_streams` names redemptions: only vouchers, customers, orders "
+        "export changed rows; got ['redemptions'].",
+    ),
+    (
+        {"creation_only_streams": "vouchers"},
+        "Setting `creation_only_streams` must be a list of stream names; got 'vouchers'.",
+    ),
+    (
+        {"verify_counts": "strict"},
+        "Setting `verify_counts` must be one of off, warn, fail; got 'strict'.",
+    ),
+    (
+        {"start_date": "yesterday"},
+        "Setting `start_date` must be an ISO 8601 date or date-time such as "
+        "2024-01-01T00:00:00Z; got 'yesterday'.",
+    ),
+    ({"window_days": 0}, "Setting `window_days` must be at least 1; got 0."),
+    ({"api_url": "ftp://x"}, "Setting `api_url` must be an http(s) URL such as "),
+    ({"api_url": "eu1"}, "or a region name (eu, us1, as1); got 'eu1'."),
+    (
+        {"end_date": "2019-06-01"},
+        "Setting `end_date` must be later than `start_date`; got end_date '2019-06-01', "
+        "start_date '2020-01-01T00:00:00Z'.",
+    ),
+    ({"max_concurrent_exports": 1.5}, "Setting `max_concurrent_exports` must be a whole"),
+    ({"delete_exports": "yes"}, "Setting `delete_exports` must be true or false; got 'yes'."),
+    ({"export_timeout": -1}, "Setting `export_timeout` must be at least 0.01; got -1."),
+    ({"app_token": ""}, "Setting `app_token` is required"),
+    ({"stream_maps": 3}, "Setting `stream_maps`: 3 is not of type 'object', 'null'."),
+    ({"parallel_workers": 0}, "Setting `parallel_workers` must be at least 1; got 0."),
+    ({"parallel_workers": 33}, "Setting `parallel_workers` must be at most 32; got 33."),
+    (
+        {"trust_column_order": "yes"},
+        "Setting `trust_column_order` must be true or false; got 'yes'.",
+    ),
+    (
+        {
+            "flattening_enabled": True,
+            "flattening_max_depth": 1,
+            "batch_config": {"encoding": {"format": "jsonl"}, "storage": {"root": "file://"}},
+        },
+        "Setting `flattening_enabled` does not apply to BATCH files (singer-sdk flattens "
+        "SCHEMA and RECORD messages only), so with `batch_config` the SCHEMA and the files "
+        "would disagree",
+    ),
+]
+
+
+def test_the_bad_settings_table_has_a_row_for_every_setting_the_tap_declares() -> None:
+    # singer-sdk adds its own settings to the class's schema once a tap is built: not those.
+    sdk = {
+        name
+        for builtin in (STREAM_MAPS_CONFIG, FLATTENING_CONFIG, BATCH_CONFIG)
+        for name in builtin["properties"]
+    }
+    declared = set(TapVoucherifyExports.config_jsonschema["properties"]) - sdk - {"metadata_keys"}
+    assert "max_requests_per_hour" in declared
+    assert declared - {name for overrides, _ in BAD_SETTINGS for name in overrides} == set()
+
+
+@pytest.mark.parametrize(("overrides", "line"), BAD_SETTINGS)
 def test_a_bad_setting_is_one_line_naming_it_before_any_message_or_request(
     emu: Emulator, tmp_path: Path, overrides: dict[str, Any], line: str
 ) -> None:
@@ -107,6 +171,55 @@ def test_test_mode_reports_bad_settings_the_same_way(emu: Emulator, tmp_path: Pa
     assert "Setting `window_days` must be at least 1; got 0." in error_lines(result.stderr)
     assert "Traceback" not in result.stderr
     assert emu.requests == []
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        (None, "Config file '{path}' does not exist."),
+        ("{app_id: a}", "Config file '{path}' is not JSON: Expecting property name enclosed in "
+                        "double quotes at line 1, column 2."),
+        ("", "Config file '{path}' is not JSON: Expecting value at line 1, column 1."),
+        ('["app_id", "a"]', "Config file '{path}' holds a JSON list, not an object of settings "),
+    ],
+    ids=["missing", "not-json", "empty", "a-list"],
+)  # fmt: skip
+@pytest.mark.parametrize("command", [(), ("--discover",), ("--test",), ("--probe",)],
+                         ids=["sync", "discover", "test", "probe"])  # fmt: skip
+def test_a_config_file_that_cannot_be_read_is_one_line_naming_it(
+    tmp_path: Path, content: str | None, line: str, command: tuple[str, ...]
+) -> None:
+    path = tmp_path / "config.json"
+    if content is not None:
+        path.write_text(content)
+    result = subprocess.run(
+        [str(TAP), "--config", str(path), *command],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    [error] = error_lines(result.stderr)
+    assert error.startswith(line.format(path=path)), error
+    assert len(result.stderr.splitlines()) == 1, result.stderr  # nothing else, no traceback
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_config_directory_is_named_and_env_still_reads_the_environment(tmp_path: Path) -> None:
+    folder = subprocess.run(
+        [str(TAP), "--config", str(tmp_path), "--discover"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert folder.returncode == 1
+    [error] = error_lines(folder.stderr)
+    assert error == f"Config file '{tmp_path}' is a directory, not a JSON file."
+    # `--config ENV` is singer-sdk's: settings from TAP_VOUCHERIFY_EXPORTS_*, no file to check.
+    env = {"TAP_VOUCHERIFY_EXPORTS_START_DATE": "2024-01-01T00:00:00Z"}
+    discovered = subprocess.run(
+        [str(TAP), "--config", "ENV", "--discover"],
+        capture_output=True, text=True, timeout=60, check=False, env={**os.environ, **env},
+    )  # fmt: skip
+    assert discovered.returncode == 0, discovered.stderr
+    assert '"vouchers"' in discovered.stdout
 
 
 def warning_lines(stderr: str) -> list[str]:
@@ -209,6 +322,18 @@ def test_a_rejected_token_writes_nothing_to_stdout_so_a_target_creates_no_table(
     assert emu.exports == []
 
 
+def test_the_probe_with_a_rejected_token_is_one_line_and_a_hint_not_a_failure_per_stream(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    result = run_tap(good_config(emu, app_token="wrong"), tmp_path, "--probe")
+    assert result.returncode == 1
+    [error, hint] = error_lines(result.stderr)
+    assert error.startswith("Voucherify API error 401")
+    assert hint.startswith("Hint: Check app_id and app_token")
+    assert result.stdout == ""
+    assert [(r.method, r.path) for r in emu.requests] == [("GET", "/v1/exports")]
+
+
 def test_the_traceback_is_there_at_loglevel_debug(emu: Emulator, tmp_path: Path) -> None:
     result = run_tap(good_config(emu, app_token="wrong"), tmp_path, env={"LOGLEVEL": "DEBUG"})
     assert result.returncode == 1
@@ -239,7 +364,11 @@ def unreachable_config() -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize(("mode", "tries"), [((), 8), (("--test",), 2)], ids=["sync", "test-mode"])
+@pytest.mark.parametrize(
+    ("mode", "tries"),
+    [((), 8), (("--test",), 2), (("--probe",), 2)],
+    ids=["sync", "test-mode", "probe"],
+)
 def test_an_unreachable_api_url_ends_the_run_with_one_line_naming_it_and_a_hint(
     tmp_path: Path, mode: tuple[str, ...], tries: int
 ) -> None:
@@ -258,7 +387,7 @@ def test_an_unreachable_api_url_ends_the_run_with_one_line_naming_it_and_a_hint(
         f"Retrying in {0.01 * 2**n:.1f} s after try {n + 1}" for n in range(tries - 1)
     ]
     assert "Traceback" not in result.stderr
-    assert result.stdout == ""  # the first call failed: not even a SCHEMA
+    assert result.stdout == ""  # the first call failed: not even a SCHEMA (or the probe's report)
 
 
 # A check's time limit: before, 8 tries took two minutes (1 + 2 + … + 60 s of backoff).
@@ -274,12 +403,13 @@ CONNECTION_CHECK_SECONDS_MAX = 30
     ],
     ids=["refused", "dns"],
 )
-def test_test_mode_fails_on_an_unreachable_host_in_seconds_after_two_tries(
-    tmp_path: Path, api_url: str, reason: str
+@pytest.mark.parametrize("check", ["--test", "--probe"])
+def test_a_check_fails_on_an_unreachable_host_in_seconds_after_two_tries(
+    tmp_path: Path, api_url: str, reason: str, check: str
 ) -> None:
     config = {**unreachable_config(), "api_url": api_url}
     started = time.monotonic()
-    result = run_tap(config, tmp_path, "--test")  # the tap's own backoff, as a user runs it
+    result = run_tap(config, tmp_path, check)  # the tap's own backoff, as a user runs it
     elapsed = time.monotonic() - started
     assert result.returncode == 1, result.stderr
     [line, _] = error_lines(result.stderr)

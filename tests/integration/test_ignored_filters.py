@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.cli import TAP, run_tap
+from tests.support.cli import TAP, error_lines, run_tap
+from tests.support.emulator import on_nth_create
 from tests.support.ground_truth import key_of, truth_keys
 from tests.support.sync import catalog_for
 from voucherify_emulator import Emulator
@@ -214,3 +215,29 @@ def test_an_ignored_filter_on_both_cursors_with_a_kill_mid_sync_leaves_the_targe
     # Its one creation window; the change cursor's first window, then the rest in one export.
     assert len(exports_of(emulator, "voucher", since)) == 3
     assert "exp_" not in json.dumps(messages(resumed.stdout)[-1]["value"]["exports_on_voucherify"])
+
+
+def test_a_whole_table_export_that_ends_in_error_stops_the_stream_instead_of_splitting(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    # The filter is ignored: after 2021, one export covers 2022 up to the end, and it ends in
+    # ERROR. Its halves would export the same whole table again, so the run stops, saying why.
+    emulator.set_shape(ignore_filters=["voucher"])
+    on_nth_create(emulator, 2, lambda: emulator.inject("job_error", exported_object="voucher"))
+    run = cli(emulator, tmp_path, yearly(emulator), {"vouchers"})
+    assert run.returncode == 1, run.stderr[-3000:]
+    [failed] = exports_of(emulator, "voucher")[1:]
+    [error] = error_lines(run.stderr)
+    assert error.startswith(
+        "vouchers: Voucherify ignores the export filter on created_at, so splitting the window "
+        f"cannot make the export smaller: {failed.id} (voucher export (created_at window "
+        "[2022-01-01T00:00:00.000Z, 2025-01-02T00:00:00.000Z))) ended in ERROR; result: "
+    ), error
+    assert "Splitting" not in run.stderr
+    assert "Traceback" not in run.stderr
+    assert len(exports_of(emulator, "voucher")) == 2, "no half window was exported"
+    assert all(job.deleted for job in emulator.exports)
+    states = [m["value"] for m in messages(run.stdout) if m["type"] == "STATE"]
+    assert states[-1]["bookmarks"]["vouchers"]["replication_key_value"] == (
+        "2022-01-01T00:00:00+00:00"
+    ), "the first window's rows were synced; the run resumes after them"

@@ -7,11 +7,13 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tests.support.emulator import tap_config
 from tests.support.sync import catalog_for
+from voucherify_emulator import Emulator
 
 PROBE_TIMEOUT_SECONDS = 180
 STREAMS = {"vouchers", "redemptions", "points_expirations"}
@@ -173,4 +175,43 @@ def test_the_probe_looks_back_one_backfill_window_at_a_time_never_the_whole_hist
     spans = [(job.spec.before_ms - job.spec.after_ms) / day_ms for job in vouchers]
     assert max(spans) <= 365 + 1, spans  # no export of the whole history
     assert "first row, typed: {" in section(result.stdout, "vouchers")
+    assert_all_exports_deleted(emulator)
+
+
+def test_the_probe_says_when_voucherify_ignored_the_filter_and_stops_looking_back(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.set_shape(ignore_filters=["voucher"])
+    result = probe(emulator, tmp_path)
+    assert result.returncode == 0, result.stderr
+    vouchers = section(result.stdout, "vouchers")
+    [voucher_export] = [job for job in emulator.exports if job.exported_object == "voucher"]
+    assert f"  export {voucher_export.id} (voucher export (created_at window [" in vouchers
+    assert "): no row; 400 rows outside the window\n" in vouchers
+    assert (
+        f"  filter ignored: Voucherify ignored the export filter on created_at: "
+        f"{voucher_export.id} held 400 rows outside ["
+    ) in vouchers
+    assert "A sync drops such rows and exports the rest of the range once" in vouchers
+    assert "first row, typed: none inside the window (older windows not tried: the filter is " in (
+        vouchers
+    )
+    assert "filter ignored" not in section(result.stdout, "redemptions")
+    assert "Probe: 3 of 3 streams OK." in result.stdout
+    assert_all_exports_deleted(emulator)
+
+
+def test_the_probe_says_when_an_export_came_in_several_files(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.set_shape(parts=3, result="parts")
+    result = probe(emulator, tmp_path)
+    assert result.returncode == 0, result.stderr
+    for stream in STREAMS:
+        lines = section(result.stdout, stream).splitlines()
+        [note] = [line for line in lines if line.startswith("  split result: ")]
+        assert note.endswith(" came in 3 files; a sync reads every file, in order "
+                             "(docs/reliability.md)."), note  # fmt: skip
+        assert any(line.endswith(", in 3 files") for line in lines if "  export " in line)
+        assert 'first row, typed: {"' in "\n".join(lines)
     assert_all_exports_deleted(emulator)

@@ -18,6 +18,20 @@ RUN_TIMEOUT_SECONDS = 300
 WAIT_SECONDS = 120
 
 
+def patched_tap(module: str, **constants: float) -> list[str]:
+    """The tap's CLI, the same entry point as TAP, with module constants set first: for lines a
+    run says only after long waits (a 10-minute-old download URL), which no setting shortens
+    and a test should not wait for. E.g. `patched_tap("tap_voucherify_exports.jobs.download",
+    RESULT_URL_MAX_AGE_SECONDS=1.0)`."""
+    assignments = "".join(f"module.{name} = {value!r}; " for name, value in constants.items())
+    return [
+        sys.executable,
+        "-c",
+        f"import importlib; module = importlib.import_module({module!r}); {assignments}"
+        "from tap_voucherify_exports.tap import TapVoucherifyExports; TapVoucherifyExports.cli()",
+    ]
+
+
 def run_tap(
     config: dict[str, Any],
     tmp_path: Path,

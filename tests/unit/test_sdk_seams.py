@@ -190,6 +190,17 @@ def test_the_probe_option_reaches_invoke_through_the_sdks_click_command() -> Non
     assert {"config", "catalog"} <= set(inspect.signature(Tap.invoke).parameters)
 
 
+def test_the_config_option_still_reads_its_files_in_the_overridden_callback() -> None:
+    # `--config` files are checked in the tap's `cb_config` before the SDK reads them: the
+    # option must still call the class's `cb_config`, eagerly, with every path in one tuple.
+    command = TapVoucherifyExports.get_singer_command()
+    [option] = [param for param in command.params if "--config" in param.opts]
+    assert option.callback == TapVoucherifyExports.cb_config
+    assert option.is_eager
+    assert option.multiple
+    assert _shape(Tap.cb_config) == "(ctx, param, value)"
+
+
 def test_the_sdk_still_opens_full_table_syncs_with_activate_version_when_asked() -> None:
     # The opening ACTIVATE_VERSION (and `_stream_version`) come from `Stream.sync` when
     # `emit_activate_version_messages` is true; the tap sends the closing one itself.
