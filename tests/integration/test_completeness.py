@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -204,12 +206,37 @@ def final_state(stdout: str) -> dict[str, Any]:
     return states(messages)[-1]
 
 
+@dataclass
+class EarlierWindow:
+    """A daily run's final state, edited as if that run had left the 2022 window open with its
+    export `missing` rows short (what `counts_left_open` holds after such a run)."""
+
+    state: dict[str, Any]
+    window: Window
+    truth: list[dict[str, str]]
+    entry: dict[str, Any]
+
+
+def daily_run(emu: Emulator, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """A run with no end_date: its last window ends as it starts, too recent to compare."""
+    first = run(emu, tmp_path, {"vouchers"}, end_date=None)
+    assert first.returncode == 0, first.stderr
+    return first
+
+
+def short_earlier_window(emu: Emulator, state: dict[str, Any], missing: int) -> EarlierWindow:
+    year = voucher_windows(emu)[1]  # 2022: a window with rows
+    truth = emu.ground_truth("voucher", *year.bounds())
+    entry = {"filter_key": "created_at", "start": year.start.isoformat(),
+             "end": year.end.isoformat(), "rows": len(truth) - missing}  # fmt: skip
+    state["bookmarks"]["vouchers"]["counts_left_open"] = [entry]
+    return EarlierWindow(state, year, truth, entry)
+
+
 def test_a_window_ending_now_is_left_in_the_state_and_compared_by_the_next_run(
     emulator: Emulator, tmp_path: Path
 ) -> None:
-    # A daily run: no end_date, so its last window ends as it starts, too recent to compare.
-    first = run(emulator, tmp_path, {"vouchers"}, end_date=None)
-    assert first.returncode == 0, first.stderr
+    first = daily_run(emulator, tmp_path)
     state = final_state(first.stdout)
     (left,) = state["bookmarks"]["vouchers"]["counts_left_open"]
     assert left["filter_key"] == "created_at"
@@ -219,11 +246,8 @@ def test_a_window_ending_now_is_left_in_the_state_and_compared_by_the_next_run(
 
     # The next run, once that window closed (here: the entry moved to a closed window, as a run
     # would have left it, its export 2 rows short).
-    year = voucher_windows(emulator)[1]  # 2022: a window with rows
-    truth = emulator.ground_truth("voucher", *year.bounds())
-    short = {"filter_key": "created_at", "start": year.start.isoformat(),
-             "end": year.end.isoformat(), "rows": len(truth) - 2}  # fmt: skip
-    state["bookmarks"]["vouchers"]["counts_left_open"] = [short]
+    earlier = short_earlier_window(emulator, state, missing=2)
+    year, truth = earlier.window, earlier.truth
     creates = len(voucher_windows(emulator))
     second = run_with_state(emulator, tmp_path, state)
     assert second.returncode == 0, second.stderr
@@ -265,14 +289,8 @@ def run_with_state(emu: Emulator, tmp_path: Path, state: dict[str, Any], **overr
 def test_an_earlier_window_still_short_when_exported_again_fails_in_fail_mode_and_stays_listed(
     emulator: Emulator, tmp_path: Path
 ) -> None:
-    first = run(emulator, tmp_path, {"vouchers"}, end_date=None)
-    assert first.returncode == 0, first.stderr
-    state = final_state(first.stdout)
-    year = voucher_windows(emulator)[1]  # 2022: a window with rows
-    truth = emulator.ground_truth("voucher", *year.bounds())
-    short = {"filter_key": "created_at", "start": year.start.isoformat(),
-             "end": year.end.isoformat(), "rows": len(truth) - 1}  # fmt: skip
-    state["bookmarks"]["vouchers"]["counts_left_open"] = [short]
+    earlier = short_earlier_window(emulator, final_state(daily_run(emulator, tmp_path).stdout), 1)
+    year, truth, state, short = earlier.window, earlier.truth, earlier.state, earlier.entry
     on_nth_create(emulator, 1, lambda: emulator.inject("short_export"))  # the window again
     second = run_with_state(emulator, tmp_path, state, verify_counts="fail")
     assert second.returncode == 1, second.stderr
@@ -290,13 +308,8 @@ def test_an_earlier_window_still_short_when_exported_again_fails_in_fail_mode_an
 def test_a_run_killed_while_exporting_a_short_window_again_leaves_it_listed_for_the_next(
     emulator: Emulator, tmp_path: Path
 ) -> None:
-    first = run(emulator, tmp_path, {"vouchers"}, end_date=None)
-    state = final_state(first.stdout)
-    year = voucher_windows(emulator)[1]
-    truth = emulator.ground_truth("voucher", *year.bounds())
-    short = {"filter_key": "created_at", "start": year.start.isoformat(),
-             "end": year.end.isoformat(), "rows": len(truth) - 2}  # fmt: skip
-    state["bookmarks"]["vouchers"]["counts_left_open"] = [short]
+    earlier = short_earlier_window(emulator, final_state(daily_run(emulator, tmp_path).stdout), 2)
+    truth, state, short = earlier.truth, earlier.state, earlier.entry
     config = base_config(emulator, max_concurrent_exports=1, end_date=None, export_timeout=600)
     # SIGKILL while Voucherify generates the window's export again.
     emulator.inject("never_finish", times=1, exported_object="voucher")
