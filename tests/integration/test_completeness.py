@@ -3,7 +3,6 @@ endpoint's `total` for the same bounds, over real HTTP against the emulator, thr
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import json
 from pathlib import Path
@@ -15,6 +14,7 @@ from tap_voucherify_exports import session
 from tap_voucherify_exports.api.client import VoucherifyClient
 from tap_voucherify_exports.jobs.windows import Window
 from tests.support.cli import error_lines, run_tap
+from tests.support.e2e_data import export_window
 from tests.support.emulator import base_config, busiest_span, list_calls, on_nth_create
 from tests.support.sync import catalog_for, records, run_sync, states
 from voucherify_emulator import Emulator
@@ -41,14 +41,8 @@ def run(emu: Emulator, tmp_path: Path, streams: set[str], **overrides: object):
 
 def voucher_windows(emu: Emulator) -> list[Window]:
     """The windows of the voucher exports the run created, in order."""
-    windows = []
-    for export in emu.exports:
-        if export.exported_object != "voucher":
-            continue
-        conditions = export.parameters["filters"]["created_at"]["conditions"]
-        start = dt.datetime.fromisoformat(conditions["$after"][0]) + dt.timedelta(milliseconds=1)
-        windows.append(Window(start, dt.datetime.fromisoformat(conditions["$before"][0])))
-    return windows
+    windows = [export_window(e.parameters) for e in emu.exports if e.exported_object == "voucher"]
+    return [window for window in windows if window is not None]
 
 
 def test_every_closed_window_is_counted_once_and_matches_and_the_summary_says_so(
