@@ -14,11 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +25,7 @@ import requests
 from tap_voucherify_exports.export_stream import BACKFILL_STATE_KEY
 from tap_voucherify_exports.jobs.ledger import STATE_KEY
 from tests.support.emulator import export_creates, on_nth_create
+from tests.support.meltano import kill_tap_when
 from voucherify_emulator import Emulator
 
 BIN = Path(sys.executable).parent
@@ -150,40 +148,6 @@ class Project:
         return singer_state
 
 
-def tap_pid(meltano_pid: int) -> int | None:
-    """The tap process meltano started (a child running TAP), if it is running."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        parent = int(stat.rpartition(")")[2].split()[1])
-        if (
-            parent == meltano_pid
-            and str(TAP).encode() in command[:2]
-            and b"--discover" not in command
-        ):
-            return int(entry.name)
-    return None
-
-
-def kill_tap_when(process: subprocess.Popen[bytes], ready: Callable[[], bool]) -> None:
-    """SIGKILL the tap (only the tap: meltano and the target go on) once `ready()` holds."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not ready():
-        assert process.poll() is None, "meltano ended before the tap got there"
-        assert time.monotonic() < deadline, "the tap never got there"
-        time.sleep(0.05)
-    time.sleep(0.5)
-    pid = tap_pid(process.pid)
-    assert pid is not None, "no tap process under meltano"
-    os.kill(pid, signal.SIGKILL)
-    process.wait(timeout=WAIT_SECONDS)
-
-
 def create_export_as_someone_else(emu: Emulator) -> str:
     response = requests.post(
         f"{emu.api_url}/v1/exports",
@@ -211,7 +175,7 @@ def test_meltano_keeps_the_killed_taps_exports_in_its_state_and_the_next_run_del
             return len(orders) == 3 and sum(job.status == "DONE" for job in orders) == 2
 
         first = project.start_run("first.log")
-        kill_tap_when(first, orders_waiting)
+        kill_tap_when(first, orders_waiting, WAIT_SECONDS)
         left = {job.id for job in emu.exports if not job.deleted and job.id != foreign}
         kept = project.state()
         emu.clear_faults()
@@ -241,7 +205,7 @@ def test_meltano_resumes_a_killed_backfill_in_backfill_sized_windows(tmp_path: P
             emu, 2, lambda: emu.inject("never_finish", times=1, exported_object="redemption")
         )
         first = project.start_run("first.log")
-        kill_tap_when(first, lambda: export_creates(emu) >= 2)
+        kill_tap_when(first, lambda: export_creates(emu) >= 2, WAIT_SECONDS)
         emu.clear_faults()
         kept = project.state()
         before = len(emu.exports)

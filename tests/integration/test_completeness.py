@@ -3,7 +3,6 @@ endpoint's `total` for the same bounds, over real HTTP against the emulator, thr
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import json
 import subprocess
@@ -17,6 +16,7 @@ from tap_voucherify_exports import session
 from tap_voucherify_exports.api.client import VoucherifyClient
 from tap_voucherify_exports.jobs.windows import Window
 from tests.support.cli import TapRun, error_lines, run_tap
+from tests.support.e2e_data import export_window
 from tests.support.emulator import base_config, busiest_span, list_calls, on_nth_create
 from tests.support.sync import catalog_for, records, run_sync, states
 from voucherify_emulator import Emulator
@@ -43,14 +43,11 @@ def run(emu: Emulator, tmp_path: Path, streams: set[str], **overrides: object):
 
 def voucher_windows(emu: Emulator) -> list[Window]:
     """The windows of the voucher exports of created rows the runs created, in order."""
-    windows = []
-    for export in emu.exports:
-        if export.exported_object != "voucher" or "created_at" not in export.parameters["filters"]:
-            continue
-        conditions = export.parameters["filters"]["created_at"]["conditions"]
-        start = dt.datetime.fromisoformat(conditions["$after"][0]) + dt.timedelta(milliseconds=1)
-        windows.append(Window(start, dt.datetime.fromisoformat(conditions["$before"][0])))
-    return windows
+    exports = [e for e in emu.exports if e.exported_object == "voucher"]
+    windows = [
+        export_window(e.parameters) for e in exports if "created_at" in e.parameters["filters"]
+    ]
+    return [window for window in windows if window is not None]
 
 
 def missing_ids(emu: Emulator, window: Window, stdout: str) -> list[str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from tap_voucherify_exports.jobs.windows import EDGE_OVERLAP, Window
 from tests.support import ground_truth
 from voucherify_emulator import Emulator
 
@@ -219,6 +220,18 @@ def after_filter(parameters: dict[str, Any]) -> dt.datetime | None:
         return None
     (after,) = parameters["filters"][key]["conditions"]["$after"]
     return parse_ts(after)
+
+
+def export_window(parameters: dict[str, Any]) -> Window | None:
+    """The window of an export's `created_at` or `updated_at` filter as the tap names it in its
+    log lines (its `$after` is the window's start less EDGE_OVERLAP); None without one."""
+    key = window_key(parameters)
+    if key is None:
+        return None
+    (before,) = parameters["filters"][key]["conditions"]["$before"]
+    after = after_filter(parameters)
+    assert after is not None
+    return Window(after + EDGE_OVERLAP, parse_ts(before))
 
 
 def bookmarks(state: dict[str, Any]) -> dict[str, str]:

@@ -67,14 +67,25 @@ def stop_module_emulators() -> None:
         _MODULE_EMULATORS.pop().stop()
 
 
-def on_nth_create(emu: Emulator, n: int, action: Callable[[], None]) -> None:
-    """Run `action` (e.g. arm a fault) when the n-th `POST /v1/exports` arrives, before it is
-    served: with max_concurrent_exports=1 that targets the n-th window exactly."""
+def is_create(request: RecordedRequest, exported_object: str | None = None) -> bool:
+    """Whether `request` is a `POST /v1/exports` (of `exported_object`, if given)."""
+    if request.origin != "api" or request.method != "POST":
+        return False
+    body = request.body if isinstance(request.body, dict) else {}
+    return exported_object is None or body.get("exported_object") == exported_object
+
+
+def on_nth_create(
+    emu: Emulator, n: int, action: Callable[[], None], exported_object: str | None = None
+) -> None:
+    """Run `action` (e.g. arm a fault) when the n-th `POST /v1/exports` (of `exported_object`,
+    if given) arrives, before it is served: with max_concurrent_exports=1 that targets the n-th
+    window exactly."""
     seen = 0
 
     def count(request: RecordedRequest) -> None:
         nonlocal seen
-        if request.origin == "api" and request.method == "POST":
+        if is_create(request, exported_object):
             seen += 1
             if seen == n:
                 action()
@@ -82,9 +93,9 @@ def on_nth_create(emu: Emulator, n: int, action: Callable[[], None]) -> None:
     emu.on_request(count)
 
 
-def export_creates(emu: Emulator) -> int:
-    """How many `POST /v1/exports` the emulator has received so far."""
-    return sum(1 for r in emu.requests if r.origin == "api" and r.method == "POST")
+def export_creates(emu: Emulator, exported_object: str | None = None) -> int:
+    """How many `POST /v1/exports` (of `exported_object`, if given) the emulator has received."""
+    return sum(1 for r in emu.requests if is_create(r, exported_object))
 
 
 def arrival_times(emu: Emulator) -> list[float]:

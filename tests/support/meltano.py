@@ -11,11 +11,15 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +32,7 @@ PLUGIN_TYPE_DIRS = ("extractors", "loaders", "utilities")
 MELTANO_ENVIRONMENT = "dev"
 INSTALL_TIMEOUT_SECONDS = 900
 RUN_TIMEOUT_SECONDS = 600
+TAP_EXECUTABLE = "tap-voucherify-exports"
 # Variables from the developer's shell that would leak into the isolated project's settings.
 ISOLATED_ENV_PREFIXES = (
     "MELTANO_",
@@ -155,19 +160,34 @@ class MeltanoProject:
             )
         return result
 
+    def start(self, *args: str, log: Path) -> subprocess.Popen[bytes]:
+        """Start ``meltano *args`` in the project, its stdout and stderr into `log`; for a run
+        the test stops halfway (`kill_tap_when`)."""
+        with log.open("wb") as out:
+            return subprocess.Popen(
+                [str(self.meltano), *args],
+                cwd=self.root, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
     @staticmethod
     def state_id(extractor: str = "tap-voucherify-exports", loader: str = "target-postgres") -> str:
         """The state ID `meltano run EXTRACTOR LOADER` uses in the dev environment."""
         return f"{MELTANO_ENVIRONMENT}:{extractor}-to-{loader}"
 
     def state(self, state_id: str | None = None) -> dict[str, object]:
-        """The stored state for `state_id` (default: the tap into target-postgres); {} if none."""
-        state_id = state_id or self.state_id()
-        listed = self.run("state", "list", "--pattern", state_id).stdout.split()
-        if state_id not in listed:
-            return {}
-        stored: dict[str, object] = json.loads(self.run("state", "get", state_id).stdout)
+        """The stored state for `state_id` (default: the tap into target-postgres); {} if none
+        (meltano 4.4 prints `{}` for a state ID it does not know: one call, no `state list`)."""
+        stored: dict[str, object] = json.loads(
+            self.run("state", "get", state_id or self.state_id()).stdout
+        )
         return stored
+
+    def singer_state(self, state_id: str | None = None) -> dict[str, Any]:
+        """The singer state (`bookmarks`, …) in the stored state for `state_id`; {} if none."""
+        stored = self.state(state_id)
+        singer = stored.get("singer_state", {})
+        assert isinstance(singer, dict), stored
+        return singer
 
 
 def make_meltano_project(meltano_plugins: Path, tmp_path: Path) -> MeltanoProject:
@@ -234,3 +254,47 @@ def make_meltano_project(meltano_plugins: Path, tmp_path: Path) -> MeltanoProjec
         "DBT_LOG_PATH": str(tmp_path / "dbt" / "logs"),
     }
     return project
+
+
+def tap_pid(meltano_pid: int) -> int | None:
+    """The tap process meltano started (a child running TAP_EXECUTABLE, not its `--discover`),
+    if it is running."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        parent = int(stat.rpartition(")")[2].split()[1])
+        # The console script, run by its venv's Python (`python …/bin/tap-…`) or by itself.
+        names = {Path(os.fsdecode(part)).name for part in command[:2]}
+        if parent == meltano_pid and TAP_EXECUTABLE in names and b"--discover" not in command:
+            return int(entry.name)
+    return None
+
+
+def kill_tap_when(
+    process: subprocess.Popen[bytes],
+    ready: Callable[[], bool],
+    timeout: float = RUN_TIMEOUT_SECONDS,
+) -> None:
+    """SIGKILL the tap under the `meltano run` `process` (what an OOM killer does to one process)
+    once `ready()` holds and half a second has passed, then wait for meltano to end.
+
+    Only the tap: meltano and the target go on, so the target, its input ended, loads what it
+    was given and emits the last STATE it received, and meltano stores that state, as it does
+    when a tap is killed in production. (Killing the whole process group would stop the target
+    before it emits any state: singer-sdk targets emit STATE only when they drain every sink.)
+    """
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert process.poll() is None, "meltano ended before the tap got there"
+        assert time.monotonic() < deadline, "the tap never got there"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    pid = tap_pid(process.pid)
+    assert pid is not None, "no tap process under meltano"
+    os.kill(pid, signal.SIGKILL)
+    process.wait(timeout=timeout)
