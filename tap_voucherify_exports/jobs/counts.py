@@ -63,6 +63,10 @@ COUNT_SETTLE_SECONDS = 300.0
 # ceil(total / 100) calls (at most 10), made only for a window that differs.
 KEYS_COMPARED_MAX = 1000
 KEYS_NAMED = 5
+# With `verify_counts: warn`, a window found short is compared again by the next run and exported
+# again while still short, at most this many times: a shortfall Voucherify repeats (rows its
+# exports never hold) costs a few exports, then one warning, not one export every run forever.
+EXPORTS_OF_A_SHORT_WINDOW = 3
 
 
 @dataclass
@@ -109,6 +113,7 @@ class OpenCount:
     filter_key: str
     window: Window
     rows: int
+    exports: int = 1  # of the window so far: more than 1 once it was found short and exported again
 
     def to_state(self) -> dict[str, Any]:
         """The entry in the stream's state."""
@@ -117,6 +122,7 @@ class OpenCount:
             "start": self.window.start.isoformat(),
             "end": self.window.end.isoformat(),
             "rows": self.rows,
+            "exports": self.exports,
         }
 
     @classmethod
@@ -125,14 +131,13 @@ class OpenCount:
         try:
             start = dt.datetime.fromisoformat(entry["start"])
             end = dt.datetime.fromisoformat(entry["end"])
-            rows, key = entry["rows"], entry["filter_key"]
-        except (KeyError, TypeError, ValueError):
+            rows, key, exports = entry["rows"], entry["filter_key"], entry.get("exports", 1)
+        except (AttributeError, KeyError, TypeError, ValueError):
             return None
-        if not (isinstance(rows, int) and rows >= 0 and isinstance(key, str)) or not (
-            start.tzinfo and end.tzinfo
-        ):
+        whole = all(isinstance(n, int) and n >= 0 for n in (rows, exports))
+        if not (whole and isinstance(key, str) and start.tzinfo and end.tzinfo):
             return None
-        return cls(key, Window(start, end), rows)
+        return cls(key, Window(start, end), rows, exports)
 
 
 class CountVerifier:
@@ -152,8 +157,11 @@ class CountVerifier:
         # again in this run, so a refusal costs one call (and, with OAuth, one renewal), not one
         # per window.
         self._refused: set[str] = set()
-        # Windows of this run too recent to compare, by (stream, filter, window): their rows.
-        self._left_open: dict[tuple[str, str, Window], int] = {}
+        # Windows this run leaves for the next to compare, by (stream, filter, window): too recent
+        # to compare, or found short (`verify_counts: warn`).
+        self._left_open: dict[tuple[str, str, Window], OpenCount] = {}
+        # Windows an earlier run left that this run exports again: how many exports that makes.
+        self._exported_again: dict[tuple[str, str, Window], int] = {}
 
     def keys_to_keep(self, request: ExportRequest) -> int:
         """How many `id` cells a reader of `request`'s export keeps for `check` (0: none)."""
@@ -190,15 +198,28 @@ class CountVerifier:
         message += self._keys_to_check(request, total, keys)
         if rows < total and self.mode == "fail":
             raise CountMismatchError(message + "; verify_counts is fail.")
+        if rows < total:
+            message += self._compare_again(request, rows)
         LOGGER.warning("%s", message)
+
+    def _compare_again(self, request: ExportRequest, rows: int) -> str:
+        """Leave a short window for the next run to compare (and export again while short), up
+        to `EXPORTS_OF_A_SHORT_WINDOW` exports of it; the warning's last words say which."""
+        assert request.window is not None
+        assert request.filter_key is not None
+        at = (request.stream_name, request.filter_key, request.window)
+        exports = self._exported_again.get(at, 1)
+        if exports >= EXPORTS_OF_A_SHORT_WINDOW:
+            return f"; exported {exports} times, short each time: not exported again"
+        self._left_open[at] = OpenCount(request.filter_key, request.window, rows, exports)
+        return "; the next run compares it again, and exports it again if still short"
 
     def left_open(self, request: ExportRequest) -> OpenCount | None:
         """The count of `request`'s window when this run left it for the next (`recheck`)."""
         window, key = request.window, request.filter_key
         if window is None or key is None:
             return None
-        rows = self._left_open.pop((request.stream_name, key, window), None)
-        return None if rows is None else OpenCount(key, window, rows)
+        return self._left_open.pop((request.stream_name, key, window), None)
 
     def recheck(
         self, earlier: Sequence[tuple[ExportRequest, OpenCount]]
@@ -236,6 +257,8 @@ class CountVerifier:
                 request.stream_name, count.filter_key, count.window, count.rows, path, total,
                 total - count.rows,
             )  # fmt: skip
+            window = (request.stream_name, count.filter_key, count.window)
+            self._exported_again[window] = count.exports + 1
             short.append((request, count))
         return short, still_open
 
@@ -265,7 +288,7 @@ class CountVerifier:
         tally.endpoint = path
         if self._settling(window):
             tally.still_open += 1
-            self._left_open[(request.stream_name, key, window)] = rows
+            self._left_open[(request.stream_name, key, window)] = OpenCount(key, window, rows)
             return None
         if path in self._refused:
             tally.failed += 1
