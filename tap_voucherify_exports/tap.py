@@ -143,9 +143,9 @@ class TapVoucherifyExports(Tap):
         th.Property("verify_counts", th.StringType(), default=settings.VERIFY_COUNTS_DEFAULT,
                     allowed_values=list(settings.VERIFY_COUNTS_MODES),
                     description="Check each closed window's rows against the list endpoint's "
-                                "total (one API call each): off; warn on a difference; fail: "
-                                "also exit 1 when rows are missing, the bookmark kept before "
-                                "the window."),
+                                "total (one API call each): off; warn on a difference, a short "
+                                "window exported again by the next run; fail: also exit 1 when "
+                                "rows are missing, the bookmark kept before the window."),
     ).to_dict()  # fmt: skip
 
     @cached_property
