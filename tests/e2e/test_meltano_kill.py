@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from tap_voucherify_exports.export_stream import BACKFILL_STATE_KEY
 from tap_voucherify_exports.jobs.ledger import STATE_KEY
-from tests.support.emulator import export_creates, on_nth_create
+from tests.support.emulator import create_export_as_someone_else, export_creates, on_nth_create
 from tests.support.meltano import kill_tap_when
 from voucherify_emulator import Emulator
 
@@ -146,18 +145,6 @@ class Project:
         )  # fmt: skip
         singer_state: dict[str, Any] = json.loads(result.stdout)["singer_state"]
         return singer_state
-
-
-def create_export_as_someone_else(emu: Emulator) -> str:
-    response = requests.post(
-        f"{emu.api_url}/v1/exports",
-        headers={"X-App-Id": emu.app_id, "X-App-Token": emu.app_token},
-        json={"exported_object": "voucher", "parameters": {"fields": ["id"]}},
-        timeout=10,
-    )
-    response.raise_for_status()
-    export_id: str = response.json()["id"]
-    return export_id
 
 
 def test_meltano_keeps_the_killed_taps_exports_in_its_state_and_the_next_run_deletes_them(

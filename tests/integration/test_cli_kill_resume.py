@@ -14,23 +14,10 @@ import requests
 from tap_voucherify_exports.export_stream import BACKFILL_STATE_KEY
 from tap_voucherify_exports.jobs.ledger import STATE_KEY
 from tests.support.cli import TapRun
-from tests.support.emulator import export_creates, on_nth_create
+from tests.support.emulator import create_export_as_someone_else, export_creates, on_nth_create
 from voucherify_emulator import Emulator
 
 END_DATE = "2025-01-02T00:00:00Z"  # the emulator's rows span 2021-2024
-
-
-def create_export_as_someone_else(emu: Emulator) -> str:
-    """An export made on the account by another client: the tap must never touch it."""
-    response = requests.post(
-        f"{emu.api_url}/v1/exports",
-        headers={"X-App-Id": emu.app_id, "X-App-Token": emu.app_token},
-        json={"exported_object": "voucher", "parameters": {"fields": ["id", "code"]}},
-        timeout=10,
-    )
-    response.raise_for_status()
-    export_id: str = response.json()["id"]
-    return export_id
 
 
 def earlier_run_lines(stderr: str) -> list[str]:

@@ -7,6 +7,8 @@ import bisect
 from collections.abc import Callable
 from typing import Any
 
+import requests
+
 from voucherify_emulator import Emulator, RecordedRequest
 
 # Integration tests: a few hundred rows per object, every object.
@@ -121,3 +123,16 @@ def busiest_window(calls: list[RecordedRequest], window: float) -> int:
 def busiest_span(emu: Emulator, seconds: float) -> int:
     """The most calls to the API and download origins that arrived within any `seconds`."""
     return busiest_window([r for r in emu.requests if r.origin in ("api", "download")], seconds)
+
+
+def create_export_as_someone_else(emu: Emulator) -> str:
+    """An export made on the account by another client: the tap must never touch it."""
+    response = requests.post(
+        f"{emu.api_url}/v1/exports",
+        headers={"X-App-Id": emu.app_id, "X-App-Token": emu.app_token},
+        json={"exported_object": "voucher", "parameters": {"fields": ["id", "code"]}},
+        timeout=10,
+    )
+    response.raise_for_status()
+    export_id: str = response.json()["id"]
+    return export_id
