@@ -7,8 +7,8 @@ times, best of `--reps` (interleaved, the machine is shared): every converter of
 parsing/records.py on the non-empty cells of every column of its type (ns per cell), the row
 converter (µs per row), and the pipeline stages on the whole file (µs per row): line splitting,
 csv parsing, parsing + typing (`CsvRecordReader.records`, without and with the check that rows lie
-inside their export's window), and the fast path's encoding
-(`fastpath.record_lines`).
+inside their export's window, and keeping a counted window's first 1,000 keys), and the fast
+path's encoding (`fastpath.record_lines`).
 Prints a markdown table; `make bench` does not run it (it measures code, not the tap).
 """
 
@@ -28,6 +28,7 @@ from typing import Any
 import requests
 
 from tap_voucherify_exports.fields import TABLES, FieldType
+from tap_voucherify_exports.jobs.counts import KEYS_COMPARED_MAX
 from tap_voucherify_exports.jobs.windows import Window
 from tap_voucherify_exports.output.fastpath import BLOCK_RECORDS, record_lines
 from tap_voucherify_exports.output.singer_lines import Envelope
@@ -110,6 +111,14 @@ def main() -> int:
         ),
         "parse + type + window check (bounds=)": lambda: sum(
             1 for _ in checked.records(io.StringIO(text, newline=""))
+        ),
+        # A counted window's reader keeps the first 1,000 `id` cells (jobs/counts.py), then stops:
+        # a fresh reader each time, since a reader past the limit keeps none.
+        "parse + type + keys kept (keep_keys=1000)": lambda: sum(
+            1
+            for _ in CsvRecordReader(
+                "vouchers", table, columns, keep_keys=KEYS_COMPARED_MAX
+            ).records(io.StringIO(text, newline=""))
         ),
         "RECORD encoding (fastpath.record_lines)": encode,
     }
