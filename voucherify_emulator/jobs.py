@@ -61,7 +61,9 @@ class ExportJob:
     dead_url: bool = False  # dead_url: result.url expired, and answered again on every Get
     dead_urls: list[str] = field(default_factory=list)  # minted once, when dead_url
     faulted_mints: int = 0  # URLs minted expired by a fault (each a second earlier)
-    faulted_from: float | None = None  # when the first of them was minted
+    # When the first of them was minted: each later one is dated a second before the last, from
+    # this fixed time, not from the clock (see `mint_url`).
+    faulted_since: float | None = None
     layout: Layout | None = None  # a shaped file (shapes.py), decided when created
     shape: Shape = field(default_factory=Shape)  # the shape when created (parts, result)
     # The files of a split export (shape `parts` > 1), each a CSV with the header.
@@ -304,12 +306,12 @@ class JobStore:
             if ttl <= 0:
                 # Each refresh answers a URL other than the one refused, as Voucherify's would
                 # (its `exp` moves on): tokens minted expired in one second would be one text.
-                # Counted back from the first such mint, not from now: two mints a second apart
-                # would otherwise both land a second earlier than the first one's second.
-                if job.faulted_from is None:
-                    job.faulted_from = time.time()
+                # Counted back from the first mint's time, not the clock's: two mints a second
+                # apart (a loaded machine) would otherwise be dated the same second, one text.
+                if job.faulted_since is None:
+                    job.faulted_since = time.time()
                 job.faulted_mints += 1
-                now = job.faulted_from - job.faulted_mints
+                now = job.faulted_since - job.faulted_mints
         token = tokens.mint(self.secret, self.config.tenant, job.id, ttl, now)
         origin = self.foreign_url if job.foreign else self.download_url
         url = f"{origin}/v1/exports/{job.id}?token={token}"

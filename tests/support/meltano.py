@@ -77,9 +77,17 @@ def install_plugins(throwaway_dir: Path) -> Path:
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
         "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
     }
-    # One installer at a time, should pytest-xdist workers each reach this session fixture.
+    # Each pytest-xdist worker that runs an e2e test reaches this session fixture: one installer
+    # at a time, and once one has installed for this run (the stamp names the run's xdist id),
+    # the others use its install rather than each spending seconds of CPU on a `meltano install`
+    # that finds nothing to do. Without xdist there is no run id, and it installs as before.
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    stamp = SHARED_SYS_DIR / ".e2e-installed-by"
     with (SHARED_SYS_DIR / ".e2e-install.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if run_id is not None and stamp.exists() and stamp.read_text() == run_id:
+            return SHARED_SYS_DIR
+        stamp.unlink(missing_ok=True)
         result = subprocess.run(
             [str(meltano), "install"],
             cwd=REPO_ROOT,
@@ -89,6 +97,8 @@ def install_plugins(throwaway_dir: Path) -> Path:
             timeout=INSTALL_TIMEOUT_SECONDS,
             check=False,
         )
+        if result.returncode == 0 and run_id is not None:
+            stamp.write_text(run_id)
     if result.returncode != 0:
         pytest.fail(f"meltano install failed:\n{result.stdout}\n{result.stderr}", pytrace=False)
     return SHARED_SYS_DIR
