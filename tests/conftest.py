@@ -16,6 +16,10 @@ from typing import Any
 import pytest
 from xdist.scheduler import LoadScopeScheduling
 
+# The helpers' own asserts (tests/support/postgres_runs.py's `assert_table_is_the_truth`, ...)
+# explain a failure as a test's do.
+pytest.register_assert_rewrite("tests.support")
+
 HERE = Path(__file__).resolve().parent
 FOLDER_MARKERS = {
     "integration": "integration",  # real HTTP against the emulator

@@ -28,8 +28,7 @@ from tests.support.e2e_data import (
 from tests.support.postgres import Postgres
 from tests.support.postgres_runs import (
     LOADER,
-    differing_cells,
-    landed_rows,
+    assert_table_is_the_truth,
     scenario,
     sync_ids,
     typed_truth,
@@ -105,16 +104,7 @@ def test_after_changes_every_table_equals_the_current_ground_truth(
     changed: ChangedSyncs, stream: str
 ) -> None:
     """Every row once, every cell as the emulator holds it now."""
-    truth = typed_truth(changed.emu, stream)
-    columns = list(next(iter(truth.values())))
-    landed = landed_rows(changed.pg, stream, columns)
-    assert not changed.pg.duplicate_keys(stream)
-    assert landed.keys() == truth.keys(), (
-        f"{stream}: missing {len(truth.keys() - landed.keys())}, "
-        f"unexpected {len(landed.keys() - truth.keys())}"
-    )
-    differing = differing_cells(truth, landed, columns)
-    assert not differing, f"{stream}: {len(differing)} cells differ, e.g. {differing[:3]}"
+    assert_table_is_the_truth(changed.emu, changed.pg, stream)
 
 
 def test_the_changes_were_real(changed: ChangedSyncs) -> None:

@@ -27,14 +27,7 @@ from tests.support.e2e_data import TAP, export_window, truth_keys
 from tests.support.emulator import on_nth_create
 from tests.support.meltano import MeltanoProject
 from tests.support.postgres import Postgres
-from tests.support.postgres_runs import (
-    LOADER,
-    Key,
-    differing_cells,
-    landed_rows,
-    scenario,
-    typed_truth,
-)
+from tests.support.postgres_runs import LOADER, Key, assert_table_is_the_truth, scenario
 from voucherify_emulator import Emulator
 
 pytestmark = pytest.mark.e2e
@@ -160,12 +153,7 @@ def test_the_failed_run_keeps_the_windows_before_the_short_one_and_its_bookmark_
 def test_the_next_run_exports_the_short_window_again_and_the_warehouse_equals_the_truth(
     counted: Counted,
 ) -> None:
-    truth = typed_truth(counted.emu, "vouchers")
-    columns = list(next(iter(truth.values())))
-    landed = landed_rows(counted.pg, "vouchers", columns)
-    assert not counted.pg.duplicate_keys("vouchers")
-    assert landed.keys() == truth.keys()
-    assert not differing_cells(truth, landed, columns)
+    assert_table_is_the_truth(counted.emu, counted.pg, "vouchers")
     # The 4 windows from the short one on, each counted again, each matching.
     assert (
         "vouchers: row counts of 4 windows verified against GET /v1/vouchers: 4 matched, 0 differed"
@@ -202,9 +190,4 @@ def test_the_run_after_the_warning_exports_the_short_window_again_and_the_rows_a
     assert counted.third_run.returncode == 0
     assert counted.exported_again == [counted.warned_window]
     assert "this run exports the window again." in "\n".join(output_lines(counted.third_run))
-    truth = typed_truth(counted.emu, "customers")
-    columns = list(next(iter(truth.values())))
-    landed = landed_rows(counted.pg, "customers", columns)
-    assert not counted.pg.duplicate_keys("customers")
-    assert landed.keys() == truth.keys()
-    assert not differing_cells(truth, landed, columns)
+    assert_table_is_the_truth(counted.emu, counted.pg, "customers")

@@ -68,6 +68,20 @@ def differing_cells(
     ]
 
 
+def assert_table_is_the_truth(emu: Emulator, pg: Postgres, stream: str) -> None:
+    """The stream's table holds the emulator's rows now, each key once, every cell typed alike."""
+    truth = typed_truth(emu, stream)
+    columns = list(next(iter(truth.values())))
+    landed = landed_rows(pg, stream, columns)
+    assert not pg.duplicate_keys(stream)
+    assert landed.keys() == truth.keys(), (
+        f"{stream}: missing {len(truth.keys() - landed.keys())}, "
+        f"unexpected {len(landed.keys() - truth.keys())}"
+    )
+    differing = differing_cells(truth, landed, columns)
+    assert not differing, f"{stream}: {len(differing)} cells differ, e.g. {differing[:3]}"
+
+
 def sync_ids(pg: Postgres) -> dict[str, set[object]]:
     """Per stream, the SYNC_ID values in its table: which runs wrote its rows."""
     return {stream: {sync for (sync,) in pg.select(stream, [SYNC_ID])} for stream in STREAMS}
