@@ -219,14 +219,16 @@ def test_the_run_after_the_kill_goes_on_from_the_window_the_killed_refresh_reach
     reached = parse_ts(refresh["replication_key_value"])
 
     def refresh_windows(exported_object: str) -> list[Window]:
-        """The `created_at` windows of the run after the kill: its refresh's."""
-        return [
+        """The `created_at` windows of the run after the kill, its refresh's, oldest first (up
+        to 3 exports are created at once, not always in window order)."""
+        windows = [
             window
             for job in refreshed.resumed
             if job.exported_object == exported_object
             and window_key(job.parameters) == "created_at"
             and (window := export_window(job.parameters)) is not None
         ]
+        return sorted(windows, key=lambda window: window.start)
 
     resumed = refresh_windows(STREAMS[KILLED].exported_object)
     # FRESH's refresh had not begun when the tap was killed: all of it is this run's.
