@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cli import TapRun, patched_tap, run_tap
+from tests.support.cli import TapRun, patched_tap, run_tap, wait_for
 from tests.support.ground_truth import record_keys, truth_keys
 from tests.support.sync import catalog_for
 from voucherify_emulator import Emulator, RecordedRequest
@@ -110,11 +110,7 @@ def test_a_long_wait_for_max_requests_per_hour_is_said_and_a_stop_during_it_ends
     # would start an hour after the first: the gate says so once, and SIGTERM stops the wait.
     config = yearly(emu, max_requests_per_hour=2, max_concurrent_exports=1)
     run = TapRun(tmp_path, "capped", config, {"vouchers"})
-    deadline = time.monotonic() + WAIT_SECONDS
-    while "Requests wait " not in run.stderr():
-        assert run.process.poll() is None, run.stderr()[-3000:]
-        assert time.monotonic() < deadline, "the gate never said it waits"
-        time.sleep(0.05)
+    wait_for(lambda: "Requests wait " in run.stderr(), "the gate never said it waits", run)
     stopped_at = time.monotonic()
     run.process.send_signal(signal.SIGTERM)
     status = run.finish()

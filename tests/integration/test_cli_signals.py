@@ -14,7 +14,7 @@ from typing import IO, Any
 
 import pytest
 
-from tests.support.cli import TAP
+from tests.support.cli import TAP, wait_for
 from voucherify_emulator import Emulator
 
 WAIT_SECONDS = 120
@@ -123,10 +123,10 @@ def test_a_stop_during_a_long_rate_limit_pause_ends_at_once_and_names_what_is_le
     with Emulator(seed=9, rows=ROWS, job_latency_seconds=0.05) as emu:
         tap = start_waiting_on_orders(emu, tmp_path)
         emu.inject("rate_limit", phase="poll", times=None, retry_after=600)
-        deadline = time.monotonic() + WAIT_SECONDS
-        while not any(request.status == 429 for request in emu.requests):
-            assert time.monotonic() < deadline, "the tap never met the rate limit"
-            time.sleep(0.1)
+        wait_for(
+            lambda: any(request.status == 429 for request in emu.requests),
+            "the tap never met the rate limit",
+        )
         stopped_at = time.monotonic()
         tap.process.send_signal(signal.SIGTERM)
         stderr = tap.finish()

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -87,11 +88,7 @@ class TapRun:
 
     def kill_when(self, ready: Any) -> None:
         """SIGKILL the run once `ready()` holds (it must hold before the run ends)."""
-        deadline = time.monotonic() + WAIT_SECONDS
-        while not ready():
-            assert self.process.poll() is None, f"the run ended first:\n{self.stderr()[-3000:]}"
-            assert time.monotonic() < deadline, "the run never got there"
-            time.sleep(0.02)
+        wait_for(ready, "the run never got there", self)
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=WAIT_SECONDS)
 
@@ -109,3 +106,14 @@ class TapRun:
     def states(self) -> list[dict[str, Any]]:
         """Every STATE on stdout, in order; a killed run's partial last line left out."""
         return [m["value"] for m in self.messages() if m["type"] == "STATE"]
+
+
+def wait_for(ready: Callable[[], bool], never: str, run: TapRun | None = None) -> None:
+    """Return once `ready()` holds; fail with `never` after WAIT_SECONDS, or at once when `run`
+    ends first (its stderr's end quoted)."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not ready():
+        if run is not None:
+            assert run.process.poll() is None, f"the run ended first:\n{run.stderr()[-3000:]}"
+        assert time.monotonic() < deadline, never
+        time.sleep(0.02)
