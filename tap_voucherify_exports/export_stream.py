@@ -67,8 +67,8 @@ BACKFILL_STATE_KEY = "backfill_complete"
 REFRESH_STATE_KEY = "full_refresh"
 # Windows whose row count a run could not compare yet (they ended minutes before it did,
 # jobs/counts.py), for the next run to compare: `filter_key`, `start`, `end` and the `rows` the
-# export delivered. Always written, `[]` when none: meltano merges a stream's state into the one
-# it stored, so a key left out would come back.
+# export delivered. Never removed once written, `[]` when none: meltano merges a stream's state
+# into the one it stored, so a key left out would come back.
 COUNTS_STATE_KEY = "counts_left_open"
 
 
@@ -498,7 +498,7 @@ class VoucherifyExportStream(Stream):
         left = self.session.count_left_open(request)
         if left is not None:
             kept.append(left.to_state())
-        if kept != (entries or []) or (left is not None):
+        if kept != (entries or []):
             self.stream_state[COUNTS_STATE_KEY] = kept
 
     @override
